@@ -1,0 +1,1 @@
+//! fedci-node library.

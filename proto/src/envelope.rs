@@ -1,0 +1,249 @@
+//! The COSE_Sign1 envelope (RFC 9052): signing, and decode + verify of received bytes.
+//!
+//! Protected header: `{1: -8 (EdDSA), 4: kid}` with kid = the author's Ed25519 key; unprotected
+//! header empty; payload = canonical body bytes; detached payloads are not used. We emit the
+//! tagged form (tag 18) and accept both forms, but the envelope must re-encode to exactly the
+//! bytes received, so trailing bytes and non-canonical framing are refused. Verification works
+//! on the bytes as they arrived: the Sig_structure uses the protected header bytes as received.
+
+use crate::body::{Body, BodyError};
+use crate::vocab::{self, VocabError};
+use crate::{EventId, PublicKeyBytes};
+use coset::{
+    CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable, iana,
+};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+/// Largest accepted envelope, in bytes.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// A decoded, signature-verified and vocabulary-checked event, with the bytes it came from.
+#[derive(Clone)]
+pub struct Event {
+    id: EventId,
+    body: Body,
+    raw: Vec<u8>,
+}
+
+impl Event {
+    /// Decodes and verifies an envelope exactly as received. Never panics.
+    pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+        if bytes.len() > MAX_EVENT_BYTES {
+            return Err(DecodeError::TooLarge(bytes.len()));
+        }
+        let (sign1, tagged) = parse_cose(bytes)?;
+        let reencoded = if tagged {
+            sign1.clone().to_tagged_vec()
+        } else {
+            sign1.clone().to_vec()
+        };
+        if reencoded.as_deref().ok() != Some(bytes) {
+            return Err(DecodeError::NonCanonicalEnvelope);
+        }
+        let kid = check_headers(&sign1)?;
+        let payload = sign1
+            .payload
+            .as_deref()
+            .ok_or(DecodeError::DetachedPayload)?;
+        let body = Body::from_bytes(payload)?;
+        if body.author != kid {
+            return Err(DecodeError::KidMismatch);
+        }
+        let key = VerifyingKey::from_bytes(&kid).map_err(|_| DecodeError::BadKey)?;
+        if key.is_weak() {
+            return Err(DecodeError::BadKey);
+        }
+        let sig = Signature::from_slice(&sign1.signature).map_err(|_| DecodeError::BadSignature)?;
+        let tbs = sign1.tbs_data(b"");
+        key.verify_strict(&tbs, &sig)
+            .map_err(|_| DecodeError::BadSignature)?;
+        vocab::validate(&body)?;
+        Ok(Event {
+            id: EventId::of_payload(payload),
+            body,
+            raw: bytes.to_vec(),
+        })
+    }
+
+    pub fn id(&self) -> EventId {
+        self.id
+    }
+
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// The envelope bytes exactly as signed or received: what is stored and forwarded.
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    pub fn into_raw(self) -> Vec<u8> {
+        self.raw
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.body.kind
+    }
+
+    pub fn community(&self) -> &str {
+        &self.body.community
+    }
+
+    pub fn author(&self) -> &PublicKeyBytes {
+        &self.body.author
+    }
+
+    pub fn time(&self) -> u64 {
+        self.body.time
+    }
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("id", &self.id)
+            .field("kind", &self.body.kind)
+            .field("community", &self.body.community)
+            .field("bytes", &self.raw.len())
+            .finish()
+    }
+}
+
+/// Signs a body with `key`. The body must name `key`'s public key as author and pass the
+/// vocabulary: a node never signs an event its peers would refuse.
+pub fn sign(body: &Body, key: &SigningKey) -> Result<Event, DecodeError> {
+    let author = key.verifying_key().to_bytes();
+    if body.author != author {
+        return Err(DecodeError::KidMismatch);
+    }
+    vocab::validate(body)?;
+    let payload = body.to_bytes()?;
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::EdDSA)
+        .key_id(author.to_vec())
+        .build();
+    let sign1 = CoseSign1Builder::new()
+        .protected(protected)
+        .payload(payload.clone())
+        .create_signature(b"", |tbs| key.sign(tbs).to_bytes().to_vec())
+        .build();
+    let raw = sign1
+        .to_tagged_vec()
+        .map_err(|e| DecodeError::NotCoseSign1(e.to_string()))?;
+    if raw.len() > MAX_EVENT_BYTES {
+        return Err(DecodeError::TooLarge(raw.len()));
+    }
+    // Keep the body as a reader will see it: data maps in canonical order.
+    let body = Body::from_bytes(&payload)?;
+    Ok(Event {
+        id: EventId::of_payload(&payload),
+        body,
+        raw,
+    })
+}
+
+fn parse_cose(bytes: &[u8]) -> Result<(CoseSign1, bool), DecodeError> {
+    // Tag 18 (COSE_Sign1) is the one-byte head 0xd2; an untagged Sign1 starts with an array.
+    let tagged = bytes.first() == Some(&0xd2);
+    let parsed = if tagged {
+        CoseSign1::from_tagged_slice(bytes)
+    } else {
+        CoseSign1::from_slice(bytes)
+    };
+    parsed.map(|s| (s, tagged)).map_err(|e| {
+        // Tell "not CBOR at all" apart from "CBOR but not a COSE_Sign1" for clearer errors.
+        match ciborium::from_reader::<ciborium::Value, _>(bytes) {
+            Err(cbor) => DecodeError::NotCbor(cbor.to_string()),
+            Ok(_) => DecodeError::NotCoseSign1(e.to_string()),
+        }
+    })
+}
+
+fn check_headers(sign1: &CoseSign1) -> Result<PublicKeyBytes, DecodeError> {
+    if !sign1.unprotected.is_empty() {
+        return Err(DecodeError::UnprotectedNotEmpty);
+    }
+    let h = &sign1.protected.header;
+    if h.alg != Some(coset::Algorithm::Assigned(iana::Algorithm::EdDSA)) {
+        return Err(DecodeError::WrongAlgorithm);
+    }
+    // Anything beyond alg and kid (crit, content type, IVs, counter signatures, …) is refused:
+    // a v1 envelope means one thing.
+    let mut rest = h.clone();
+    rest.alg = None;
+    rest.key_id = Vec::new();
+    if !rest.is_empty() {
+        return Err(DecodeError::UnexpectedHeader);
+    }
+    <[u8; 32]>::try_from(h.key_id.as_slice()).map_err(|_| DecodeError::BadKid)
+}
+
+/// Every way received bytes can fail to be a valid fedci event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("event is {0} bytes, over the {MAX_EVENT_BYTES}-byte limit")]
+    TooLarge(usize),
+    #[error("not CBOR: {0}")]
+    NotCbor(String),
+    #[error("not a COSE_Sign1 structure: {0}")]
+    NotCoseSign1(String),
+    #[error("COSE envelope is not in canonical form (trailing bytes or non-canonical framing)")]
+    NonCanonicalEnvelope,
+    #[error("COSE algorithm must be EdDSA (-8)")]
+    WrongAlgorithm,
+    #[error("COSE protected header has fields other than alg and kid")]
+    UnexpectedHeader,
+    #[error("COSE unprotected header must be empty")]
+    UnprotectedNotEmpty,
+    #[error("COSE kid must be a 32-byte Ed25519 public key")]
+    BadKid,
+    #[error("COSE payload is detached; fedci events carry their payload")]
+    DetachedPayload,
+    #[error("invalid body: {0}")]
+    Body(#[from] BodyError),
+    #[error("COSE kid does not equal the body's author")]
+    KidMismatch,
+    #[error("author key is not a valid Ed25519 public key")]
+    BadKey,
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("vocabulary: {0}")]
+    Vocab(#[from] VocabError),
+}
+
+impl DecodeError {
+    /// A stable snake_case code for metrics and API error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::TooLarge(_) => "too_large",
+            DecodeError::NotCbor(_) => "not_cbor",
+            DecodeError::NotCoseSign1(_) => "not_cose_sign1",
+            DecodeError::NonCanonicalEnvelope => "non_canonical_envelope",
+            DecodeError::WrongAlgorithm => "wrong_algorithm",
+            DecodeError::UnexpectedHeader => "unexpected_header",
+            DecodeError::UnprotectedNotEmpty => "unprotected_not_empty",
+            DecodeError::BadKid => "bad_kid",
+            DecodeError::DetachedPayload => "detached_payload",
+            DecodeError::Body(BodyError::Cbor(crate::cbor::CborError::NonCanonical)) => {
+                "non_canonical_body"
+            }
+            DecodeError::Body(BodyError::UnknownVersion(_)) => "unknown_version",
+            DecodeError::Body(_) => "bad_body",
+            DecodeError::KidMismatch => "kid_mismatch",
+            DecodeError::BadKey => "bad_key",
+            DecodeError::BadSignature => "bad_signature",
+            DecodeError::Vocab(_) => "vocabulary",
+        }
+    }
+
+    /// True when the bytes were validly signed by their author but break a rule, as opposed
+    /// to bytes that are corrupt or forged. Both are rejected; peers use this to decide whom
+    /// to penalise (a forwarder of forgeries is at fault either way).
+    pub fn is_forgery(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::BadSignature | DecodeError::KidMismatch | DecodeError::BadKey
+        )
+    }
+}

@@ -1,0 +1,1 @@
+//! Harness for workspace integration tests (filled in by the node issues).
