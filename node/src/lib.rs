@@ -1,1 +1,26 @@
-//! fedci-node library.
+//! fedci-node: the daemon behind a community's CI. It stores signed events in redb, serves
+//! them on a local Unix socket (HTTP/1.1, JSON), and gossips them with other communities'
+//! nodes over libp2p. `main.rs` is a thin CLI over this library.
+
+pub mod api;
+pub mod config;
+pub mod daemon;
+pub mod home;
+pub mod metrics;
+pub mod store;
+
+/// What the API needs from the network actor, when one runs.
+pub trait Network: Send + Sync + 'static {
+    /// Peers, topics and sync state, for `status`.
+    fn status(&self) -> serde_json::Value;
+    /// Dials a peer now (the address is remembered by the caller).
+    fn dial(&self, addr: &str) -> Result<(), String>;
+}
+
+/// Milliseconds since the Unix epoch by this machine's clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,213 @@
+//! Consumers, trace, status, trust, peers, metrics and the JSON 404/405.
+
+use super::events::{check_consumer, parse_id};
+use super::{ApiError, AppState};
+use crate::store::Direction;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fedci_keys::PublicKey;
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckRequest {
+    arrival: u64,
+}
+
+pub async fn ack(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let name = check_consumer(&name)?;
+    let req: AckRequest = json_body(&body)?;
+    let cursor = st.store.ack(name.clone(), req.arrival).await?;
+    Ok(Json(json!({"consumer": name, "cursor": cursor})).into_response())
+}
+
+pub async fn consumers(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let all = st.store.read(|s| s.consumers()).await?;
+    Ok(Json(all).into_response())
+}
+
+pub async fn remove_consumer(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = check_consumer(&name)?;
+    if st.store.remove_consumer(name.clone()).await? {
+        Ok(Json(json!({"consumer": name, "removed": true})).into_response())
+    } else {
+        Err(ApiError::not_found(format!("no consumer {name:?}")))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceParams {
+    direction: Option<Direction>,
+    depth: Option<u32>,
+    format: Option<String>,
+}
+
+pub async fn trace(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<TraceParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let Query(p) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
+    let dir = p.direction.unwrap_or(Direction::Both);
+    let depth = p.depth.unwrap_or(10);
+    let graph = st.store.read(move |s| s.trace(id, dir, depth)).await?;
+    let graph = graph.ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
+    match p.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(graph).into_response()),
+        "dot" => Ok((
+            [(header::CONTENT_TYPE, "text/vnd.graphviz")],
+            graph.to_dot(),
+        )
+            .into_response()),
+        "mermaid" => Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            graph.to_mermaid(),
+        )
+            .into_response()),
+        other => Err(ApiError::bad_request(
+            "bad_format",
+            format!("format {other:?}: use json, dot or mermaid"),
+        )),
+    }
+}
+
+pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let (events, consumers, missing) = st
+        .store
+        .read(|s| Ok((s.count()?, s.consumers()?, s.missing_targets(1000)?.len())))
+        .await?;
+    let trust = st.store.trust();
+    let pins: Vec<_> = trust
+        .pins()
+        .map(|(c, k)| {
+            let roster = trust
+                .roster(c)
+                .map(|(r, id)| json!({"serial": r.serial, "id": id, "keys": r.entries.len()}));
+            json!({"community": c, "root": k.to_string(), "roster": roster})
+        })
+        .collect();
+    let mut out = json!({
+        "community": st.config.community,
+        "node_key": st.node_key.public().to_string(),
+        "root_key": trust.pinned(&st.config.community).map(|k| k.to_string()),
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": st.started.elapsed().as_secs(),
+        "events": events,
+        "last_arrival": st.store.last_seq(),
+        "dangling_link_targets": missing,
+        "consumers": consumers,
+        "pins": pins,
+        "rejected": st.metrics.rejected_by_reason(),
+    });
+    if let Some(net) = &st.net {
+        out["network"] = net.status();
+    }
+    Ok(Json(out).into_response())
+}
+
+pub async fn trust(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let trust = st.store.trust();
+    let pins: Vec<_> = trust
+        .pins()
+        .map(|(c, k)| {
+            let roster = trust.roster(c).map(|(r, id)| {
+                json!({
+                    "serial": r.serial,
+                    "id": id,
+                    "keys": r.entries.iter().map(|e| json!({
+                        "key": e.key.to_string(), "kinds": e.kinds,
+                        "not_before": e.not_before, "not_after": e.not_after,
+                    })).collect::<Vec<_>>(),
+                })
+            });
+            json!({"community": c, "root": k.to_string(), "roster": roster})
+        })
+        .collect();
+    Ok(Json(json!({"pins": pins})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinRequest {
+    community: String,
+    key: String,
+}
+
+pub async fn pin(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let req: PinRequest = json_body(&body)?;
+    fedci_proto::body::check_community(&req.community)
+        .map_err(|e| ApiError::bad_request("bad_community", e.to_string()))?;
+    let key: PublicKey = req
+        .key
+        .parse()
+        .map_err(|e: fedci_keys::KeyError| ApiError::bad_request("bad_key", e.to_string()))?;
+    let changed = st.store.pin(req.community.clone(), key).await?;
+    Ok(
+        Json(json!({"community": req.community, "root": key.to_string(), "changed": changed}))
+            .into_response(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeerRequest {
+    addr: String,
+}
+
+pub async fn add_peer(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let req: PeerRequest = json_body(&body)?;
+    let Some(net) = &st.net else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_network",
+            "this node runs without a network",
+        ));
+    };
+    net.dial(&req.addr)
+        .map_err(|e| ApiError::bad_request("bad_peer", e))?;
+    let new = st.store.add_peer(req.addr.clone()).await?;
+    Ok(Json(json!({"addr": req.addr, "new": new})).into_response())
+}
+
+pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let events = st.store.read(|s| s.count()).await?;
+    let text = st.metrics.render(&[
+        ("fedci_events", "Events held in the store.", events),
+        (
+            "fedci_last_arrival",
+            "Arrival seq of the newest event.",
+            st.store.last_seq(),
+        ),
+    ]);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see the README's socket API section")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("bad_json", format!("request body: {e}")))
+}

@@ -1,0 +1,315 @@
+//! What each subcommand does.
+
+use super::client::Client;
+use super::{Cli, Command, FilterArgs, PeerCommand, TrustCommand, watch, with_query};
+use anyhow::{Context, Result, bail};
+use fedci_keys::PublicKey;
+use fedci_node::config::Config;
+use fedci_node::home::Home;
+use fedci_node::metrics::Metrics;
+use fedci_node::store::Store;
+use hyper::Method;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub async fn run_command(cli: Cli) -> Result<()> {
+    let home = Home::resolve(cli.home)?;
+    match cli.command {
+        Command::Init { community } => init(&home, &community).await,
+        Command::Run(_args) => run(home).await,
+        Command::Publish { kind, data, links } => {
+            publish(&client(&home)?, kind, &data, &links).await
+        }
+        Command::Get { id, raw } => get(&client(&home)?, &id, raw).await,
+        Command::Query { filter, limit } => query(&client(&home)?, &filter, limit).await,
+        Command::Watch {
+            filter,
+            consumer,
+            exec,
+            count,
+        } => watch::watch(client(&home)?, filter, consumer, exec, count).await,
+        Command::Trace {
+            id,
+            up,
+            down,
+            depth,
+            format,
+        } => {
+            let dir = if up {
+                "up"
+            } else if down {
+                "down"
+            } else {
+                "both"
+            };
+            let path = with_query(
+                &format!("/v1/trace/{id}"),
+                &[
+                    ("direction", dir.into()),
+                    ("depth", depth.to_string()),
+                    ("format", format),
+                ],
+            );
+            let resp = client(&home)?
+                .request(Method::GET, &path, None, None)
+                .await?;
+            print_bytes(&resp.body)
+        }
+        Command::Status { json } => status(&client(&home)?, json).await,
+        Command::Trust(TrustCommand::Add { community, key }) => {
+            trust_add(&home, &community, &key).await
+        }
+        Command::Trust(TrustCommand::List) => trust_list(&home).await,
+        Command::Peer(PeerCommand::Add { addr }) => {
+            let v = client(&home)?
+                .post_json("/v1/peers", &json!({ "addr": addr }))
+                .await?;
+            println!(
+                "{}",
+                if v["new"] == true {
+                    "peer added"
+                } else {
+                    "peer already known; dialled again"
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn client(home: &Home) -> Result<Client> {
+    let config = home.load_config()?;
+    Ok(Client::new(home.socket_path(&config)))
+}
+
+async fn init(home: &Home, community: &str) -> Result<()> {
+    let r = home.init(community).await?;
+    println!(
+        "initialised community {} in {}",
+        r.community,
+        home.dir.display()
+    );
+    println!("node key: {}", r.node_key);
+    println!(
+        "root key (other communities pin it with `fedci-node trust add {} @{}`):",
+        r.community,
+        home.root_pub_path().display()
+    );
+    println!("{}", r.root_key);
+    Ok(())
+}
+
+async fn run(home: Home) -> Result<()> {
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        signal.cancel();
+    });
+    fedci_node::daemon::run(home, shutdown).await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn publish(client: &Client, kind: String, data: &str, links: &[String]) -> Result<()> {
+    let text = read_arg(data).context("--data")?;
+    let data: Value = serde_json::from_str(&text).context("--data is not valid JSON")?;
+    let links = links
+        .iter()
+        .map(|l| {
+            let (rel, target) = l
+                .split_once('=')
+                .with_context(|| format!("--link {l:?}: expected REL=ID"))?;
+            Ok(json!({ "rel": rel, "target": target }))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let v = client
+        .post_json(
+            "/v1/events",
+            &json!({ "kind": kind, "data": data, "links": links }),
+        )
+        .await?;
+    println!("{}", v["id"].as_str().unwrap_or_default());
+    Ok(())
+}
+
+/// `@file` reads a file, `@-` stdin, anything else is the value itself.
+fn read_arg(arg: &str) -> Result<String> {
+    match arg.strip_prefix('@') {
+        Some("-") => Ok(std::io::read_to_string(std::io::stdin())?),
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {path}")),
+        None => Ok(arg.to_string()),
+    }
+}
+
+async fn get(client: &Client, id: &str, raw: bool) -> Result<()> {
+    let accept = raw.then_some("application/cose");
+    let resp = client
+        .request(Method::GET, &format!("/v1/events/{id}"), None, accept)
+        .await?;
+    if raw {
+        std::io::stdout().write_all(&resp.body)?;
+        return Ok(());
+    }
+    print_bytes(&resp.body)
+}
+
+async fn query(client: &Client, filter: &FilterArgs, limit: usize) -> Result<()> {
+    let mut after = 0u64;
+    let mut printed = 0usize;
+    let mut out = std::io::stdout().lock();
+    while printed < limit {
+        let mut pairs = filter.query_pairs();
+        pairs.push(("after", after.to_string()));
+        pairs.push(("limit", (limit - printed).to_string()));
+        let page = client.get_json(&with_query("/v1/events", &pairs)).await?;
+        for ev in page["events"].as_array().into_iter().flatten() {
+            writeln!(out, "{ev}")?;
+            printed += 1;
+        }
+        after = page["next_after"].as_u64().unwrap_or(after);
+        if page["complete"] == true {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn status(client: &Client, as_json: bool) -> Result<()> {
+    let s = client.get_json("/v1/status").await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!("community   {}", s["community"].as_str().unwrap_or("?"));
+    println!("node key    {}", s["node_key"].as_str().unwrap_or("?"));
+    println!("root key    {}", s["root_key"].as_str().unwrap_or("?"));
+    println!(
+        "events      {} (last arrival {})",
+        s["events"], s["last_arrival"]
+    );
+    for p in s["pins"].as_array().into_iter().flatten() {
+        let roster = match p["roster"]["serial"].as_u64() {
+            Some(serial) => format!("roster serial {serial}, {} key(s)", p["roster"]["keys"]),
+            None => "no roster yet".into(),
+        };
+        println!(
+            "trusts      {:<12} {}",
+            p["community"].as_str().unwrap_or("?"),
+            roster
+        );
+    }
+    for (name, cursor) in s["consumers"].as_object().into_iter().flatten() {
+        println!("consumer    {name:<12} at arrival {cursor}");
+    }
+    for (reason, n) in s["rejected"].as_object().into_iter().flatten() {
+        println!("rejected    {reason:<20} {n}");
+    }
+    if let Some(net) = s.get("network") {
+        println!("network     {}", serde_json::to_string(net)?);
+    }
+    Ok(())
+}
+
+/// Pins through the running node, or straight into the store when the node is stopped.
+async fn trust_add(home: &Home, community: &str, key: &str) -> Result<()> {
+    let key: PublicKey = match key.strip_prefix('@') {
+        Some(path) => PublicKey::from_file(std::path::Path::new(path))?,
+        None => key.parse()?,
+    };
+    fedci_proto::body::check_community(community)?;
+    let config = home.load_config()?;
+    let client = Client::new(home.socket_path(&config));
+    let changed = match client
+        .post_json(
+            "/v1/trust/pins",
+            &json!({"community": community, "key": key.to_string()}),
+        )
+        .await
+    {
+        Ok(v) => v["changed"] == true,
+        Err(super::ClientError::Connect { .. }) => {
+            let (store, writer) = open_offline(home, &config)?;
+            let changed = store.pin(community.to_string(), key).await?;
+            drop(store);
+            writer.join();
+            changed
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!(
+        "{} {community} root {key}",
+        if changed { "pinned" } else { "already pinned:" }
+    );
+    Ok(())
+}
+
+async fn trust_list(home: &Home) -> Result<()> {
+    let config = home.load_config()?;
+    let client = Client::new(home.socket_path(&config));
+    let v = match client.get_json("/v1/trust").await {
+        Ok(v) => v,
+        Err(super::ClientError::Connect { .. }) => {
+            let (store, writer) = open_offline(home, &config)?;
+            let trust = store.trust();
+            let pins: Vec<_> = trust
+                .pins()
+                .map(|(c, k)| {
+                    let roster = trust.roster(c).map(
+                        |(r, id)| json!({"serial": r.serial, "id": id, "keys": r.entries.len()}),
+                    );
+                    json!({"community": c, "root": k.to_string(), "roster": roster})
+                })
+                .collect();
+            drop(store);
+            writer.join();
+            json!({ "pins": pins })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for p in v["pins"].as_array().into_iter().flatten() {
+        println!(
+            "{:<12} {}  roster serial {}",
+            p["community"].as_str().unwrap_or("?"),
+            p["root"].as_str().unwrap_or("?"),
+            p["roster"]["serial"]
+        );
+    }
+    Ok(())
+}
+
+fn open_offline(home: &Home, _config: &Config) -> Result<(Store, fedci_node::store::WriterThread)> {
+    match Store::open(&home.store_path(), None, Arc::new(Metrics::default())) {
+        Ok(s) => Ok(s),
+        Err(fedci_node::store::StoreError::AlreadyOpen) => {
+            bail!("the node is running but its socket does not answer; try again")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn print_bytes(body: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(body)?;
+    if !body.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! The `fedci-node` command line: `init` and `run` act on the home; every other command is a
+//! client of the running node's socket (`trust` also works with the node stopped).
+
+mod client;
+mod commands;
+mod watch;
+
+pub use client::ClientError;
+pub use commands::run_command;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// fedci-node: one community's node in the fedci federation of CI systems.
+///
+/// A node stores signed events (artifact built, baseline composed, confidence earned), shares
+/// them with other communities' nodes, and serves them to this community's CI jobs on a local
+/// socket. Start with `init`, then `run`; CI jobs use `publish`, `watch`, `query` and `trace`.
+#[derive(Debug, Parser)]
+#[command(name = "fedci-node", version, propagate_version = true)]
+pub struct Cli {
+    /// The node's home directory (keys, config, store, socket).
+    #[arg(long, global = true, env = "FEDCI_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// Log filter for `run` (e.g. `info`, `fedci_node=debug`); also read from RUST_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a home: root and node keys, config, a store that trusts this community.
+    ///
+    /// Prints the community's root public key (also written to root.pub): give that file to
+    /// other communities so they can `trust add` you.
+    Init {
+        /// The community this node speaks for (a-z, 0-9, '-'), e.g. `odl`.
+        #[arg(long)]
+        community: String,
+    },
+    /// Run the node until SIGINT or SIGTERM.
+    Run(RunArgs),
+    /// Publish an event signed by this node; prints its id once it is durably stored.
+    Publish {
+        /// Event kind, e.g. `artifact.created`, or a custom `x-<org>.<name>`.
+        #[arg(long)]
+        kind: String,
+        /// Event data as a JSON object, or @FILE to read it from a file (@- for stdin).
+        #[arg(long, default_value = "{}")]
+        data: String,
+        /// A link to another event, as REL=ID (e.g. ARTIFACT=3fa4…). Repeatable.
+        #[arg(long = "link", value_name = "REL=ID")]
+        links: Vec<String>,
+    },
+    /// Print one event as JSON (or its raw COSE bytes with --raw).
+    Get {
+        id: String,
+        /// Write the signed COSE_Sign1 bytes exactly as stored.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Print stored events matching a filter, one JSON per line, in arrival order.
+    Query {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Stop after this many events.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Follow events as they arrive (history first), optionally running a command per event.
+    ///
+    /// With --consumer the position is stored in the node: a watcher that stops and starts
+    /// again resumes where it left off. With --exec the position advances only when the
+    /// command exits 0; a failing command is retried with backoff (at-least-once).
+    Watch {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Durable consumer name: resume from its stored cursor, acknowledge as we go.
+        #[arg(long)]
+        consumer: Option<String>,
+        /// Shell command to run per event: event JSON on stdin; FEDCI_EVENT_ID,
+        /// FEDCI_EVENT_KIND, FEDCI_EVENT_COMMUNITY, FEDCI_EVENT_SEQ in the environment.
+        #[arg(long, value_name = "CMD")]
+        exec: Option<String>,
+        /// Exit after this many events have been handled (default: follow forever).
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Show where an event came from (--up) and what came of it (--down).
+    Trace {
+        id: String,
+        /// Only upstream: what this event links to, transitively.
+        #[arg(long, conflicts_with = "down")]
+        up: bool,
+        /// Only downstream: what links to this event, transitively.
+        #[arg(long)]
+        down: bool,
+        /// How many links deep to walk.
+        #[arg(long, default_value_t = 10)]
+        depth: u32,
+        /// json, dot (Graphviz) or mermaid.
+        #[arg(long, default_value = "json", value_parser = ["json", "dot", "mermaid"])]
+        format: String,
+    },
+    /// The node's state: community, keys, events, consumers, pins, rejections.
+    Status {
+        /// Print the full status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the communities this node trusts.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// Manage libp2p peers.
+    #[command(subcommand)]
+    Peer(PeerCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// libp2p listen address (multiaddr), e.g. /ip4/127.0.0.1/tcp/4001. Repeatable;
+    /// replaces the config's `listen`.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// A peer to dial at start-up (multiaddr with /p2p/<peer id>). Repeatable; adds to the
+    /// config's `peers`.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub peer: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Pin a community's root key: KEY as 64 hex characters, or @FILE (their root.pub).
+    Add { community: String, key: String },
+    /// List pinned communities and the rosters in force.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeerCommand {
+    /// Dial a peer now and remember it across restarts.
+    Add {
+        /// Multiaddr with /p2p/<peer id>, as printed by `status --json` of the other node.
+        addr: String,
+    },
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Kind or pattern (`artifact.created`, `artifact.*`, `*`). Repeatable.
+    #[arg(long = "kind")]
+    pub kinds: Vec<String>,
+    /// Community. Repeatable.
+    #[arg(long = "community")]
+    pub communities: Vec<String>,
+    /// Only events whose time is at or after this: ms since epoch, or RFC 3339.
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<u64>,
+    /// Only events whose time is before this: ms since epoch, or RFC 3339.
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<u64>,
+    /// Only events that link to this event id.
+    #[arg(long)]
+    pub link: Option<String>,
+}
+
+impl FilterArgs {
+    /// The filter as query-string pairs.
+    pub fn query_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        q.extend(self.kinds.iter().map(|k| ("kind", k.clone())));
+        q.extend(self.communities.iter().map(|c| ("community", c.clone())));
+        q.extend(self.since.map(|t| ("since", t.to_string())));
+        q.extend(self.until.map(|t| ("until", t.to_string())));
+        q.extend(self.link.clone().map(|l| ("link", l)));
+        q
+    }
+}
+
+/// Milliseconds since the epoch, or an RFC 3339 time.
+fn parse_time(s: &str) -> Result<u64, String> {
+    if let Ok(ms) = s.parse::<u64>() {
+        return Ok(ms);
+    }
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|e| {
+            format!("{e}: give ms since epoch or an RFC 3339 time like 2026-11-22T10:00:00Z")
+        })?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .map_err(|e| e.to_string())
+}
+
+/// Builds `path?k=v&…` with proper escaping.
+pub fn with_query(path: &str, pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return path.to_string();
+    }
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish();
+    format!("{path}?{q}")
+}

@@ -1,0 +1,67 @@
+//! The node's configuration: `config.toml` in the home. Every field has a default, so a
+//! file holding only `community = "odl"` is complete.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The community this node speaks for, e.g. `odl`.
+    pub community: String,
+    /// The API socket; relative paths are inside the home.
+    pub socket: PathBuf,
+    /// Largest request body the API accepts, in bytes (a raw event is at most 64 KiB).
+    pub max_request_bytes: usize,
+    /// Largest page a query returns.
+    pub max_page: usize,
+    /// libp2p listen addresses (multiaddrs).
+    pub listen: Vec<String>,
+    /// Peers to dial at start-up (multiaddrs with `/p2p/<peer id>`).
+    pub peers: Vec<String>,
+    /// What this node stores from others: community × kind patterns. Empty means every kind
+    /// of every pinned community.
+    pub interests: Vec<Interest>,
+}
+
+/// One interest: a community (or `*`) and the kind patterns wanted from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interest {
+    pub community: String,
+    #[serde(default = "all_kinds")]
+    pub kinds: Vec<String>,
+}
+
+fn all_kinds() -> Vec<String> {
+    vec!["*".into()]
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            community: String::new(),
+            socket: PathBuf::from("fedci.sock"),
+            max_request_bytes: 1 << 20,
+            max_page: 1000,
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            peers: Vec::new(),
+            interests: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_file_is_complete_and_unknown_fields_are_refused() {
+        let c: Config = toml::from_str("community = \"odl\"").unwrap();
+        assert_eq!(c.community, "odl");
+        assert_eq!(c.socket, PathBuf::from("fedci.sock"));
+        assert!(toml::from_str::<Config>("comunity = \"odl\"").is_err());
+        let round: Config = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(round, c);
+    }
+}

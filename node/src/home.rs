@@ -1,0 +1,174 @@
+//! A node's home directory: keys, config, store and socket, and `init` that creates them.
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::{Outcome, Store, StoreError};
+use fedci_keys::{KeyError, PublicKey, Roster, RosterEntry, SecretKey};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Why a home could not be created or read.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error("{0} is already initialised (it has a config.toml)")]
+    AlreadyInitialised(PathBuf),
+    #[error(
+        "{0} is not a fedci home (no config.toml): run `fedci-node --home {0} init --community NAME`"
+    )]
+    NotInitialised(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid config: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("invalid community name {0:?}: 1-32 of a-z, 0-9, '-'")]
+    BadCommunity(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot sign the first roster: {0}")]
+    Roster(String),
+    #[error("no home given: pass --home DIR or set FEDCI_HOME")]
+    NoHome,
+}
+
+/// Paths inside a home.
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub dir: PathBuf,
+}
+
+/// What `init` made.
+#[derive(Debug)]
+pub struct InitReport {
+    pub community: String,
+    pub root_key: PublicKey,
+    pub node_key: PublicKey,
+}
+
+impl Home {
+    /// `--home` if given (clap also fills it from FEDCI_HOME), else the per-user data dir.
+    pub fn resolve(arg: Option<PathBuf>) -> Result<Home, HomeError> {
+        if let Some(dir) = arg {
+            return Ok(Home { dir });
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .ok_or(HomeError::NoHome)?;
+        Ok(Home {
+            dir: base.join("fedci"),
+        })
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    pub fn root_key_path(&self) -> PathBuf {
+        self.dir.join("root.key")
+    }
+    pub fn root_pub_path(&self) -> PathBuf {
+        self.dir.join("root.pub")
+    }
+    pub fn node_key_path(&self) -> PathBuf {
+        self.dir.join("node.key")
+    }
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.join("store.redb")
+    }
+
+    pub fn socket_path(&self, config: &Config) -> PathBuf {
+        self.dir.join(&config.socket)
+    }
+
+    pub fn load_config(&self) -> Result<Config, HomeError> {
+        let path = self.config_path();
+        let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => HomeError::NotInitialised(self.dir.clone()),
+            _ => HomeError::Io {
+                path: path.clone(),
+                source,
+            },
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| HomeError::Config {
+            path: path.clone(),
+            message: e.message().to_string(),
+        })?;
+        fedci_proto::body::check_community(&config.community)
+            .map_err(|_| HomeError::BadCommunity(config.community.clone()))?;
+        Ok(config)
+    }
+
+    pub fn load_node_key(&self) -> Result<SecretKey, HomeError> {
+        Ok(SecretKey::load(&self.node_key_path())?)
+    }
+
+    /// Creates the home: keys, `root.pub`, config, and a store that pins our own root and
+    /// holds the first roster (serial 1) naming the node key for every kind.
+    pub async fn init(&self, community: &str) -> Result<InitReport, HomeError> {
+        fedci_proto::body::check_community(community)
+            .map_err(|_| HomeError::BadCommunity(community.to_string()))?;
+        if self.config_path().exists() {
+            return Err(HomeError::AlreadyInitialised(self.dir.clone()));
+        }
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| HomeError::Io { path, source }
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(io(&self.dir))?;
+        let root = SecretKey::generate()?;
+        let node = SecretKey::generate()?;
+        root.save(&self.root_key_path())?;
+        node.save(&self.node_key_path())?;
+        root.public()
+            .save(&self.root_pub_path(), &format!("fedci root key of community {community}: pin it with `fedci-node trust add {community} @root.pub`"))?;
+
+        let (store, writer) = Store::open(
+            &self.store_path(),
+            Some(node.public().to_bytes()),
+            Arc::new(Metrics::default()),
+        )?;
+        store.pin(community.to_string(), root.public()).await?;
+        let roster = Roster {
+            community: community.to_string(),
+            serial: 1,
+            entries: vec![RosterEntry::any_kind(node.public())],
+        };
+        let event = roster
+            .sign(&root, crate::now_ms(), None)
+            .map_err(|e| HomeError::Roster(e.to_string()))?;
+        match store.ingest(vec![event], "init").await?.first() {
+            Some(Outcome::Stored { .. }) => {}
+            other => return Err(HomeError::Roster(format!("{other:?}"))),
+        }
+        drop(store);
+        writer.join();
+
+        // The config is written last: its presence marks a complete home.
+        let config = Config {
+            community: community.to_string(),
+            ..Config::default()
+        };
+        let text = toml::to_string(&config).map_err(|e| HomeError::Config {
+            path: self.config_path(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(self.config_path(), text).map_err(io(&self.config_path()))?;
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(&self.dir))?;
+        Ok(InitReport {
+            community: community.to_string(),
+            root_key: root.public(),
+            node_key: node.public(),
+        })
+    }
+}

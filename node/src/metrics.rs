@@ -1,0 +1,128 @@
+//! Counters the node keeps about itself, rendered as Prometheus text on `GET /metrics` and as
+//! JSON in `status`. Hot-path counters are atomics; labelled ones (rare by nature: rejections,
+//! API errors) sit in a small locked map.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub events_stored: AtomicU64,
+    pub events_duplicate: AtomicU64,
+    pub commits: AtomicU64,
+    pub commit_events: AtomicU64,
+    pub api_requests: AtomicU64,
+    pub triggers_run: AtomicU64,
+    /// (source, reason) → count of events refused.
+    rejected: Mutex<BTreeMap<(String, String), u64>>,
+    /// (status, code) → count of API errors.
+    api_errors: Mutex<BTreeMap<(u16, String), u64>>,
+}
+
+impl Metrics {
+    pub fn reject(&self, source: &str, reason: &str) {
+        if let Ok(mut m) = self.rejected.lock() {
+            *m.entry((source.to_string(), reason.to_string()))
+                .or_default() += 1;
+        }
+    }
+
+    pub fn api_error(&self, status: u16, code: &str) {
+        if let Ok(mut m) = self.api_errors.lock() {
+            *m.entry((status, code.to_string())).or_default() += 1;
+        }
+    }
+
+    /// Rejections by reason, summed over sources.
+    pub fn rejected_by_reason(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        if let Ok(m) = self.rejected.lock() {
+            for ((_, reason), n) in m.iter() {
+                *out.entry(reason.clone()).or_default() += n;
+            }
+        }
+        out
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected_by_reason().values().sum()
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Relaxed)
+            );
+        };
+        counter(
+            &mut out,
+            "fedci_events_stored_total",
+            "Events newly stored.",
+            &self.events_stored,
+        );
+        counter(
+            &mut out,
+            "fedci_events_duplicate_total",
+            "Events received again and ignored.",
+            &self.events_duplicate,
+        );
+        counter(
+            &mut out,
+            "fedci_store_commits_total",
+            "redb write transactions committed.",
+            &self.commits,
+        );
+        counter(
+            &mut out,
+            "fedci_store_commit_events_total",
+            "Events written by those commits (batch sizes sum).",
+            &self.commit_events,
+        );
+        counter(
+            &mut out,
+            "fedci_api_requests_total",
+            "Requests served on the local socket.",
+            &self.api_requests,
+        );
+        counter(
+            &mut out,
+            "fedci_triggers_run_total",
+            "Trigger commands run by watchers (reported by clients).",
+            &self.triggers_run,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP fedci_events_rejected_total Events refused, by source and reason.\n# TYPE fedci_events_rejected_total counter"
+        );
+        if let Ok(m) = self.rejected.lock() {
+            for ((source, reason), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "fedci_events_rejected_total{{source=\"{source}\",reason=\"{reason}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP fedci_api_errors_total API error responses, by status and code.\n# TYPE fedci_api_errors_total counter"
+        );
+        if let Ok(m) = self.api_errors.lock() {
+            for ((status, code), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "fedci_api_errors_total{{status=\"{status}\",code=\"{code}\"}} {n}"
+                );
+            }
+        }
+        for (name, help, v) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        out
+    }
+}

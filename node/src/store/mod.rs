@@ -1,0 +1,220 @@
+//! The redb store: events, indexes, consumers, pins and rosters.
+//!
+//! One thread owns every write transaction ([`writer`]) and commits in batches (group commit):
+//! an ingest is answered only after the commit that holds it. Reads run on redb snapshots from
+//! any thread (callers on the async runtime use `spawn_blocking`). The open database file also
+//! serves as the home's lock: redb refuses a second open of the same file.
+
+mod read;
+mod schema;
+mod trace;
+mod writer;
+
+pub use read::{QueryPage, StoredEvent};
+pub use trace::{Direction, Graph, GraphEdge, GraphNode};
+pub use writer::{IngestError, Outcome};
+
+use crate::metrics::Metrics;
+use fedci_keys::{PublicKey, TrustStore};
+use fedci_proto::Event;
+use redb::{Database, ReadableDatabase};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Requests waiting for the writer. Bounded: a full queue makes publishers wait (backpressure).
+const WRITER_QUEUE: usize = 4096;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("another fedci-node already has this home's store open")]
+    AlreadyOpen,
+    #[error("store: {0}")]
+    Db(Box<redb::Error>),
+    #[error("the store's writer has stopped")]
+    Closed,
+    #[error("store holds an unreadable record: {0}")]
+    Corrupt(String),
+}
+
+impl<E: Into<redb::Error>> From<E> for StoreError {
+    fn from(e: E) -> Self {
+        match e.into() {
+            redb::Error::DatabaseAlreadyOpen => StoreError::AlreadyOpen,
+            other => StoreError::Db(Box::new(other)),
+        }
+    }
+}
+
+/// A cloneable handle on the store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Arc<Database>,
+    tx: mpsc::Sender<writer::Request>,
+    committed: watch::Receiver<u64>,
+    trust: watch::Receiver<Arc<TrustStore>>,
+    own_seq: AtomicU64,
+    metrics: Arc<Metrics>,
+}
+
+/// Joins the writer thread at shutdown, after every handle is dropped.
+#[derive(Debug)]
+pub struct WriterThread(std::thread::JoinHandle<()>);
+
+impl WriterThread {
+    /// Waits for the writer to finish its last commit.
+    pub fn join(self) {
+        let _ = self.0.join();
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store, loads pins and rosters, starts the writer thread.
+    /// `own_author` is this node's key, whose `seq` counter the store keeps.
+    pub fn open(
+        path: &Path,
+        own_author: Option<[u8; 32]>,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Store, WriterThread), StoreError> {
+        let db = Arc::new(Database::builder().set_cache_size(64 << 20).create(path)?);
+        let state = writer::State::load(&db, own_author)?;
+        let last = state.next_seq.saturating_sub(1);
+        let own_seq = state.own_seq;
+        let (committed_tx, committed) = watch::channel(last);
+        let (trust_tx, trust) = watch::channel(Arc::new(state.trust.clone()));
+        let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+        let thread = writer::spawn(
+            db.clone(),
+            state,
+            rx,
+            committed_tx,
+            trust_tx,
+            metrics.clone(),
+        )?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                db,
+                tx,
+                committed,
+                trust,
+                own_seq: AtomicU64::new(own_seq),
+                metrics,
+            }),
+        };
+        Ok((store, WriterThread(thread)))
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The arrival seq of the newest committed event (0 when empty).
+    pub fn last_seq(&self) -> u64 {
+        *self.inner.committed.borrow()
+    }
+
+    /// Changes whenever a commit adds events; streams wait on it.
+    pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
+        self.inner.committed.clone()
+    }
+
+    /// The trust store as of the last commit.
+    pub fn trust(&self) -> Arc<TrustStore> {
+        self.inner.trust.borrow().clone()
+    }
+
+    pub fn subscribe_trust(&self) -> watch::Receiver<Arc<TrustStore>> {
+        self.inner.trust.clone()
+    }
+
+    /// Allocates the seq for the next event this node signs. Gaps after a crash are fine:
+    /// seq exists to let consumers notice gaps, never to reject.
+    pub fn next_own_seq(&self) -> u64 {
+        self.inner.own_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Stores verified events (trust decision, dedupe, indexes) and waits for the commit.
+    pub async fn ingest(
+        &self,
+        events: Vec<Event>,
+        source: &'static str,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        self.call(|reply| writer::Request::Ingest {
+            events,
+            source,
+            reply,
+        })
+        .await?
+    }
+
+    /// Moves a durable consumer's cursor forward to `seq` (never backwards).
+    pub async fn ack(&self, consumer: String, seq: u64) -> Result<u64, StoreError> {
+        self.call(|reply| writer::Request::Ack {
+            consumer,
+            seq,
+            reply,
+        })
+        .await?
+    }
+
+    /// Forgets a durable consumer: it starts from the beginning next time.
+    pub async fn remove_consumer(&self, consumer: String) -> Result<bool, StoreError> {
+        self.call(|reply| writer::Request::RemoveConsumer { consumer, reply })
+            .await?
+    }
+
+    /// Pins a community's root key. Returns true if it changed anything.
+    pub async fn pin(&self, community: String, key: PublicKey) -> Result<bool, StoreError> {
+        self.call(|reply| writer::Request::Pin {
+            community,
+            key,
+            reply,
+        })
+        .await?
+    }
+
+    /// Remembers a peer address across restarts.
+    pub async fn add_peer(&self, addr: String) -> Result<bool, StoreError> {
+        self.call(|reply| writer::Request::AddPeer { addr, reply })
+            .await?
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> writer::Request,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(make(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs a blocking read on a redb snapshot off the async runtime.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+
+    pub(crate) fn begin_read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        Ok(self.db().begin_read()?)
+    }
+}

@@ -1,0 +1,35 @@
+//! redb table definitions. Names carry a version so a format change is a new table, not a
+//! silent reinterpretation of old bytes.
+
+use redb::{MultimapTableDefinition, TableDefinition};
+
+pub type Id = [u8; 32];
+
+/// id → raw COSE bytes, exactly as received.
+pub const EVENTS: TableDefinition<&Id, &[u8]> = TableDefinition::new("events_v1");
+/// id → (arrival seq, author time, kind, community): what indexes and link checks need
+/// without parsing the event.
+pub const INFO: TableDefinition<&Id, (u64, u64, &str, &str)> = TableDefinition::new("info_v1");
+/// arrival seq → id: the order events reached this node; consumer cursors point into it.
+pub const ARRIVALS: TableDefinition<u64, &Id> = TableDefinition::new("arrivals_v1");
+/// (kind, arrival seq) → id.
+pub const BY_KIND: TableDefinition<(&str, u64), &Id> = TableDefinition::new("by_kind_v1");
+/// (community, arrival seq) → id.
+pub const BY_COMMUNITY: TableDefinition<(&str, u64), &Id> = TableDefinition::new("by_community_v1");
+/// (topic, author time, id) → (): the per-topic item set that catch-up reconciles.
+pub const BY_TOPIC: TableDefinition<(&str, u64, &Id), ()> = TableDefinition::new("by_topic_v1");
+/// link target → source ids: `trace --down` is an index walk.
+pub const LINKS_REV: MultimapTableDefinition<&Id, &Id> =
+    MultimapTableDefinition::new("links_rev_v1");
+/// link targets we do not hold yet (dangling links) → number of links pointing at them.
+pub const MISSING: TableDefinition<&Id, u64> = TableDefinition::new("missing_v1");
+/// durable consumer name → last acknowledged arrival seq.
+pub const CONSUMERS: TableDefinition<&str, u64> = TableDefinition::new("consumers_v1");
+/// community → pinned root public key.
+pub const PINS: TableDefinition<&str, &Id> = TableDefinition::new("pins_v1");
+/// community → id of the roster event in force.
+pub const ROSTERS: TableDefinition<&str, &Id> = TableDefinition::new("rosters_v1");
+/// multiaddr → () : peers added at run time, remembered across restarts.
+pub const PEERS: TableDefinition<&str, ()> = TableDefinition::new("peers_v1");
+/// counters: `next_seq` (next arrival seq), `own_seq` (next seq for events this node signs).
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");

@@ -1,0 +1,466 @@
+//! The single writer: owns every redb write transaction and commits in batches.
+//!
+//! It takes one request off the bounded queue, then everything else already waiting (up to
+//! [`MAX_BATCH_EVENTS`]), applies them all in one write transaction, commits once, and only
+//! then answers each caller. The trust store lives here too, so a roster and the events it
+//! authorises are decided in the order they are committed.
+
+use super::StoreError;
+use super::schema::*;
+use crate::metrics::Metrics;
+use fedci_keys::{Decision, PublicKey, RejectReason, TrustStore};
+use fedci_proto::vocab::{self, Kind, VocabError};
+use fedci_proto::{Event, Topic};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableMultimapTable, ReadableTable, WriteTransaction,
+};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Most events written by one commit; more wait for the next one.
+pub const MAX_BATCH_EVENTS: usize = 4096;
+
+/// What became of one ingested event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Newly stored at this arrival seq.
+    Stored { seq: u64 },
+    /// Already held; nothing changed.
+    Duplicate,
+    /// Refused; nothing stored.
+    Rejected(IngestError),
+}
+
+/// Why the store refused a verified event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error("not trusted: {0}")]
+    Untrusted(#[from] RejectReason),
+    #[error("{0}")]
+    LinkTarget(#[from] VocabError),
+}
+
+impl IngestError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::Untrusted(r) => r.code(),
+            IngestError::LinkTarget(v) => v.code(),
+        }
+    }
+}
+
+pub(crate) enum Request {
+    Ingest {
+        events: Vec<Event>,
+        source: &'static str,
+        reply: oneshot::Sender<Result<Vec<Outcome>, StoreError>>,
+    },
+    Ack {
+        consumer: String,
+        seq: u64,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    RemoveConsumer {
+        consumer: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    Pin {
+        community: String,
+        key: PublicKey,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    AddPeer {
+        addr: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+}
+
+impl Request {
+    fn weight(&self) -> usize {
+        match self {
+            Request::Ingest { events, .. } => events.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
+/// What the writer keeps between transactions.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub next_seq: u64,
+    /// Next `seq` for events this node signs: kept above every stored event of its own key.
+    pub own_seq: u64,
+    pub own_author: Option<[u8; 32]>,
+    pub trust: TrustStore,
+}
+
+impl State {
+    /// Creates all tables if needed and loads counters, pins and rosters in force.
+    pub fn load(db: &Database, own_author: Option<[u8; 32]>) -> Result<State, StoreError> {
+        let w = db.begin_write()?;
+        {
+            w.open_table(EVENTS)?;
+            w.open_table(INFO)?;
+            w.open_table(ARRIVALS)?;
+            w.open_table(BY_KIND)?;
+            w.open_table(BY_COMMUNITY)?;
+            w.open_table(BY_TOPIC)?;
+            w.open_multimap_table(LINKS_REV)?;
+            w.open_table(MISSING)?;
+            w.open_table(CONSUMERS)?;
+            w.open_table(PINS)?;
+            w.open_table(ROSTERS)?;
+            w.open_table(PEERS)?;
+            w.open_table(META)?;
+        }
+        w.commit()?;
+        let r = db.begin_read()?;
+        let meta = r.open_table(META)?;
+        let get = |k: &str| -> Result<u64, StoreError> {
+            Ok(meta.get(k)?.map(|g| g.value()).unwrap_or(0))
+        };
+        let next_seq = get("next_seq")?.max(1);
+        let own_seq = get("own_seq")?;
+        let mut trust = TrustStore::new();
+        let events = r.open_table(EVENTS)?;
+        for item in r.open_table(PINS)?.iter()? {
+            let (community, key) = item?;
+            let key = PublicKey::from_bytes(key.value())
+                .map_err(|e| StoreError::Corrupt(format!("pin of {}: {e}", community.value())))?;
+            trust.pin(community.value(), key);
+        }
+        for item in r.open_table(ROSTERS)?.iter()? {
+            let (community, id) = item?;
+            let raw = events.get(id.value())?.ok_or_else(|| {
+                StoreError::Corrupt(format!("roster of {} missing", community.value()))
+            })?;
+            let event = Event::decode(raw.value()).map_err(|e| {
+                StoreError::Corrupt(format!("roster of {}: {e}", community.value()))
+            })?;
+            // Stored rosters were accepted once; a re-pin since then simply leaves them unused.
+            let _ = trust.apply_roster(&event, now_ms());
+        }
+        Ok(State {
+            next_seq,
+            own_seq,
+            own_author,
+            trust,
+        })
+    }
+}
+
+pub(crate) fn spawn(
+    db: Arc<Database>,
+    state: State,
+    rx: mpsc::Receiver<Request>,
+    committed: watch::Sender<u64>,
+    trust: watch::Sender<Arc<TrustStore>>,
+    metrics: Arc<Metrics>,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    let mut writer = Writer {
+        db,
+        state,
+        committed,
+        trust,
+        metrics,
+    };
+    std::thread::Builder::new()
+        .name("fedci-store-writer".into())
+        .spawn(move || writer.run(rx))
+        .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))
+}
+
+struct Writer {
+    db: Arc<Database>,
+    state: State,
+    committed: watch::Sender<u64>,
+    trust: watch::Sender<Arc<TrustStore>>,
+    metrics: Arc<Metrics>,
+}
+
+/// A request's answer, held until the batch commits.
+enum Pending {
+    Ingest(
+        oneshot::Sender<Result<Vec<Outcome>, StoreError>>,
+        Vec<Outcome>,
+    ),
+    Count(oneshot::Sender<Result<u64, StoreError>>, u64),
+    Flag(oneshot::Sender<Result<bool, StoreError>>, bool),
+}
+
+impl Writer {
+    fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            let mut weight = batch[0].weight();
+            while weight < MAX_BATCH_EVENTS {
+                match rx.try_recv() {
+                    Ok(req) => {
+                        weight += req.weight();
+                        batch.push(req);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(batch);
+        }
+        tracing::debug!("store writer stopped");
+    }
+
+    fn commit_batch(&mut self, batch: Vec<Request>) {
+        let before = self.state.clone();
+        let mut stored = 0u64;
+        let result = (|| -> Result<Vec<Pending>, StoreError> {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut pending = Vec::with_capacity(batch.len());
+            for req in batch {
+                pending.push(self.apply(&txn, req, &mut stored)?);
+            }
+            let mut meta = txn.open_table(META)?;
+            meta.insert("next_seq", self.state.next_seq)?;
+            meta.insert("own_seq", self.state.own_seq)?;
+            drop(meta);
+            txn.commit()?;
+            Ok(pending)
+        })();
+        match result {
+            Ok(pending) => {
+                self.metrics.commits.fetch_add(1, Relaxed);
+                self.metrics.commit_events.fetch_add(stored, Relaxed);
+                self.metrics.events_stored.fetch_add(stored, Relaxed);
+                if stored > 0 {
+                    self.committed.send_replace(self.state.next_seq - 1);
+                }
+                if before.trust_changed(&self.state) {
+                    self.trust.send_replace(Arc::new(self.state.trust.clone()));
+                }
+                for p in pending {
+                    match p {
+                        Pending::Ingest(reply, outcomes) => drop(reply.send(Ok(outcomes))),
+                        Pending::Count(reply, n) => drop(reply.send(Ok(n))),
+                        Pending::Flag(reply, b) => drop(reply.send(Ok(b))),
+                    }
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch is stored: roll back what we changed in memory and tell
+                // every caller. Replies were not sent yet, so nobody saw a false success.
+                tracing::error!(error = %e, "store commit failed");
+                self.state = before;
+                // The requests were consumed; their reply channels dropped with them, which
+                // callers see as StoreError::Closed.
+            }
+        }
+    }
+
+    fn apply(
+        &mut self,
+        txn: &WriteTransaction,
+        req: Request,
+        stored: &mut u64,
+    ) -> Result<Pending, StoreError> {
+        Ok(match req {
+            Request::Ingest {
+                events,
+                source,
+                reply,
+            } => {
+                let mut outcomes = Vec::with_capacity(events.len());
+                for event in &events {
+                    let outcome = self.ingest_one(txn, event)?;
+                    match &outcome {
+                        Outcome::Stored { .. } => *stored += 1,
+                        Outcome::Duplicate => {
+                            self.metrics.events_duplicate.fetch_add(1, Relaxed);
+                        }
+                        Outcome::Rejected(e) => self.metrics.reject(source, e.code()),
+                    }
+                    outcomes.push(outcome);
+                }
+                Pending::Ingest(reply, outcomes)
+            }
+            Request::Ack {
+                consumer,
+                seq,
+                reply,
+            } => {
+                let mut t = txn.open_table(CONSUMERS)?;
+                let old = t.get(consumer.as_str())?.map(|g| g.value()).unwrap_or(0);
+                let new = old.max(seq.min(self.state.next_seq - 1));
+                t.insert(consumer.as_str(), new)?;
+                Pending::Count(reply, new)
+            }
+            Request::RemoveConsumer { consumer, reply } => {
+                let removed = txn
+                    .open_table(CONSUMERS)?
+                    .remove(consumer.as_str())?
+                    .is_some();
+                Pending::Flag(reply, removed)
+            }
+            Request::Pin {
+                community,
+                key,
+                reply,
+            } => {
+                let changed = self.state.trust.pin(&community, key);
+                txn.open_table(PINS)?
+                    .insert(community.as_str(), &key.to_bytes())?;
+                if changed {
+                    txn.open_table(ROSTERS)?.remove(community.as_str())?;
+                    self.reapply_stored_rosters(txn, &community)?;
+                }
+                Pending::Flag(reply, changed)
+            }
+            Request::AddPeer { addr, reply } => {
+                let new = txn.open_table(PEERS)?.insert(addr.as_str(), ())?.is_none();
+                Pending::Flag(reply, new)
+            }
+        })
+    }
+
+    fn ingest_one(&mut self, txn: &WriteTransaction, event: &Event) -> Result<Outcome, StoreError> {
+        let id = event.id().0;
+        let mut events = txn.open_table(EVENTS)?;
+        if events.get(&id)?.is_some() {
+            return Ok(Outcome::Duplicate);
+        }
+        let now = now_ms();
+        if let Decision::Reject(reason) = self.state.trust.decide(event, now) {
+            return Ok(Outcome::Rejected(reason.into()));
+        }
+        let mut info = txn.open_table(INFO)?;
+        // Links whose target we hold must point at a kind the vocabulary allows.
+        for link in &event.body().links {
+            if let Some(target) = info.get(&link.target.0)? {
+                let (_, _, target_kind, _) = target.value();
+                if let Err(e) = vocab::check_target(event.kind(), &link.rel, target_kind) {
+                    return Ok(Outcome::Rejected(e.into()));
+                }
+            }
+        }
+        let seq = self.state.next_seq;
+        let body = event.body();
+        events.insert(&id, event.raw())?;
+        info.insert(
+            &id,
+            (seq, body.time, body.kind.as_str(), body.community.as_str()),
+        )?;
+        txn.open_table(ARRIVALS)?.insert(seq, &id)?;
+        txn.open_table(BY_KIND)?
+            .insert((body.kind.as_str(), seq), &id)?;
+        txn.open_table(BY_COMMUNITY)?
+            .insert((body.community.as_str(), seq), &id)?;
+        let topic = Topic::for_event(&body.community, &body.kind).to_string();
+        txn.open_table(BY_TOPIC)?
+            .insert((topic.as_str(), body.time, &id), ())?;
+        let mut rev = txn.open_multimap_table(LINKS_REV)?;
+        let mut missing = txn.open_table(MISSING)?;
+        for link in &body.links {
+            rev.insert(&link.target.0, &id)?;
+            if info.get(&link.target.0)?.is_none() {
+                let n = missing.get(&link.target.0)?.map(|g| g.value()).unwrap_or(0);
+                missing.insert(&link.target.0, n + 1)?;
+            }
+        }
+        if missing.remove(&id)?.is_some() {
+            // Events that linked here before we had it: their target kind is checked now. They
+            // are already stored (they were valid when they came), so a mismatch is reported.
+            for source in rev.get(&id)? {
+                let source = *source?.value();
+                if let Some(src) = info.get(&source)? {
+                    let (_, _, src_kind, _) = src.value();
+                    let src_event = events
+                        .get(&source)?
+                        .and_then(|raw| Event::decode(raw.value()).ok());
+                    for link in src_event
+                        .iter()
+                        .flat_map(|e| e.body().links.iter())
+                        .filter(|l| l.target.0 == id)
+                    {
+                        if let Err(e) = vocab::check_target(src_kind, &link.rel, &body.kind) {
+                            tracing::warn!(source = %hex::encode(source), error = %e, "dangling link resolved to a wrong kind");
+                            self.metrics.reject("link_resolution", e.code());
+                        }
+                    }
+                }
+            }
+        }
+        self.state.next_seq += 1;
+        if self.state.own_author == Some(body.author) {
+            self.state.own_seq = self.state.own_seq.max(body.seq + 1);
+        }
+        if event.kind() == Kind::TrustRoster.as_str()
+            && self.state.trust.apply_roster(event, now).unwrap_or(false)
+        {
+            txn.open_table(ROSTERS)?
+                .insert(body.community.as_str(), &id)?;
+            tracing::info!(community = %body.community, id = %event.id().short(), "roster in force");
+        }
+        Ok(Outcome::Stored { seq })
+    }
+
+    /// After a re-pin, the roster in force must come from the new root: look through stored
+    /// rosters of that community for the newest one the new root signed.
+    fn reapply_stored_rosters(
+        &mut self,
+        txn: &WriteTransaction,
+        community: &str,
+    ) -> Result<(), StoreError> {
+        let by_kind = txn.open_table(BY_KIND)?;
+        let events = txn.open_table(EVENTS)?;
+        let mut best = None;
+        for item in by_kind
+            .range((Kind::TrustRoster.as_str(), 0)..=(Kind::TrustRoster.as_str(), u64::MAX))?
+        {
+            let (_, id) = item?;
+            let id = *id.value();
+            let Some(raw) = events.get(&id)? else {
+                continue;
+            };
+            let Ok(event) = Event::decode(raw.value()) else {
+                continue;
+            };
+            if event.community() == community
+                && self
+                    .state
+                    .trust
+                    .apply_roster(&event, now_ms())
+                    .unwrap_or(false)
+            {
+                best = Some(id);
+            }
+        }
+        if let Some(id) = best {
+            txn.open_table(ROSTERS)?.insert(community, &id)?;
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    fn trust_changed(&self, after: &State) -> bool {
+        let pins = |s: &State| {
+            s.trust
+                .pins()
+                .map(|(c, k)| (c.to_string(), *k))
+                .collect::<Vec<_>>()
+        };
+        let rosters = |s: &State| {
+            s.trust
+                .pins()
+                .map(|(c, _)| s.trust.roster(c).map(|(_, id)| id))
+                .collect::<Vec<_>>()
+        };
+        pins(self) != pins(after) || rosters(self) != rosters(after)
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
