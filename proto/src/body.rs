@@ -178,6 +178,25 @@ impl Body {
         })
     }
 
+    /// Checks a typed body against the rules `from_value` applies to received ones, so a
+    /// node never signs a body its peers would refuse.
+    pub fn check_fields(&self) -> Result<(), BodyError> {
+        if self.v != FORMAT_VERSION {
+            return Err(BodyError::UnknownVersion(self.v));
+        }
+        check_community(&self.community)?;
+        if self.links.len() > MAX_LINKS {
+            return Err(BodyError::TooManyLinks(self.links.len()));
+        }
+        for l in &self.links {
+            check_rel(&l.rel)?;
+        }
+        if !self.data.is_map() {
+            return Err(wrong("data", "a map"));
+        }
+        check_data_model(&self.data, 0)
+    }
+
     /// The data map's entries (empty if `data` is not a map, which `from_value` refuses).
     pub fn data_map(&self) -> &[(Value, Value)] {
         self.data.as_map().map(Vec::as_slice).unwrap_or(&[])

@@ -123,29 +123,32 @@ pub fn sign(body: &Body, key: &SigningKey) -> Result<Event, DecodeError> {
         return Err(DecodeError::KidMismatch);
     }
     vocab::validate(body)?;
+    // Keep the body as a reader will see it: data maps in canonical order. Checking the data
+    // model here too means we never sign what a receiver's `Body::from_bytes` would refuse.
+    let mut body = body.clone();
+    crate::cbor::canonicalize(&mut body.data).map_err(BodyError::from)?;
     let payload = body.to_bytes()?;
+    if payload.len() > MAX_EVENT_BYTES {
+        return Err(DecodeError::TooLarge(payload.len()));
+    }
+    body.check_fields()?;
     let protected = HeaderBuilder::new()
         .algorithm(iana::Algorithm::EdDSA)
         .key_id(author.to_vec())
         .build();
     let sign1 = CoseSign1Builder::new()
         .protected(protected)
-        .payload(payload.clone())
+        .payload(payload)
         .create_signature(b"", |tbs| key.sign(tbs).to_bytes().to_vec())
         .build();
+    let id = EventId::of_payload(sign1.payload.as_deref().unwrap_or_default());
     let raw = sign1
         .to_tagged_vec()
         .map_err(|e| DecodeError::NotCoseSign1(e.to_string()))?;
     if raw.len() > MAX_EVENT_BYTES {
         return Err(DecodeError::TooLarge(raw.len()));
     }
-    // Keep the body as a reader will see it: data maps in canonical order.
-    let body = Body::from_bytes(&payload)?;
-    Ok(Event {
-        id: EventId::of_payload(&payload),
-        body,
-        raw,
-    })
+    Ok(Event { id, body, raw })
 }
 
 fn verify_signature(sign1: &CoseSign1, kid: &PublicKeyBytes) -> Result<(), DecodeError> {

@@ -1,5 +1,84 @@
-//! `fedci-testnet`: multi-node demos.
+//! `fedci-testnet`: the demo, larger nets with faults, and benchmarks, all with real
+//! `fedci-node` processes on this machine.
 
-fn main() {
-    println!("fedci-testnet: the demo arrives with the testnet issue");
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use fedci_testnet::bench;
+use std::time::Duration;
+
+/// fedci-testnet: run fedci nodes on this machine — the demo, experiments, benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "fedci-testnet", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Benchmarks against real nodes; prints a table and a JSON line.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// One node: durable publishes through the socket API (fixed rate, then saturation).
+    Ingest {
+        /// Offered load of the fixed-rate phase, events/s.
+        #[arg(long, default_value_t = 5000)]
+        rate: u64,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent client connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Bench(BenchCommand::Ingest {
+            rate,
+            seconds,
+            connections,
+        }) => {
+            let bin = fedci_testnet::binary::fedci_node()?;
+            let opts = bench::ingest::IngestOpts {
+                rate,
+                duration: Duration::from_secs(seconds),
+                connections,
+            };
+            let r = bench::ingest::run(&bin, &opts).await?;
+            println!(
+                "ingest, one node, {} connections, {}s per phase",
+                r.connections, seconds
+            );
+            println!(
+                "  fixed rate {:>6}/s offered: {:>8.0}/s achieved, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {}",
+                r.offered_rate,
+                r.fixed_rate_achieved,
+                r.fixed_rate_latency.p50_ms,
+                r.fixed_rate_latency.p99_ms,
+                r.fixed_rate_latency.max_ms,
+                r.fixed_rate_errors
+            );
+            println!(
+                "  saturation:            {:>8.0}/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+                r.saturation_rate,
+                r.saturation_latency.p50_ms,
+                r.saturation_latency.p99_ms,
+                r.saturation_errors
+            );
+            println!(
+                "  stored {} events in {} commits",
+                r.stored_events, r.commits
+            );
+            println!("{}", serde_json::to_string(&r)?);
+        }
+    }
+    Ok(())
 }

@@ -1,1 +1,81 @@
-//! Harness for workspace integration tests (filled in by the node issues).
+//! Harness for the workspace integration tests: runs real `fedci-node` processes in temporary
+//! homes and talks to them the way a CI job would, through the CLI or HTTP/1.1 over the node's
+//! Unix socket. Shared by `tests/integration/` and reusable by the testnet.
+
+pub mod bin;
+pub mod http;
+pub mod node;
+pub mod process;
+
+pub use bin::node_bin;
+pub use http::{EventStream, Response};
+pub use node::Node;
+pub use process::Background;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How often [`wait_until`] re-checks its condition.
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// Polls `cond` every 20 ms until it holds; panics naming `what` when `timeout` passes first.
+/// The only way tests wait: on a condition, with a deadline.
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// True when `s` is an event id: 64 lowercase or uppercase hex digits.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The lines of a text file, or none if it does not exist yet.
+pub fn read_lines(path: &Path) -> Vec<String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => s.lines().map(str::to_owned).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("reading {}: {e}", path.display()),
+    }
+}
+
+/// True when `prog` can be run from PATH (used to skip assertions that need curl or dot).
+pub fn have_program(prog: &str) -> bool {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {prog}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The ids of NDJSON event lines (as printed by `query` and `watch`), blank lines skipped.
+pub fn ndjson_ids(text: &str) -> Vec<String> {
+    ndjson(text)
+        .iter()
+        .map(|v| {
+            v["id"]
+                .as_str()
+                .expect("event line without an \"id\"")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Parses NDJSON, skipping blank lines; panics naming the line that is not JSON.
+pub fn ndjson(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect()
+}

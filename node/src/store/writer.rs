@@ -179,6 +179,43 @@ struct Writer {
     metrics: Arc<Metrics>,
 }
 
+/// Every table a batch writes, opened once per write transaction.
+struct Tables<'t> {
+    events: redb::Table<'t, &'static Id, &'static [u8]>,
+    info: redb::Table<'t, &'static Id, (u64, u64, &'static str, &'static str)>,
+    arrivals: redb::Table<'t, u64, &'static Id>,
+    by_kind: redb::Table<'t, (&'static str, u64), &'static Id>,
+    by_community: redb::Table<'t, (&'static str, u64), &'static Id>,
+    by_topic: redb::Table<'t, (&'static str, u64, &'static Id), ()>,
+    links_rev: redb::MultimapTable<'t, &'static Id, &'static Id>,
+    missing: redb::Table<'t, &'static Id, u64>,
+    consumers: redb::Table<'t, &'static str, u64>,
+    pins: redb::Table<'t, &'static str, &'static Id>,
+    rosters: redb::Table<'t, &'static str, &'static Id>,
+    peers: redb::Table<'t, &'static str, ()>,
+    meta: redb::Table<'t, &'static str, u64>,
+}
+
+impl<'t> Tables<'t> {
+    fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Tables {
+            events: txn.open_table(EVENTS)?,
+            info: txn.open_table(INFO)?,
+            arrivals: txn.open_table(ARRIVALS)?,
+            by_kind: txn.open_table(BY_KIND)?,
+            by_community: txn.open_table(BY_COMMUNITY)?,
+            by_topic: txn.open_table(BY_TOPIC)?,
+            links_rev: txn.open_multimap_table(LINKS_REV)?,
+            missing: txn.open_table(MISSING)?,
+            consumers: txn.open_table(CONSUMERS)?,
+            pins: txn.open_table(PINS)?,
+            rosters: txn.open_table(ROSTERS)?,
+            peers: txn.open_table(PEERS)?,
+            meta: txn.open_table(META)?,
+        })
+    }
+}
+
 /// A request's answer, held until the batch commits.
 enum Pending {
     Ingest(
@@ -216,13 +253,13 @@ impl Writer {
             txn.set_durability(Durability::Immediate)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut pending = Vec::with_capacity(batch.len());
+            let mut t = Tables::open(&txn)?;
             for req in batch {
-                pending.push(self.apply(&txn, req, &mut stored)?);
+                pending.push(self.apply(&mut t, req, &mut stored)?);
             }
-            let mut meta = txn.open_table(META)?;
-            meta.insert("next_seq", self.state.next_seq)?;
-            meta.insert("own_seq", self.state.own_seq)?;
-            drop(meta);
+            t.meta.insert("next_seq", self.state.next_seq)?;
+            t.meta.insert("own_seq", self.state.own_seq)?;
+            drop(t);
             txn.commit()?;
             Ok(pending)
         })();
@@ -258,7 +295,7 @@ impl Writer {
 
     fn apply(
         &mut self,
-        txn: &WriteTransaction,
+        t: &mut Tables<'_>,
         req: Request,
         stored: &mut u64,
     ) -> Result<Pending, StoreError> {
@@ -270,7 +307,7 @@ impl Writer {
             } => {
                 let mut outcomes = Vec::with_capacity(events.len());
                 for event in &events {
-                    let outcome = self.ingest_one(txn, event)?;
+                    let outcome = self.ingest_one(t, event)?;
                     match &outcome {
                         Outcome::Stored { .. } => *stored += 1,
                         Outcome::Duplicate => {
@@ -287,17 +324,17 @@ impl Writer {
                 seq,
                 reply,
             } => {
-                let mut t = txn.open_table(CONSUMERS)?;
-                let old = t.get(consumer.as_str())?.map(|g| g.value()).unwrap_or(0);
+                let old = t
+                    .consumers
+                    .get(consumer.as_str())?
+                    .map(|g| g.value())
+                    .unwrap_or(0);
                 let new = old.max(seq.min(self.state.next_seq - 1));
-                t.insert(consumer.as_str(), new)?;
+                t.consumers.insert(consumer.as_str(), new)?;
                 Pending::Count(reply, new)
             }
             Request::RemoveConsumer { consumer, reply } => {
-                let removed = txn
-                    .open_table(CONSUMERS)?
-                    .remove(consumer.as_str())?
-                    .is_some();
+                let removed = t.consumers.remove(consumer.as_str())?.is_some();
                 Pending::Flag(reply, removed)
             }
             Request::Pin {
@@ -306,35 +343,32 @@ impl Writer {
                 reply,
             } => {
                 let changed = self.state.trust.pin(&community, key);
-                txn.open_table(PINS)?
-                    .insert(community.as_str(), &key.to_bytes())?;
+                t.pins.insert(community.as_str(), &key.to_bytes())?;
                 if changed {
-                    txn.open_table(ROSTERS)?.remove(community.as_str())?;
-                    self.reapply_stored_rosters(txn, &community)?;
+                    t.rosters.remove(community.as_str())?;
+                    self.reapply_stored_rosters(t, &community)?;
                 }
                 Pending::Flag(reply, changed)
             }
             Request::AddPeer { addr, reply } => {
-                let new = txn.open_table(PEERS)?.insert(addr.as_str(), ())?.is_none();
+                let new = t.peers.insert(addr.as_str(), ())?.is_none();
                 Pending::Flag(reply, new)
             }
         })
     }
 
-    fn ingest_one(&mut self, txn: &WriteTransaction, event: &Event) -> Result<Outcome, StoreError> {
+    fn ingest_one(&mut self, t: &mut Tables<'_>, event: &Event) -> Result<Outcome, StoreError> {
         let id = event.id().0;
-        let mut events = txn.open_table(EVENTS)?;
-        if events.get(&id)?.is_some() {
+        if t.events.get(&id)?.is_some() {
             return Ok(Outcome::Duplicate);
         }
         let now = now_ms();
         if let Decision::Reject(reason) = self.state.trust.decide(event, now) {
             return Ok(Outcome::Rejected(reason.into()));
         }
-        let mut info = txn.open_table(INFO)?;
         // Links whose target we hold must point at a kind the vocabulary allows.
         for link in &event.body().links {
-            if let Some(target) = info.get(&link.target.0)? {
+            if let Some(target) = t.info.get(&link.target.0)? {
                 let (_, _, target_kind, _) = target.value();
                 if let Err(e) = vocab::check_target(event.kind(), &link.rel, target_kind) {
                     return Ok(Outcome::Rejected(e.into()));
@@ -343,50 +377,29 @@ impl Writer {
         }
         let seq = self.state.next_seq;
         let body = event.body();
-        events.insert(&id, event.raw())?;
-        info.insert(
+        t.events.insert(&id, event.raw())?;
+        t.info.insert(
             &id,
             (seq, body.time, body.kind.as_str(), body.community.as_str()),
         )?;
-        txn.open_table(ARRIVALS)?.insert(seq, &id)?;
-        txn.open_table(BY_KIND)?
-            .insert((body.kind.as_str(), seq), &id)?;
-        txn.open_table(BY_COMMUNITY)?
-            .insert((body.community.as_str(), seq), &id)?;
+        t.arrivals.insert(seq, &id)?;
+        t.by_kind.insert((body.kind.as_str(), seq), &id)?;
+        t.by_community.insert((body.community.as_str(), seq), &id)?;
         let topic = Topic::for_event(&body.community, &body.kind).to_string();
-        txn.open_table(BY_TOPIC)?
-            .insert((topic.as_str(), body.time, &id), ())?;
-        let mut rev = txn.open_multimap_table(LINKS_REV)?;
-        let mut missing = txn.open_table(MISSING)?;
+        t.by_topic.insert((topic.as_str(), body.time, &id), ())?;
         for link in &body.links {
-            rev.insert(&link.target.0, &id)?;
-            if info.get(&link.target.0)?.is_none() {
-                let n = missing.get(&link.target.0)?.map(|g| g.value()).unwrap_or(0);
-                missing.insert(&link.target.0, n + 1)?;
+            t.links_rev.insert(&link.target.0, &id)?;
+            if t.info.get(&link.target.0)?.is_none() {
+                let n = t
+                    .missing
+                    .get(&link.target.0)?
+                    .map(|g| g.value())
+                    .unwrap_or(0);
+                t.missing.insert(&link.target.0, n + 1)?;
             }
         }
-        if missing.remove(&id)?.is_some() {
-            // Events that linked here before we had it: their target kind is checked now. They
-            // are already stored (they were valid when they came), so a mismatch is reported.
-            for source in rev.get(&id)? {
-                let source = *source?.value();
-                if let Some(src) = info.get(&source)? {
-                    let (_, _, src_kind, _) = src.value();
-                    let src_event = events
-                        .get(&source)?
-                        .and_then(|raw| Event::decode(raw.value()).ok());
-                    for link in src_event
-                        .iter()
-                        .flat_map(|e| e.body().links.iter())
-                        .filter(|l| l.target.0 == id)
-                    {
-                        if let Err(e) = vocab::check_target(src_kind, &link.rel, &body.kind) {
-                            tracing::warn!(source = %hex::encode(source), error = %e, "dangling link resolved to a wrong kind");
-                            self.metrics.reject("link_resolution", e.code());
-                        }
-                    }
-                }
-            }
+        if t.missing.remove(&id)?.is_some() {
+            self.check_resolved_links(t, &id, &body.kind)?;
         }
         self.state.next_seq += 1;
         if self.state.own_author == Some(body.author) {
@@ -395,32 +408,51 @@ impl Writer {
         if event.kind() == Kind::TrustRoster.as_str()
             && self.state.trust.apply_roster(event, now).unwrap_or(false)
         {
-            txn.open_table(ROSTERS)?
-                .insert(body.community.as_str(), &id)?;
+            t.rosters.insert(body.community.as_str(), &id)?;
             tracing::info!(community = %body.community, id = %event.id().short(), "roster in force");
         }
         Ok(Outcome::Stored { seq })
+    }
+
+    /// Events that linked to `id` before we held it: their target kind is checked now. They
+    /// are already stored (they were valid when they came), so a mismatch is only reported.
+    fn check_resolved_links(&self, t: &Tables<'_>, id: &Id, kind: &str) -> Result<(), StoreError> {
+        for source in t.links_rev.get(id)? {
+            let source = *source?.value();
+            let Some(raw) = t.events.get(&source)? else {
+                continue;
+            };
+            let Ok(src) = Event::from_trusted_bytes(raw.value()) else {
+                continue;
+            };
+            for link in src.body().links.iter().filter(|l| &l.target.0 == id) {
+                if let Err(e) = vocab::check_target(src.kind(), &link.rel, kind) {
+                    tracing::warn!(source = %hex::encode(source), error = %e, "dangling link resolved to a wrong kind");
+                    self.metrics.reject("link_resolution", e.code());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// After a re-pin, the roster in force must come from the new root: look through stored
     /// rosters of that community for the newest one the new root signed.
     fn reapply_stored_rosters(
         &mut self,
-        txn: &WriteTransaction,
+        t: &mut Tables<'_>,
         community: &str,
     ) -> Result<(), StoreError> {
-        let by_kind = txn.open_table(BY_KIND)?;
-        let events = txn.open_table(EVENTS)?;
+        let roster = Kind::TrustRoster.as_str();
+        let mut ids = Vec::new();
+        for item in t.by_kind.range((roster, 0)..=(roster, u64::MAX))? {
+            ids.push(*item?.1.value());
+        }
         let mut best = None;
-        for item in by_kind
-            .range((Kind::TrustRoster.as_str(), 0)..=(Kind::TrustRoster.as_str(), u64::MAX))?
-        {
-            let (_, id) = item?;
-            let id = *id.value();
-            let Some(raw) = events.get(&id)? else {
+        for id in ids {
+            let Some(raw) = t.events.get(&id)? else {
                 continue;
             };
-            let Ok(event) = Event::decode(raw.value()) else {
+            let Ok(event) = Event::from_trusted_bytes(raw.value()) else {
                 continue;
             };
             if event.community() == community
@@ -434,7 +466,7 @@ impl Writer {
             }
         }
         if let Some(id) = best {
-            txn.open_table(ROSTERS)?.insert(community, &id)?;
+            t.rosters.insert(community, &id)?;
         }
         Ok(())
     }

@@ -1,0 +1,127 @@
+//! `bench ingest`: one node, events published through the socket API and acknowledged only
+//! after their redb commit. Two phases: a fixed offered load (latency measured from each
+//! request's scheduled time, so a stall counts against us), then a closed loop at saturation.
+
+use super::{Latency, artifact_event};
+use crate::node::Node;
+use crate::sock::Conn;
+use hyper::Method;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct IngestOpts {
+    /// Offered load of the fixed-rate phase, events/s.
+    pub rate: u64,
+    pub duration: Duration,
+    /// Concurrent keep-alive connections.
+    pub connections: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IngestReport {
+    pub offered_rate: u64,
+    pub fixed_rate_achieved: f64,
+    pub fixed_rate_latency: Latency,
+    pub fixed_rate_errors: u64,
+    pub saturation_rate: f64,
+    pub saturation_latency: Latency,
+    pub saturation_errors: u64,
+    pub connections: usize,
+    pub stored_events: u64,
+    pub commits: u64,
+}
+
+pub async fn run(bin: &Path, opts: &IngestOpts) -> anyhow::Result<IngestReport> {
+    let dir = tempfile::tempdir()?;
+    let mut node = Node::new("bench", dir.path().join("bench"), bin);
+    node.init("odl")?;
+    node.start()?;
+    let socket = node.socket();
+    let counter = Arc::new(AtomicU64::new(0));
+
+    let (fixed_lat, fixed_n, fixed_err, fixed_secs) =
+        phase(&socket, opts, Some(opts.rate), counter.clone()).await?;
+    let (sat_lat, sat_n, sat_err, sat_secs) = phase(&socket, opts, None, counter).await?;
+
+    let mut conn = Conn::open(&socket).await?;
+    let status = conn.get_json("/v1/status").await?;
+    let (_, metrics) = conn.call(Method::GET, "/metrics", None).await?;
+    let commits = String::from_utf8_lossy(&metrics)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fedci_store_commits_total ")
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0);
+    node.stop();
+    Ok(IngestReport {
+        offered_rate: opts.rate,
+        fixed_rate_achieved: fixed_n as f64 / fixed_secs,
+        fixed_rate_latency: fixed_lat,
+        fixed_rate_errors: fixed_err,
+        saturation_rate: sat_n as f64 / sat_secs,
+        saturation_latency: sat_lat,
+        saturation_errors: sat_err,
+        connections: opts.connections,
+        stored_events: status["events"].as_u64().unwrap_or(0),
+        commits,
+    })
+}
+
+/// One phase: `rate` Some = open loop at that rate, None = closed loop as fast as it goes.
+async fn phase(
+    socket: &Path,
+    opts: &IngestOpts,
+    rate: Option<u64>,
+    counter: Arc<AtomicU64>,
+) -> anyhow::Result<(Latency, u64, u64, f64)> {
+    let start = Instant::now() + Duration::from_millis(50);
+    let end = start + opts.duration;
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..opts.connections {
+        let mut conn = Conn::open(socket).await?;
+        let next = next.clone();
+        let counter = counter.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let due = match rate {
+                    Some(r) => start + Duration::from_secs_f64(i as f64 / r as f64),
+                    None => Instant::now().max(start),
+                };
+                if due >= end {
+                    break;
+                }
+                tokio::time::sleep_until(due.into()).await;
+                let body =
+                    serde_json::to_vec(&artifact_event(counter.fetch_add(1, Ordering::Relaxed)))
+                        .unwrap_or_default();
+                match conn.call(Method::POST, "/v1/events", Some(body)).await {
+                    Ok((201, _)) => lat.push(due.elapsed()),
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await?;
+        all.extend(lat);
+        errors += e;
+    }
+    let secs = start
+        .elapsed()
+        .as_secs_f64()
+        .max(opts.duration.as_secs_f64());
+    let n = all.len() as u64;
+    Ok((Latency::of(all), n, errors, secs))
+}

@@ -1,0 +1,7 @@
+//! fedci-testnet: runs real `fedci-node` processes on this machine — the demo of the
+//! reference scenario, larger nets with fault injection, and benchmarks.
+
+pub mod bench;
+pub mod binary;
+pub mod node;
+pub mod sock;

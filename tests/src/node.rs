@@ -1,0 +1,412 @@
+//! One `fedci-node` in a temporary home: init, run, stop, kill, and the CLI and socket calls the
+//! tests make against it.
+
+use crate::http::{self, EventStream, Response};
+use crate::process::{self, Background};
+use crate::{is_id, node_bin, wait_until};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// How long a node may take to open its socket (a debug build on a busy 2-core machine).
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a node may take to exit after SIGTERM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A node home plus, while running, its `fedci-node run` process. Dropping it kills the process;
+/// if the test is failing, the node's log is printed first.
+#[derive(Debug)]
+pub struct Node {
+    dir: TempDir,
+    child: Option<Child>,
+    runs: u32,
+    community: Option<String>,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Node::new()
+    }
+}
+
+impl Node {
+    /// A fresh, empty home; nothing runs yet.
+    pub fn new() -> Node {
+        let dir = tempfile::Builder::new()
+            .prefix("fedci-")
+            .tempdir()
+            .expect("creating a temporary node home");
+        Node {
+            dir,
+            child: None,
+            runs: 0,
+            community: None,
+        }
+    }
+
+    /// A home initialised for `community` with its daemon running.
+    pub fn started(community: &str) -> Node {
+        let mut n = Node::new();
+        n.init(community);
+        n.start();
+        n
+    }
+
+    pub fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.home().join("fedci.sock")
+    }
+
+    /// Where the daemon's stdout and stderr go (appended across restarts).
+    pub fn log_path(&self) -> PathBuf {
+        self.home().join("node.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn community(&self) -> &str {
+        self.community.as_deref().expect("node not initialised")
+    }
+
+    /// A `fedci-node --home H` command, ready for more arguments.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(node_bin());
+        cmd.env_remove("FEDCI_HOME").arg("--home").arg(self.home());
+        cmd
+    }
+
+    /// Runs `fedci-node --home H ARGS…` to completion.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running fedci-node {args:?}: {e}"))
+    }
+
+    /// Like [`Node::cli`] with `input` on stdin.
+    pub fn cli_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("running fedci-node {args:?}: {e}"));
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input).expect("writing stdin");
+        drop(stdin);
+        child.wait_with_output().expect("waiting for fedci-node")
+    }
+
+    /// Runs the CLI, asserts exit 0, returns stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "fedci-node {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("CLI stdout is not UTF-8")
+    }
+
+    /// `init --community C`; returns the root public key (the last line of stdout).
+    pub fn init(&mut self, community: &str) -> String {
+        let out = self.cli_ok(&["init", "--community", community]);
+        let key = last_line(&out);
+        assert!(
+            is_id(&key),
+            "init: last line of stdout is not a 64-hex root key: {out:?}"
+        );
+        self.community = Some(community.to_owned());
+        key
+    }
+
+    /// The root key as written in `root.pub` (hex after a `#` comment line).
+    pub fn root_pub(&self) -> String {
+        let text = std::fs::read_to_string(self.home().join("root.pub")).expect("reading root.pub");
+        text.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .expect("root.pub holds no key line")
+            .to_owned()
+    }
+
+    /// Spawns `fedci-node run` without waiting for it (the caller owns the process).
+    pub fn spawn_run(&self, log: &Path, label: &str) -> Background {
+        let mut cmd = self.command();
+        cmd.arg("run");
+        Background::spawn(cmd, log, label)
+    }
+
+    /// Starts the daemon and waits until `GET /v1/status` answers 200.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "node already started");
+        self.runs += 1;
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("opening node log");
+        writeln!(log, "===== fedci-node run #{} =====", self.runs).expect("writing node log");
+        let err = log.try_clone().expect("cloning log handle");
+        let child = self
+            .command()
+            .arg("run")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("spawning fedci-node run");
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().expect("try_wait"))
+            {
+                self.child = None;
+                panic!(
+                    "fedci-node run exited during startup ({status}); log:\n{}",
+                    self.log()
+                );
+            }
+            if let Ok(r) = http::request(&self.socket(), "GET", "/v1/status", &[], &[])
+                && r.status == 200
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fedci-node did not answer GET /v1/status within {START_TIMEOUT:?}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(crate::POLL);
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().expect("try_wait").is_none(),
+            None => false,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("node not running").id()
+    }
+
+    /// SIGKILL: the crash case, nothing flushed on the way out.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("node not running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaping node");
+    }
+
+    /// SIGTERM and wait for the exit; panics if it takes longer than [`STOP_TIMEOUT`].
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("node not running");
+        process::signal(child.id(), "TERM");
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "fedci-node did not exit within {STOP_TIMEOUT:?} of SIGTERM; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(crate::POLL);
+        }
+    }
+
+    /// One HTTP request over the node's socket; panics if the connection fails.
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Response {
+        http::request(&self.socket(), method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.http("GET", path, &[], &[])
+    }
+
+    /// GET that must answer 200 with JSON.
+    pub fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path);
+        assert_eq!(r.status, 200, "GET {path}: {r:?}");
+        r.json()
+    }
+
+    pub fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.http("POST", path, body.to_string().as_bytes(), &[])
+    }
+
+    pub fn status(&self) -> Value {
+        self.get_json("/v1/status")
+    }
+
+    /// Number of events held (`GET /v1/status` "events").
+    pub fn event_count(&self) -> u64 {
+        self.status()["events"]
+            .as_u64()
+            .expect("status has no numeric \"events\"")
+    }
+
+    /// Publishes through the socket; asserts 201 and returns the id.
+    pub fn publish(&self, kind: &str, data: Value, links: &[(&str, &str)]) -> String {
+        let r = self.post_json("/v1/events", &event_body(kind, data, links));
+        assert_eq!(r.status, 201, "POST /v1/events {kind}: {r:?}");
+        let v = r.json();
+        assert_eq!(v["status"], "stored", "POST /v1/events {kind}: {v}");
+        let id = v["id"]
+            .as_str()
+            .expect("publish answer has no id")
+            .to_owned();
+        assert!(is_id(&id), "publish answer id is not 64 hex: {v}");
+        id
+    }
+
+    /// Publishes with `fedci-node publish`; returns the id it printed.
+    pub fn publish_cli(&self, kind: &str, data: &Value, links: &[(&str, &str)]) -> String {
+        let data = data.to_string();
+        let mut args = vec!["publish", "--kind", kind, "--data", data.as_str()];
+        let links: Vec<String> = links.iter().map(|(r, t)| format!("{r}={t}")).collect();
+        for l in &links {
+            args.extend(["--link", l.as_str()]);
+        }
+        let out = self.cli_ok(&args);
+        let id = last_line(&out);
+        assert!(is_id(&id), "publish printed no id: {out:?}");
+        id
+    }
+
+    /// `GET /v1/events/{id}` as JSON (must exist).
+    pub fn event(&self, id: &str) -> Value {
+        self.get_json(&format!("/v1/events/{id}"))
+    }
+
+    /// The event's COSE bytes (`Accept: application/cose`).
+    pub fn raw(&self, id: &str) -> Vec<u8> {
+        let r = self.http(
+            "GET",
+            &format!("/v1/events/{id}"),
+            &[],
+            &[("Accept", "application/cose")],
+        );
+        assert_eq!(r.status, 200, "GET raw {id}: {r:?}");
+        r.body
+    }
+
+    pub fn post_raw(&self, bytes: &[u8]) -> Response {
+        self.http(
+            "POST",
+            "/v1/events/raw",
+            bytes,
+            &[("Content-Type", "application/cose")],
+        )
+    }
+
+    /// Every event matching `filter` (a query string without `after`/`limit`), all pages.
+    pub fn query_all(&self, filter: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after = 0u64;
+        for _ in 0..10_000 {
+            let sep = if filter.is_empty() { "" } else { "&" };
+            let page = self.get_json(&format!("/v1/events?{filter}{sep}after={after}&limit=500"));
+            let events = page["events"]
+                .as_array()
+                .expect("query has no events array");
+            out.extend(events.iter().cloned());
+            if page["complete"] == json!(true) {
+                return out;
+            }
+            let next = page["next_after"]
+                .as_u64()
+                .expect("query has no next_after");
+            assert!(
+                next > after || !events.is_empty(),
+                "query paging does not advance: {page}"
+            );
+            after = next;
+        }
+        panic!("query {filter:?} never completed");
+    }
+
+    /// Opens `GET /v1/stream?…`; asserts 200.
+    pub fn stream(&self, path: &str) -> EventStream {
+        let s =
+            EventStream::open(&self.socket(), path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(s.status, 200, "GET {path} status");
+        s
+    }
+
+    /// Starts `fedci-node watch ARGS…` in the background, output to `H/<name>.log`.
+    pub fn watch(&self, name: &str, args: &[&str]) -> Background {
+        let mut cmd = self.command();
+        cmd.arg("watch").args(args);
+        Background::spawn(cmd, &self.home().join(format!("{name}.log")), name)
+    }
+
+    /// Waits until the node holds event `id`.
+    pub fn wait_for_event(&self, id: &str, timeout: Duration) {
+        wait_until(timeout, &format!("event {id}"), || {
+            self.get(&format!("/v1/events/{id}")).status == 200
+        });
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "----- fedci-node log ({}) -----\n{}\n----- end of node log -----",
+                self.log_path().display(),
+                self.log()
+            );
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The JSON body of `POST /v1/events`.
+pub fn event_body(kind: &str, data: Value, links: &[(&str, &str)]) -> Value {
+    let links: Vec<Value> = links
+        .iter()
+        .map(|(rel, target)| json!({"rel": rel, "target": target}))
+        .collect();
+    json!({"kind": kind, "data": data, "links": links})
+}
+
+/// The last non-empty line of `s`, trimmed.
+pub fn last_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or_default()
+        .to_owned()
+}
