@@ -22,6 +22,12 @@ pub struct Config {
     /// What this node stores from others: community × kind patterns. Empty means every kind
     /// of every pinned community.
     pub interests: Vec<Interest>,
+    /// Addresses exempt from gossipsub's IP-colocation penalty (many nodes behind one IP,
+    /// as on a test net).
+    pub score_ip_whitelist: Vec<std::net::IpAddr>,
+    /// Seconds between catch-up rounds with a random peer (rounds also run when a peer
+    /// connects or subscribes).
+    pub sync_interval_secs: u64,
 }
 
 /// One interest: a community (or `*`) and the kind patterns wanted from it.
@@ -47,6 +53,11 @@ impl Default for Config {
             listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
             peers: Vec::new(),
             interests: Vec::new(),
+            score_ip_whitelist: vec![
+                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ],
+            sync_interval_secs: 30,
         }
     }
 }

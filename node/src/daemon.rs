@@ -4,6 +4,7 @@
 use crate::api::{self, AppState};
 use crate::home::{Home, HomeError};
 use crate::metrics::Metrics;
+use crate::net::{self, NetConfig, behaviour::Mesh, interests::Interests};
 use crate::store::{Store, StoreError};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -31,11 +32,48 @@ pub enum DaemonError {
     SocketPathTaken(PathBuf),
     #[error("API server: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Net(#[from] net::NetError),
+    #[error("not a multiaddr {addr:?}: {message}")]
+    BadAddr { addr: String, message: String },
+}
+
+fn parse_addrs(addrs: &[String]) -> Result<Vec<libp2p::Multiaddr>, DaemonError> {
+    addrs
+        .iter()
+        .map(|a| {
+            a.parse()
+                .map_err(|e: libp2p::multiaddr::Error| DaemonError::BadAddr {
+                    addr: a.clone(),
+                    message: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// What `run`'s flags change for this run only.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Replaces the config's listen addresses when not empty.
+    pub listen: Vec<String>,
+    /// Added to the config's peers.
+    pub peers: Vec<String>,
+    /// Test fixture: gossip a corrupted copy of every event (a misbehaving relay).
+    pub tamper: bool,
 }
 
 /// Runs a node from its home until `shutdown` is cancelled.
-pub async fn run(home: Home, shutdown: CancellationToken) -> Result<(), DaemonError> {
-    let config = Arc::new(home.load_config()?);
+pub async fn run(
+    home: Home,
+    opts: RunOptions,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    let mut config = home.load_config()?;
+    if !opts.listen.is_empty() {
+        config.listen = opts.listen.clone();
+    }
+    config.peers.extend(opts.peers.iter().cloned());
+    let config = Arc::new(config);
     let node_key = Arc::new(home.load_node_key()?);
     let metrics = Arc::new(Metrics::default());
     let (store, writer) = match Store::open(
@@ -51,6 +89,26 @@ pub async fn run(home: Home, shutdown: CancellationToken) -> Result<(), DaemonEr
     let listener = bind_socket(&socket)?;
     tracing::info!(community = %config.community, socket = %socket.display(), node_key = %node_key.public(), "fedci-node ready");
 
+    let (net, outbound, net_task) = if config.listen.is_empty() {
+        (None, None, None)
+    } else {
+        let net_config = NetConfig {
+            listen: parse_addrs(&config.listen)?,
+            peers: parse_addrs(&config.peers)?,
+            interests: Interests::new(&config.community, config.interests.clone()),
+            mesh: Mesh::default(),
+            score_whitelist: config.score_ip_whitelist.clone(),
+            tamper: opts.tamper,
+            sync_interval: std::time::Duration::from_secs(config.sync_interval_secs),
+        };
+        let (handle, outbound, task) =
+            net::start(net_config, store.clone(), &node_key, shutdown.clone())?;
+        (
+            Some(Arc::new(handle) as Arc<dyn crate::Network>),
+            Some(outbound),
+            Some(task),
+        )
+    };
     let state = AppState {
         store: store.clone(),
         node_key,
@@ -58,11 +116,14 @@ pub async fn run(home: Home, shutdown: CancellationToken) -> Result<(), DaemonEr
         metrics,
         started: Instant::now(),
         shutdown: shutdown.clone(),
-        outbound: None,
-        net: None,
+        outbound,
+        net,
     };
     let served = api::serve(listener, state).await;
     shutdown.cancel();
+    if let Some(task) = net_task {
+        let _ = task.await;
+    }
     let _ = std::fs::remove_file(&socket);
     drop(store);
     tokio::task::spawn_blocking(move || writer.join())

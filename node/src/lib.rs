@@ -7,7 +7,9 @@ pub mod config;
 pub mod daemon;
 pub mod home;
 pub mod metrics;
+pub mod net;
 pub mod store;
+pub mod sync;
 
 /// What the API needs from the network actor, when one runs.
 pub trait Network: Send + Sync + 'static {
@@ -15,6 +17,8 @@ pub trait Network: Send + Sync + 'static {
     fn status(&self) -> serde_json::Value;
     /// Dials a peer now (the address is remembered by the caller).
     fn dial(&self, addr: &str) -> Result<(), String>;
+    /// Blocks (disconnects and refuses) or unblocks a peer by peer id.
+    fn block(&self, peer: &str, blocked: bool) -> Result<(), String>;
 }
 
 /// Milliseconds since the Unix epoch by this machine's clock.

@@ -70,6 +70,16 @@ impl Event {
         })
     }
 
+    /// The id of an envelope's payload without verifying anything: for message ids and
+    /// dedupe before the full decode. None if the bytes are not a COSE_Sign1 with a payload.
+    pub fn id_of(bytes: &[u8]) -> Option<EventId> {
+        if bytes.len() > MAX_EVENT_BYTES {
+            return None;
+        }
+        let (sign1, _) = parse_cose(bytes).ok()?;
+        sign1.payload.as_deref().map(EventId::of_payload)
+    }
+
     pub fn id(&self) -> EventId {
         self.id
     }

@@ -182,6 +182,34 @@ pub async fn add_peer(State(st): State<AppState>, body: Bytes) -> Result<Respons
     Ok(Json(json!({"addr": req.addr, "new": new})).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockRequest {
+    peer_id: String,
+}
+
+pub async fn block_peer(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    set_blocked(&st, &body, true)
+}
+
+pub async fn unblock_peer(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    set_blocked(&st, &body, false)
+}
+
+fn set_blocked(st: &AppState, body: &[u8], blocked: bool) -> Result<Response, ApiError> {
+    let req: BlockRequest = json_body(body)?;
+    let Some(net) = &st.net else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_network",
+            "this node runs without a network",
+        ));
+    };
+    net.block(&req.peer_id, blocked)
+        .map_err(|e| ApiError::bad_request("bad_peer", e))?;
+    Ok(Json(json!({"peer_id": req.peer_id, "blocked": blocked})).into_response())
+}
+
 pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
     let events = st.store.read(|s| s.count()).await?;
     let text = st.metrics.render(&[

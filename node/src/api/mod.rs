@@ -67,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/trust", get(info::trust))
         .route("/v1/trust/pins", post(info::pin))
         .route("/v1/peers", post(info::add_peer))
+        .route("/v1/peers/block", post(info::block_peer))
+        .route("/v1/peers/unblock", post(info::unblock_peer))
         .route("/metrics", get(info::metrics))
         .fallback(info::not_found)
         .method_not_allowed_fallback(info::method_not_allowed)

@@ -118,6 +118,31 @@ pub enum Command {
     /// Manage libp2p peers.
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// Manage this community's roster (needs the root key): which node keys may publish.
+    #[command(subcommand)]
+    Roster(RosterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RosterCommand {
+    /// Show the roster in force.
+    Show,
+    /// Authorise a node key (64 hex) to publish; signs and publishes a new roster.
+    Add {
+        key: String,
+        /// Kind patterns it may publish (`artifact.*`, `*`). Repeatable; default all.
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// The root key file (default: root.key in the home).
+        #[arg(long, value_name = "FILE")]
+        root_key: Option<PathBuf>,
+    },
+    /// Revoke a node key: signs and publishes a new roster without it.
+    Remove {
+        key: String,
+        #[arg(long, value_name = "FILE")]
+        root_key: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +155,10 @@ pub struct RunArgs {
     /// config's `peers`.
     #[arg(long, value_name = "MULTIADDR")]
     pub peer: Vec<String>,
+    /// Test fixture: behave as a misbehaving relay that gossips a corrupted copy of every
+    /// event. Used by the federation tests to show peers penalise such a node.
+    #[arg(long, hide = true)]
+    pub tamper_relay: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +176,10 @@ pub enum PeerCommand {
         /// Multiaddr with /p2p/<peer id>, as printed by `status --json` of the other node.
         addr: String,
     },
+    /// Disconnect a peer and refuse it until `unblock` (or a restart).
+    Block { peer_id: String },
+    /// Allow a blocked peer again.
+    Unblock { peer_id: String },
 }
 
 #[derive(Debug, Args, Clone, Default)]

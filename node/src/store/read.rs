@@ -205,3 +205,36 @@ pub(super) fn load(r: &ReadTransaction, id: &Id) -> Result<Option<StoredEvent>, 
         .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", hex::encode(id))))?;
     Ok(Some(StoredEvent { seq, event }))
 }
+
+impl Store {
+    /// A topic's (author time, id) items, in order: the set catch-up reconciles.
+    pub fn topic_items(&self, topic: &str) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+        let r = self.begin_read()?;
+        let t = r.open_table(BY_TOPIC)?;
+        let mut out = Vec::new();
+        for item in t.range((topic, 0, &[0u8; 32])..=(topic, u64::MAX, &[0xffu8; 32]))? {
+            let (k, _) = item?;
+            let (_, time, id) = k.value();
+            out.push((time, *id));
+        }
+        Ok(out)
+    }
+
+    /// The raw bytes of those of `ids` we hold, stopping once `max_bytes` are gathered.
+    pub fn get_raws(&self, ids: &[EventId], max_bytes: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        let r = self.begin_read()?;
+        let t = r.open_table(EVENTS)?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for id in ids {
+            if let Some(raw) = t.get(&id.0)? {
+                bytes += raw.value().len();
+                if bytes > max_bytes {
+                    break;
+                }
+                out.push(raw.value().to_vec());
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,687 @@
+//! The swarm task: the only owner of the libp2p `Swarm`. It `select!`s over swarm events,
+//! commands from the node, events to gossip, verdicts of validation tasks, trust changes and
+//! a maintenance tick; it never waits on the store itself.
+
+use super::behaviour::{self, FedBehaviour, FedBehaviourEvent, Mesh};
+use super::interests::Interests;
+use super::protocol::{MAX_EVENTS_PER_FRAME, Request, Response};
+use super::validate::{Verdict, validate};
+use super::{Command, NetHandle};
+use crate::store::Store;
+use crate::sync::{Requester, Responder, RoundStats, sync_with};
+use fedci_keys::SecretKey;
+use fedci_proto::{Event, Topic};
+use libp2p::futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, SwarmBuilder, identity, noise, tcp, yamux};
+use serde_bytes::ByteBuf;
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+/// Gossip messages being validated at once; beyond this they are ignored (catch-up repairs).
+const MAX_INFLIGHT_VALIDATIONS: usize = 1024;
+/// Each rejected message lowers the forwarding peer's application score by this much.
+const REJECT_PENALTY: f64 = -20.0;
+const TICK: Duration = Duration::from_secs(2);
+
+/// Network settings, from the config and the `run` flags.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    pub listen: Vec<Multiaddr>,
+    pub peers: Vec<Multiaddr>,
+    pub interests: Interests,
+    pub mesh: Mesh,
+    pub score_whitelist: Vec<IpAddr>,
+    /// Test fixture: re-publish a corrupted copy of every event we gossip.
+    pub tamper: bool,
+    /// How often to run a catch-up round with a random peer.
+    pub sync_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("node key cannot be a libp2p identity: {0}")]
+    Identity(String),
+    #[error("building the swarm: {0}")]
+    Build(String),
+    #[error("cannot listen on {addr}: {message}")]
+    Listen { addr: Multiaddr, message: String },
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    accepted: AtomicU64,
+    rejected: AtomicU64,
+    ignored: AtomicU64,
+    published: AtomicU64,
+    publish_no_peers: AtomicU64,
+}
+
+/// Internal messages from helper tasks back to the swarm task.
+enum Internal {
+    Verdict(Verdict),
+    Offer {
+        peer: PeerId,
+        events: Vec<ByteBuf>,
+    },
+    Respond {
+        channel: ResponseChannel<Response>,
+        response: Response,
+    },
+    SyncDone {
+        peer: PeerId,
+        stats: RoundStats,
+    },
+}
+
+/// Catch-up state with one peer.
+#[derive(Debug, Default)]
+struct PeerSync {
+    running: bool,
+    /// The next round also offers what the peer lacks (periodic rounds).
+    offer: bool,
+    /// Something changed while a round ran: run another when it ends.
+    again: bool,
+    rounds: u64,
+    last_at_ms: u64,
+    last: Option<RoundStats>,
+    bytes_sent: u64,
+    bytes_received: u64,
+    stored: u64,
+}
+
+/// Catch-up rounds running at once, over all peers.
+const MAX_CONCURRENT_SYNCS: usize = 4;
+
+/// Starts the swarm task. Returns the handle the API uses and the sender of events to gossip.
+pub fn start(
+    config: NetConfig,
+    store: Store,
+    node_key: &SecretKey,
+    shutdown: CancellationToken,
+) -> Result<(NetHandle, mpsc::Sender<Event>, tokio::task::JoinHandle<()>), NetError> {
+    let mut seed = *node_key.seed();
+    let keypair = identity::Keypair::ed25519_from_bytes(&mut seed)
+        .map_err(|e| NetError::Identity(e.to_string()))?;
+    let whitelist = config.score_whitelist.clone();
+    let mesh = config.mesh;
+    let mut swarm = SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| NetError::Build(e.to_string()))?
+        .with_behaviour(|key| behaviour::build(key, mesh, &whitelist))
+        .map_err(|e| NetError::Build(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetError::Listen {
+                addr: addr.clone(),
+                message: e.to_string(),
+            })?;
+    }
+    let (cmd_tx, cmd_rx) = mpsc::channel(256);
+    let (out_tx, out_rx) = mpsc::channel(4096);
+    let (internal_tx, internal_rx) = mpsc::channel(4096);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(json!({})));
+    let requester = Requester { tx: cmd_tx.clone() };
+    let mut actor = Actor {
+        requester,
+        pending: HashMap::new(),
+        syncs: HashMap::new(),
+        sync_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_SYNCS)),
+        responder: Responder::default(),
+        local: *swarm.local_peer_id(),
+        swarm,
+        trust_rx: store.subscribe_trust(),
+        store,
+        config,
+        internal_tx,
+        subscribed: BTreeSet::new(),
+        listen: Vec::new(),
+        rejects: HashMap::new(),
+        inflight: Arc::new(Semaphore::new(MAX_INFLIGHT_VALIDATIONS)),
+        counters: Arc::new(Counters::default()),
+        snapshot: snap_tx,
+    };
+    actor.resubscribe();
+    let task = tokio::spawn(async move { actor.run(cmd_rx, out_rx, internal_rx, shutdown).await });
+    Ok((
+        NetHandle {
+            commands: cmd_tx,
+            snapshot: snap_rx,
+        },
+        out_tx,
+        task,
+    ))
+}
+
+struct Actor {
+    requester: Requester,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
+    syncs: HashMap<PeerId, PeerSync>,
+    sync_slots: Arc<Semaphore>,
+    responder: Responder,
+    local: PeerId,
+    swarm: Swarm<FedBehaviour>,
+    store: Store,
+    trust_rx: watch::Receiver<Arc<fedci_keys::TrustStore>>,
+    config: NetConfig,
+    internal_tx: mpsc::Sender<Internal>,
+    subscribed: BTreeSet<Topic>,
+    listen: Vec<Multiaddr>,
+    rejects: HashMap<PeerId, u32>,
+    inflight: Arc<Semaphore>,
+    counters: Arc<Counters>,
+    snapshot: watch::Sender<Arc<serde_json::Value>>,
+}
+
+impl Actor {
+    async fn run(
+        &mut self,
+        mut cmd_rx: mpsc::Receiver<Command>,
+        mut out_rx: mpsc::Receiver<Event>,
+        mut internal_rx: mpsc::Receiver<Internal>,
+        shutdown: CancellationToken,
+    ) {
+        let mut wanted = self.config.peers.clone();
+        if let Ok(stored) = self.store.read(|s| s.peers()).await {
+            wanted.extend(stored.iter().filter_map(|a| a.parse().ok()));
+        }
+        for addr in &wanted {
+            self.dial(addr.clone());
+        }
+        // The first tick waits a full period: start-up dials are already under way.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
+        let period = self.config.sync_interval.max(Duration::from_millis(100));
+        let mut sync_tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tokio::select! {
+                ev = self.swarm.select_next_some() => self.on_swarm(ev),
+                Some(cmd) = cmd_rx.recv() => match cmd {
+                    Command::Dial(addr) => {
+                        if !wanted.contains(&addr) {
+                            wanted.push(addr.clone());
+                        }
+                        self.dial(addr);
+                    }
+                    Command::Block(peer, true) => {
+                        self.swarm.behaviour_mut().blocked.block_peer(peer);
+                        tracing::info!(%peer, "peer blocked");
+                    }
+                    Command::Block(peer, false) => {
+                        self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+                        tracing::info!(%peer, "peer unblocked");
+                    }
+                    Command::Request { peer, request, reply } => {
+                        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                        self.pending.insert(id, reply);
+                    }
+                },
+                _ = sync_tick.tick() => {
+                    let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                    if !peers.is_empty() {
+                        let peer = peers[rand::random::<usize>() % peers.len()];
+                        self.schedule_sync(peer, true);
+                    }
+                }
+                Some(event) = out_rx.recv() => self.publish(&event),
+                Some(msg) = internal_rx.recv() => self.on_internal(msg),
+                Ok(()) = self.trust_rx.changed() => self.resubscribe(),
+                _ = tick.tick() => {
+                    for addr in &wanted {
+                        if let Some(peer) = peer_of(addr)
+                            && !self.swarm.is_connected(&peer)
+                            && !self.swarm.behaviour().blocked.blocked_peers().contains(&peer)
+                        {
+                            self.dial(addr.clone());
+                        }
+                    }
+                    self.update_snapshot();
+                }
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        tracing::debug!("network stopped");
+    }
+
+    fn dial(&mut self, addr: Multiaddr) {
+        if let Err(e) = self.swarm.dial(addr.clone()) {
+            tracing::debug!(%addr, error = %e, "dial failed");
+        }
+    }
+
+    /// Subscribes to exactly the topics our interests and pins call for.
+    fn resubscribe(&mut self) {
+        let trust = self.trust_rx.borrow_and_update().clone();
+        let want = self.config.interests.topics(&trust);
+        let gs = &mut self.swarm.behaviour_mut().gossipsub;
+        for t in want.difference(&self.subscribed) {
+            let topic = IdentTopic::new(t.to_string());
+            if let Err(e) = gs.subscribe(&topic) {
+                tracing::warn!(topic = %t, error = %e, "subscribe failed");
+            }
+            let _ = gs.set_topic_params(topic, behaviour::topic_params());
+        }
+        for t in self.subscribed.difference(&want) {
+            gs.unsubscribe(&IdentTopic::new(t.to_string()));
+        }
+        self.subscribed = want;
+        self.update_snapshot();
+    }
+
+    fn publish(&mut self, event: &Event) {
+        let topic = IdentTopic::new(Topic::for_event(event.community(), event.kind()).to_string());
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic.clone(), event.raw().to_vec())
+        {
+            Ok(_) => {
+                self.counters.published.fetch_add(1, Relaxed);
+            }
+            // No subscriber known yet: catch-up delivers it later. Not an error for the publisher.
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                self.counters.publish_no_peers.fetch_add(1, Relaxed);
+            }
+            Err(gossipsub::PublishError::Duplicate) => {}
+            Err(e) => tracing::warn!(id = %event.id().short(), error = %e, "gossip publish failed"),
+        }
+        if self.config.tamper {
+            let mut bad = event.raw().to_vec();
+            let at = bad.len().saturating_sub(80);
+            if let Some(b) = bad.get_mut(at) {
+                *b ^= 0x01;
+            }
+            let _ = self.swarm.behaviour_mut().gossipsub.publish(topic, bad);
+        }
+    }
+
+    fn on_swarm(&mut self, ev: SwarmEvent<FedBehaviourEvent>) {
+        match ev {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let full = address.with(Protocol::P2p(self.local));
+                tracing::info!(addr = %full, "listening");
+                self.listen.push(full);
+                self.update_snapshot();
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                tracing::info!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
+                if num_established.get() == 1 {
+                    self.offer_rosters(peer_id);
+                    self.schedule_sync(peer_id, false);
+                }
+                self.update_snapshot();
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                if num_established == 0 {
+                    tracing::info!(peer = %peer_id, cause = ?cause, "disconnected");
+                }
+                self.update_snapshot();
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(peer = ?peer_id, error = %error, "outgoing connection failed");
+            }
+            SwarmEvent::Behaviour(FedBehaviourEvent::Gossipsub(ev)) => self.on_gossip(ev),
+            SwarmEvent::Behaviour(FedBehaviourEvent::Identify(
+                libp2p::identify::Event::Received { peer_id, info, .. },
+            )) => {
+                for addr in info.listen_addrs {
+                    self.swarm.add_peer_address(peer_id, addr);
+                }
+            }
+            SwarmEvent::Behaviour(FedBehaviourEvent::Sync(ev)) => self.on_sync(ev),
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, ev: gossipsub::Event) {
+        match ev {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => {
+                let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
+                    self.counters.ignored.fetch_add(1, Relaxed);
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            MessageAcceptance::Ignore,
+                        );
+                    return;
+                };
+                let store = self.store.clone();
+                let interests = self.config.interests.clone();
+                let tx = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    let (acceptance, stored) =
+                        validate(store, interests, message.topic.into_string(), message.data).await;
+                    drop(permit);
+                    let verdict = Verdict {
+                        message_id,
+                        source: propagation_source,
+                        acceptance,
+                        stored,
+                    };
+                    let _ = tx.send(Internal::Verdict(verdict)).await;
+                });
+            }
+            gossipsub::Event::Subscribed { peer_id, topic, .. } => {
+                tracing::debug!(peer = %peer_id, topic = %topic, "peer subscribed");
+                if self
+                    .subscribed
+                    .iter()
+                    .any(|t| t.to_string() == topic.as_str())
+                {
+                    self.schedule_sync(peer_id, false);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_internal(&mut self, msg: Internal) {
+        match msg {
+            Internal::Verdict(v) => {
+                let counter = match v.acceptance {
+                    MessageAcceptance::Accept => &self.counters.accepted,
+                    MessageAcceptance::Reject => &self.counters.rejected,
+                    MessageAcceptance::Ignore => &self.counters.ignored,
+                };
+                counter.fetch_add(1, Relaxed);
+                if matches!(v.acceptance, MessageAcceptance::Reject) {
+                    self.penalise(v.source);
+                }
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&v.message_id, &v.source, v.acceptance);
+                if self.config.tamper
+                    && let Some(event) = v.stored
+                {
+                    self.publish(&event);
+                }
+            }
+            Internal::Offer { peer, events } => {
+                if !events.is_empty() {
+                    self.swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_request(&peer, Request::Offer { events });
+                }
+            }
+            Internal::Respond { channel, response } => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response);
+            }
+            Internal::SyncDone { peer, stats } => {
+                if stats.misbehaved {
+                    self.penalise(peer);
+                }
+                if let Some(e) = &stats.error {
+                    tracing::info!(%peer, error = %e, "catch-up round ended early");
+                } else if stats.stored > 0 || stats.offered > 0 {
+                    tracing::info!(%peer, stored = stats.stored, offered = stats.offered, ms = stats.millis, "catch-up round");
+                }
+                let again = {
+                    let st = self.syncs.entry(peer).or_default();
+                    st.running = false;
+                    st.rounds += 1;
+                    st.last_at_ms = crate::now_ms();
+                    st.bytes_sent += stats.bytes_sent;
+                    st.bytes_received += stats.bytes_received;
+                    st.stored += stats.stored as u64;
+                    st.last = Some(stats);
+                    std::mem::take(&mut st.again)
+                };
+                if again {
+                    self.schedule_sync(peer, false);
+                }
+                self.update_snapshot();
+            }
+        }
+    }
+
+    /// Starts a catch-up round with `peer`, or marks one to follow the round in progress.
+    fn schedule_sync(&mut self, peer: PeerId, offer: bool) {
+        let st = self.syncs.entry(peer).or_default();
+        st.offer |= offer;
+        if st.running {
+            st.again = true;
+            return;
+        }
+        st.running = true;
+        let offer = std::mem::take(&mut st.offer);
+        let topics: Vec<String> = self.subscribed.iter().map(ToString::to_string).collect();
+        let (requester, store, interests) = (
+            self.requester.clone(),
+            self.store.clone(),
+            self.config.interests.clone(),
+        );
+        let (slots, tx) = (self.sync_slots.clone(), self.internal_tx.clone());
+        tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            let stats = sync_with(peer, &requester, &store, &interests, topics, offer).await;
+            let _ = tx.send(Internal::SyncDone { peer, stats }).await;
+        });
+    }
+
+    /// Lowers a peer's gossipsub application score for each invalid thing it sent us.
+    fn penalise(&mut self, peer: PeerId) {
+        let n = self.rejects.entry(peer).or_default();
+        *n += 1;
+        let score = REJECT_PENALTY * f64::from(*n);
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .set_application_score(&peer, score);
+        tracing::warn!(%peer, rejected = *n, "peer sent an invalid event; penalised");
+    }
+
+    /// On a new connection, offer the rosters in force of every community we trust, so the
+    /// peer can believe our events before any catch-up ran.
+    fn offer_rosters(&self, peer: PeerId) {
+        let store = self.store.clone();
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let trust = store.trust();
+            let ids: Vec<_> = trust
+                .pins()
+                .filter_map(|(c, _)| trust.roster(c).map(|(_, id)| id))
+                .collect();
+            let raws = store
+                .read(move |s| {
+                    let mut out = Vec::new();
+                    for id in ids {
+                        if let Some(raw) = s.get_raw(&id)? {
+                            out.push(ByteBuf::from(raw));
+                        }
+                    }
+                    Ok(out)
+                })
+                .await
+                .unwrap_or_default();
+            let _ = tx.send(Internal::Offer { peer, events: raws }).await;
+        });
+    }
+
+    fn on_sync(&mut self, ev: request_response::Event<Request, Response>) {
+        use request_response::{Event as E, Message as M};
+        match ev {
+            E::Message {
+                peer,
+                message: M::Request {
+                    request, channel, ..
+                },
+                ..
+            } => {
+                let (store, tx) = (self.store.clone(), self.internal_tx.clone());
+                let (responder, interests) =
+                    (self.responder.clone(), self.config.interests.clone());
+                tokio::spawn(async move {
+                    let response = match request {
+                        Request::Offer { events } => {
+                            take_offer(&store, &interests, peer, events).await
+                        }
+                        other => responder.answer(&store, other).await,
+                    };
+                    let _ = tx.send(Internal::Respond { channel, response }).await;
+                });
+            }
+            E::Message {
+                message:
+                    M::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            E::OutboundFailure {
+                peer,
+                error,
+                request_id,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "sync request failed");
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+            E::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "sync request from peer failed")
+            }
+            E::ResponseSent { .. } => {}
+        }
+    }
+
+    fn update_snapshot(&mut self) {
+        let gs = &self.swarm.behaviour().gossipsub;
+        let peers: Vec<_> = self
+            .swarm
+            .connected_peers()
+            .map(|p| {
+                let sync = self.syncs.get(p).map(|st| {
+                    json!({
+                        "rounds": st.rounds,
+                        "running": st.running,
+                        "last_round_at_ms": st.last_at_ms,
+                        "last_round": st.last,
+                        "bytes_sent": st.bytes_sent,
+                        "bytes_received": st.bytes_received,
+                        "events_stored": st.stored,
+                    })
+                });
+                json!({
+                    "peer_id": p.to_string(),
+                    "score": gs.peer_score(p),
+                    "rejected": self.rejects.get(p).copied().unwrap_or(0),
+                    "sync": sync,
+                })
+            })
+            .collect();
+        let c = &self.counters;
+        let snap = json!({
+            "peer_id": self.local.to_string(),
+            "listen": self.listen.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "peers": peers,
+            "topics": self.subscribed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "blocked": self.swarm.behaviour().blocked.blocked_peers().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "gossip": {
+                "accepted": c.accepted.load(Relaxed),
+                "rejected": c.rejected.load(Relaxed),
+                "ignored": c.ignored.load(Relaxed),
+                "published": c.published.load(Relaxed),
+                "published_without_peers": c.publish_no_peers.load(Relaxed),
+            },
+        });
+        self.snapshot.send_replace(Arc::new(snap));
+    }
+}
+
+/// Takes events a peer offers: each is decoded, checked against our interests and ingested
+/// like any other; forged ones are counted.
+async fn take_offer(
+    store: &Store,
+    interests: &Interests,
+    peer: PeerId,
+    events: Vec<ByteBuf>,
+) -> Response {
+    if events.len() > MAX_EVENTS_PER_FRAME {
+        return Response::Error {
+            message: format!("more than {MAX_EVENTS_PER_FRAME} events"),
+        };
+    }
+    let decoded = tokio::task::spawn_blocking(move || {
+        events
+            .iter()
+            .map(|raw| Event::decode(raw))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    let trust = store.trust();
+    let mut wanted = Vec::new();
+    for result in decoded {
+        match result {
+            Ok(e) if interests.wants(&e, &trust) => wanted.push(e),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "peer offered an invalid event");
+                store.metrics().reject("offer", e.code());
+            }
+        }
+    }
+    let stored = match store.ingest(wanted, "offer").await {
+        Ok(outcomes) => outcomes
+            .iter()
+            .filter(|o| matches!(o, crate::store::Outcome::Stored { .. }))
+            .count(),
+        Err(_) => 0,
+    };
+    Response::Taken {
+        stored: u32::try_from(stored).unwrap_or(u32::MAX),
+    }
+}
+
+fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}

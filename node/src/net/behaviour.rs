@@ -1,0 +1,149 @@
+//! The libp2p behaviour: gossipsub (live path), identify, and request-response (sync).
+//!
+//! Gossipsub runs anonymous (events carry their own signatures) with message id = event id,
+//! validation deferred to the node, mesh sizes for small federations, and peer scoring with
+//! loopback (and configured test addresses) exempt from the IP-colocation penalty.
+
+use super::protocol::{Request, Response};
+use fedci_proto::{Event, MAX_EVENT_BYTES};
+use libp2p::gossipsub::{
+    self, AllowAllSubscriptionFilter, IdentityTransform, MessageAuthenticity, MessageId,
+    PeerScoreParams, PeerScoreThresholds, TopicScoreParams, ValidationMode,
+};
+use libp2p::request_response::{self, ProtocolSupport, cbor};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{StreamProtocol, identify, identity};
+use std::net::IpAddr;
+use std::time::Duration;
+
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/fedci/sync/1");
+/// Request and response frame limits of the sync protocol.
+pub const MAX_REQUEST_BYTES: u64 = 4 << 20;
+pub const MAX_RESPONSE_BYTES: u64 = 40 << 20;
+/// Invalid messages cost this much each (squared) on a topic; three put a peer under the
+/// graylist threshold (-80), where its messages are ignored.
+const INVALID_MESSAGE_WEIGHT: f64 = -10.0;
+
+pub type Gossipsub = gossipsub::Behaviour<IdentityTransform, AllowAllSubscriptionFilter>;
+
+#[derive(NetworkBehaviour)]
+#[allow(missing_debug_implementations)] // libp2p behaviours have no Debug
+pub struct FedBehaviour {
+    /// Peers we refuse (operator's `peer block`, the testnet's process-level partitions).
+    pub blocked: libp2p::allow_block_list::Behaviour<libp2p::allow_block_list::BlockedPeers>,
+    pub gossipsub: Gossipsub,
+    pub identify: identify::Behaviour,
+    pub sync: cbor::Behaviour<Request, Response>,
+}
+
+/// Mesh degree settings, checked together (gossipsub's `build()` no longer checks them).
+#[derive(Debug, Clone, Copy)]
+pub struct Mesh {
+    pub n: usize,
+    pub n_low: usize,
+    pub n_high: usize,
+    pub outbound_min: usize,
+}
+
+impl Default for Mesh {
+    /// Sized for federations of a handful to a few dozen nodes.
+    fn default() -> Self {
+        Mesh {
+            n: 4,
+            n_low: 2,
+            n_high: 8,
+            outbound_min: 1,
+        }
+    }
+}
+
+impl Mesh {
+    fn check(&self) -> Result<(), String> {
+        let ok = self.outbound_min <= self.n_low
+            && self.n_low <= self.n
+            && self.n <= self.n_high
+            && self.outbound_min * 2 <= self.n;
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("inconsistent gossipsub mesh sizes {self:?}"))
+        }
+    }
+}
+
+pub fn build(
+    key: &identity::Keypair,
+    mesh: Mesh,
+    score_whitelist: &[IpAddr],
+) -> Result<FedBehaviour, Box<dyn std::error::Error + Send + Sync>> {
+    mesh.check()?;
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(ValidationMode::Anonymous)
+        .validate_messages()
+        .message_id_fn(message_id)
+        .mesh_n(mesh.n)
+        .mesh_n_low(mesh.n_low)
+        .mesh_n_high(mesh.n_high)
+        .mesh_outbound_min(mesh.outbound_min)
+        .heartbeat_interval(Duration::from_millis(500))
+        .max_transmit_size(MAX_EVENT_BYTES + 1024)
+        .duplicate_cache_time(Duration::from_secs(120))
+        .flood_publish(true)
+        .build()?;
+    let mut gossipsub = Gossipsub::new_with_subscription_filter(
+        MessageAuthenticity::Anonymous,
+        config,
+        AllowAllSubscriptionFilter {},
+    )?;
+    let mut params = PeerScoreParams {
+        app_specific_weight: 1.0,
+        ..PeerScoreParams::default()
+    };
+    params
+        .ip_colocation_factor_whitelist
+        .extend(score_whitelist.iter().copied());
+    gossipsub.with_peer_score(params, PeerScoreThresholds::default())?;
+
+    let identify = identify::Behaviour::new(
+        identify::Config::new("/fedci/1".to_string(), key.public())
+            .with_agent_version(format!("fedci-node/{}", env!("CARGO_PKG_VERSION"))),
+    );
+    let codec = cbor::codec::Codec::<Request, Response>::default()
+        .set_request_size_maximum(MAX_REQUEST_BYTES)
+        .set_response_size_maximum(MAX_RESPONSE_BYTES);
+    let sync = cbor::Behaviour::with_codec(
+        codec,
+        [(SYNC_PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(30))
+            .with_max_concurrent_streams(64),
+    );
+    Ok(FedBehaviour {
+        blocked: Default::default(),
+        gossipsub,
+        identify,
+        sync,
+    })
+}
+
+/// Score parameters for one subscribed topic: invalid messages cost, quiet meshes do not
+/// (mesh-delivery penalties would punish peers on low-traffic CI topics).
+pub fn topic_params() -> TopicScoreParams {
+    TopicScoreParams {
+        topic_weight: 1.0,
+        invalid_message_deliveries_weight: INVALID_MESSAGE_WEIGHT,
+        invalid_message_deliveries_decay: 0.99,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        ..TopicScoreParams::default()
+    }
+}
+
+/// Message id = event id (SHA-256 of the payload), so gossip dedupe and the store agree.
+/// Bytes that are not an envelope get a hash of the whole message; validation rejects them.
+fn message_id(m: &gossipsub::Message) -> MessageId {
+    match Event::id_of(&m.data) {
+        Some(id) => MessageId::new(id.as_bytes()),
+        None => MessageId::new(fedci_proto::EventId::of_payload(&m.data).as_bytes()),
+    }
+}

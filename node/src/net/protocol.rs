@@ -1,0 +1,42 @@
+//! The request-response protocol between nodes (`/fedci/sync/1`, CBOR frames).
+//!
+//! Every event that arrives this way goes through the same ingest path as gossip: decode,
+//! verify, trust decision, store. Sizes are bounded by the codec limits set in `behaviour`
+//! and by the counts below.
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+/// Most events in one `Offer` or `Events` frame.
+pub const MAX_EVENTS_PER_FRAME: usize = 512;
+/// Most topics reconciled in one request.
+pub const MAX_TOPICS_PER_FRAME: usize = 32;
+
+/// One topic's negentropy message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopicMessage {
+    pub topic: String,
+    pub message: ByteBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// "Here are events you may lack" (rosters on connect, our side of a reconciliation).
+    Offer { events: Vec<ByteBuf> },
+    /// One round of set reconciliation, for several topics at once.
+    Reconcile { topics: Vec<TopicMessage> },
+    /// Fetch events by id.
+    Fetch { ids: Vec<ByteBuf> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Response {
+    /// Offer taken: how many were new.
+    Taken { stored: u32 },
+    /// Reconciliation replies, one per topic asked.
+    Reconcile { topics: Vec<TopicMessage> },
+    /// Requested events we hold (ids we do not hold are left out).
+    Events { events: Vec<ByteBuf> },
+    /// The request was refused.
+    Error { message: String },
+}

@@ -1,0 +1,93 @@
+//! Catch-up: range-based set reconciliation (negentropy) over request-response, so that a
+//! node that was down, joined late or was partitioned ends with every event of its interests.
+//!
+//! A round with one peer reconciles all our topics' (time, id) sets in as few round trips as
+//! the differences need (one small one when already in sync), fetches what we lack in bounded
+//! pages, offers back what the peer lacks, then fetches missing link targets. Everything
+//! fetched takes the one ingest path. A peer that serves forged events, or announces ids it
+//! then does not serve, ends the round and is reported as misbehaving.
+
+mod round;
+mod serve;
+
+pub use round::sync_with;
+pub use serve::Responder;
+
+use crate::net::protocol::{Request, Response};
+use libp2p::PeerId;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+/// negentropy frame limit per topic message (it needs at least 4096).
+pub const FRAME_LIMIT: u64 = 64 * 1024;
+/// Ids per fetch request.
+pub const FETCH_PAGE: usize = 256;
+/// Fetch requests in flight per round.
+pub const FETCH_CONCURRENCY: usize = 4;
+/// Reconciliation round trips before a round gives up.
+pub const MAX_ROUND_TRIPS: u32 = 256;
+/// Most bytes of events one fetch response carries.
+pub const MAX_RESPONSE_EVENT_BYTES: usize = 16 << 20;
+
+/// Why a request to a peer failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SyncError {
+    #[error("request failed: {0}")]
+    Request(String),
+    #[error("peer answered with an error: {0}")]
+    Refused(String),
+    #[error("peer misbehaved: {0}")]
+    Misbehaved(String),
+    #[error("reconciliation: {0}")]
+    Negentropy(String),
+    #[error("store: {0}")]
+    Store(String),
+}
+
+/// Sends a request through the swarm task and waits for the answer.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub(crate) tx: mpsc::Sender<crate::net::Command>,
+}
+
+impl Requester {
+    pub async fn call(&self, peer: PeerId, request: Request) -> Result<Response, SyncError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(crate::net::Command::Request {
+                peer,
+                request,
+                reply,
+            })
+            .await
+            .map_err(|_| SyncError::Request("network stopped".into()))?;
+        match rx
+            .await
+            .map_err(|_| SyncError::Request("network stopped".into()))?
+        {
+            Ok(Response::Error { message }) => Err(SyncError::Refused(message)),
+            Ok(r) => Ok(r),
+            Err(e) => Err(SyncError::Request(e)),
+        }
+    }
+}
+
+/// What one round with one peer did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RoundStats {
+    pub topics: usize,
+    pub round_trips: u32,
+    /// Ids the peer had and we lacked.
+    pub need: usize,
+    /// Ids we had and the peer lacked.
+    pub have: usize,
+    pub received: usize,
+    pub stored: usize,
+    pub offered: usize,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub millis: u64,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub misbehaved: bool,
+}

@@ -1,0 +1,256 @@
+//! The initiator side of catch-up: one round with one peer.
+
+use super::serve::build_storage;
+use super::{
+    FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_ROUND_TRIPS, Requester, RoundStats, SyncError,
+};
+use crate::net::interests::Interests;
+use crate::net::protocol::{MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage};
+use crate::store::{Outcome, Store};
+use fedci_proto::{Event, EventId};
+use libp2p::PeerId;
+use libp2p::futures::{StreamExt, stream};
+use negentropy::{Id, Negentropy, NegentropyStorageVector};
+use serde_bytes::ByteBuf;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+/// Reconciles `topics` with `peer`, fetches what we lack, offers what it lacks (when `offer`),
+/// then fetches missing link targets. Never fails: errors end the round and are reported in
+/// the stats. Rounds started because a peer connected run on both sides at once, so they
+/// only fetch; periodic rounds, which only one side starts, also offer.
+pub async fn sync_with(
+    peer: PeerId,
+    req: &Requester,
+    store: &Store,
+    interests: &Interests,
+    mut topics: Vec<String>,
+    offer_back: bool,
+) -> RoundStats {
+    let started = Instant::now();
+    let mut stats = RoundStats {
+        topics: topics.len(),
+        ..RoundStats::default()
+    };
+    // Rosters first: they decide whether everything else can be believed.
+    topics.sort_by_key(|t| !t.ends_with("/trust"));
+    let (trust, rest): (Vec<String>, Vec<String>) =
+        topics.into_iter().partition(|t| t.ends_with("/trust"));
+    let result = async {
+        for phase in [trust, rest] {
+            for chunk in phase.chunks(MAX_TOPICS_PER_FRAME) {
+                let (need, have) = reconcile(peer, req, store, chunk, &mut stats).await?;
+                stats.need += need.len();
+                stats.have += have.len();
+                fetch(peer, req, store, interests, need, true, &mut stats).await?;
+                if offer_back {
+                    offer(peer, req, store, have, &mut stats).await?;
+                }
+            }
+        }
+        let missing = store
+            .read(|s| s.missing_targets(FETCH_PAGE))
+            .await
+            .map_err(|e| SyncError::Store(e.to_string()))?;
+        if !missing.is_empty() {
+            fetch(peer, req, store, interests, missing, false, &mut stats).await?;
+        }
+        Ok::<(), SyncError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        stats.misbehaved = matches!(e, SyncError::Misbehaved(_));
+        stats.error = Some(e.to_string());
+    }
+    stats.millis = started.elapsed().as_millis() as u64;
+    stats
+}
+
+/// Runs negentropy for several topics at once; returns (ids we need, ids the peer needs).
+async fn reconcile(
+    peer: PeerId,
+    req: &Requester,
+    store: &Store,
+    topics: &[String],
+    stats: &mut RoundStats,
+) -> Result<(Vec<EventId>, Vec<EventId>), SyncError> {
+    let mut negs: HashMap<String, Negentropy<'static, NegentropyStorageVector>> = HashMap::new();
+    let mut pending = Vec::new();
+    for topic in topics {
+        let storage = build_storage(store, topic)
+            .await
+            .map_err(SyncError::Store)?;
+        let mut n = Negentropy::owned(storage, FRAME_LIMIT)
+            .map_err(|e| SyncError::Negentropy(e.to_string()))?;
+        let message = n
+            .initiate()
+            .map_err(|e| SyncError::Negentropy(e.to_string()))?;
+        pending.push(TopicMessage {
+            topic: topic.clone(),
+            message: ByteBuf::from(message),
+        });
+        negs.insert(topic.clone(), n);
+    }
+    let (mut have, mut need): (Vec<Id>, Vec<Id>) = (Vec::new(), Vec::new());
+    while !pending.is_empty() {
+        stats.round_trips += 1;
+        if stats.round_trips > MAX_ROUND_TRIPS {
+            return Err(SyncError::Negentropy(format!(
+                "no agreement after {MAX_ROUND_TRIPS} round trips"
+            )));
+        }
+        stats.bytes_sent += pending
+            .iter()
+            .map(|t| (t.topic.len() + t.message.len()) as u64)
+            .sum::<u64>();
+        let asked: HashSet<String> = pending.iter().map(|t| t.topic.clone()).collect();
+        let Response::Reconcile { topics: replies } = req
+            .call(peer, Request::Reconcile { topics: pending })
+            .await?
+        else {
+            return Err(SyncError::Misbehaved(
+                "answered a reconcile with something else".into(),
+            ));
+        };
+        pending = Vec::new();
+        let mut answered = HashSet::new();
+        for reply in replies {
+            stats.bytes_received += (reply.topic.len() + reply.message.len()) as u64;
+            if !asked.contains(&reply.topic) || !answered.insert(reply.topic.clone()) {
+                return Err(SyncError::Misbehaved(format!(
+                    "answered topic {:?} it was not asked",
+                    reply.topic
+                )));
+            }
+            let Some(n) = negs.get_mut(&reply.topic) else {
+                continue;
+            };
+            match n.reconcile_with_ids(&reply.message, &mut have, &mut need) {
+                Ok(Some(next)) => pending.push(TopicMessage {
+                    topic: reply.topic,
+                    message: ByteBuf::from(next),
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(SyncError::Misbehaved(format!(
+                        "bad reconciliation message: {e}"
+                    )));
+                }
+            }
+        }
+        if answered.len() != asked.len() {
+            return Err(SyncError::Misbehaved("left topics unanswered".into()));
+        }
+    }
+    let ids = |v: Vec<Id>| {
+        v.into_iter()
+            .map(|i| EventId(i.to_bytes()))
+            .collect::<Vec<_>>()
+    };
+    Ok((ids(need), ids(have)))
+}
+
+/// Fetches `ids` in pages, a few in flight, and ingests what we want. With `strict`, the peer
+/// announced these ids itself, so not serving one is a lie; forged events always are.
+async fn fetch(
+    peer: PeerId,
+    req: &Requester,
+    store: &Store,
+    interests: &Interests,
+    ids: Vec<EventId>,
+    strict: bool,
+    stats: &mut RoundStats,
+) -> Result<(), SyncError> {
+    let pages: Vec<Vec<EventId>> = ids.chunks(FETCH_PAGE).map(<[EventId]>::to_vec).collect();
+    let mut responses = stream::iter(pages)
+        .map(|page| async move {
+            let request = Request::Fetch {
+                ids: page.iter().map(|i| ByteBuf::from(i.0.to_vec())).collect(),
+            };
+            (page, req.call(peer, request).await)
+        })
+        .buffer_unordered(FETCH_CONCURRENCY);
+    let mut lie = None;
+    while let Some((page, response)) = responses.next().await {
+        let Response::Events { events } = response? else {
+            return Err(SyncError::Misbehaved(
+                "answered a fetch with something else".into(),
+            ));
+        };
+        stats.bytes_received += events.iter().map(|e| e.len() as u64).sum::<u64>();
+        let requested: HashSet<EventId> = page.iter().copied().collect();
+        let (decoded, forged) =
+            tokio::task::spawn_blocking(move || decode_page(events, &requested))
+                .await
+                .map_err(|e| SyncError::Store(e.to_string()))?;
+        if forged > 0 {
+            store.metrics().reject("sync", "forged_or_unrequested");
+            lie = Some(format!("served {forged} forged or unrequested event(s)"));
+        } else if strict && decoded.len() < page.len() {
+            lie = Some(format!(
+                "announced {} id(s) it did not serve",
+                page.len() - decoded.len()
+            ));
+        }
+        stats.received += decoded.len();
+        let trust = store.trust();
+        let wanted: Vec<Event> = decoded
+            .into_iter()
+            .filter(|e| interests.wants(e, &trust))
+            .collect();
+        if !wanted.is_empty() {
+            let outcomes = store
+                .ingest(wanted, "sync")
+                .await
+                .map_err(|e| SyncError::Store(e.to_string()))?;
+            stats.stored += outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Stored { .. }))
+                .count();
+        }
+        if let Some(why) = lie {
+            return Err(SyncError::Misbehaved(why));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a page, keeping only valid events we asked for; counts the rest.
+fn decode_page(events: Vec<ByteBuf>, requested: &HashSet<EventId>) -> (Vec<Event>, usize) {
+    let mut ok = Vec::with_capacity(events.len());
+    let mut bad = 0;
+    for raw in events {
+        match Event::decode(&raw) {
+            Ok(e) if requested.contains(&e.id()) => ok.push(e),
+            _ => bad += 1,
+        }
+    }
+    (ok, bad)
+}
+
+/// Offers the peer the events it lacks, in pages.
+async fn offer(
+    peer: PeerId,
+    req: &Requester,
+    store: &Store,
+    ids: Vec<EventId>,
+    stats: &mut RoundStats,
+) -> Result<(), SyncError> {
+    for page in ids.chunks(FETCH_PAGE) {
+        let page = page.to_vec();
+        let raws = store
+            .read(move |s| s.get_raws(&page, super::MAX_RESPONSE_EVENT_BYTES))
+            .await
+            .map_err(|e| SyncError::Store(e.to_string()))?;
+        stats.bytes_sent += raws.iter().map(|r| r.len() as u64).sum::<u64>();
+        stats.offered += raws.len();
+        req.call(
+            peer,
+            Request::Offer {
+                events: raws.into_iter().map(ByteBuf::from).collect(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

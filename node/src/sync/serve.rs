@@ -1,0 +1,141 @@
+//! The responder side of catch-up: answers reconciliation messages and fetches.
+//!
+//! The responder is stateless between messages (negentropy allows it); to avoid rebuilding a
+//! large topic's item set for every round trip of a catch-up, sealed sets are cached until
+//! the store changes.
+
+use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES};
+use crate::net::protocol::{
+    MAX_EVENTS_PER_FRAME, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
+};
+use crate::store::Store;
+use fedci_proto::{EventId, Topic};
+use negentropy::{Id, Negentropy, NegentropyStorageVector};
+use serde_bytes::ByteBuf;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Topics whose sealed item sets are kept.
+const CACHE_TOPICS: usize = 64;
+
+/// topic → (store's last arrival seq when built, sealed item set).
+type Cache = HashMap<String, (u64, Arc<NegentropyStorageVector>)>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Responder {
+    cache: Arc<Mutex<Cache>>,
+}
+
+impl Responder {
+    /// Answers a reconcile or fetch request (offers are handled by the caller).
+    pub async fn answer(&self, store: &Store, request: Request) -> Response {
+        match request {
+            Request::Reconcile { topics } => self.reconcile(store, topics).await,
+            Request::Fetch { ids } => fetch(store, ids).await,
+            Request::Offer { .. } => Response::Error {
+                message: "offers are handled elsewhere".into(),
+            },
+        }
+    }
+
+    async fn reconcile(&self, store: &Store, topics: Vec<TopicMessage>) -> Response {
+        if topics.len() > MAX_TOPICS_PER_FRAME {
+            return Response::Error {
+                message: format!("more than {MAX_TOPICS_PER_FRAME} topics"),
+            };
+        }
+        let mut out = Vec::with_capacity(topics.len());
+        for tm in topics {
+            if Topic::parse(&tm.topic).is_none() {
+                return Response::Error {
+                    message: format!("not a topic: {:?}", tm.topic),
+                };
+            }
+            let storage = match self.storage(store, &tm.topic).await {
+                Ok(s) => s,
+                Err(e) => return Response::Error { message: e },
+            };
+            let reply = Negentropy::borrowed(storage.as_ref(), FRAME_LIMIT)
+                .and_then(|mut n| n.reconcile(&tm.message))
+                .map_err(|e| format!("{e:?}"));
+            match reply {
+                Ok(message) => out.push(TopicMessage {
+                    topic: tm.topic,
+                    message: ByteBuf::from(message),
+                }),
+                Err(e) => {
+                    return Response::Error {
+                        message: format!("reconcile {}: {e}", tm.topic),
+                    };
+                }
+            }
+        }
+        Response::Reconcile { topics: out }
+    }
+
+    async fn storage(
+        &self,
+        store: &Store,
+        topic: &str,
+    ) -> Result<Arc<NegentropyStorageVector>, String> {
+        let version = store.last_seq();
+        if let Ok(cache) = self.cache.lock()
+            && let Some((v, s)) = cache.get(topic)
+            && *v == version
+        {
+            return Ok(s.clone());
+        }
+        let storage = Arc::new(build_storage(store, topic).await?);
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_TOPICS {
+                cache.clear();
+            }
+            cache.insert(topic.to_string(), (version, storage.clone()));
+        }
+        Ok(storage)
+    }
+}
+
+/// Loads and seals a topic's (time, id) set.
+pub async fn build_storage(store: &Store, topic: &str) -> Result<NegentropyStorageVector, String> {
+    let topic = topic.to_string();
+    let items = store
+        .read(move |s| s.topic_items(&topic))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || {
+        let mut storage = NegentropyStorageVector::with_capacity(items.len());
+        for (time, id) in items {
+            storage
+                .insert(time, Id::from_byte_array(id))
+                .map_err(|e| format!("{e:?}"))?;
+        }
+        storage.seal().map_err(|e| format!("{e:?}"))?;
+        Ok(storage)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+async fn fetch(store: &Store, ids: Vec<ByteBuf>) -> Response {
+    if ids.len() > MAX_EVENTS_PER_FRAME.max(FETCH_PAGE) {
+        return Response::Error {
+            message: format!("more than {MAX_EVENTS_PER_FRAME} ids"),
+        };
+    }
+    let ids: Vec<EventId> = ids
+        .iter()
+        .filter_map(|b| EventId::try_from(b.as_slice()).ok())
+        .collect();
+    match store
+        .read(move |s| s.get_raws(&ids, MAX_RESPONSE_EVENT_BYTES))
+        .await
+    {
+        Ok(raws) => Response::Events {
+            events: raws.into_iter().map(ByteBuf::from).collect(),
+        },
+        Err(e) => Response::Error {
+            message: e.to_string(),
+        },
+    }
+}
