@@ -30,6 +30,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cli::run_command(args)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fedci-node: {}", one_line(&e));
             ExitCode::FAILURE
@@ -47,4 +48,11 @@ fn one_line(e: &anyhow::Error) -> String {
         }
     }
     line.replace('\n', " ")
+}
+
+/// The reader of our stdout went away (`fedci-node query | head`): not a failure.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }

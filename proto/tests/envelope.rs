@@ -266,3 +266,15 @@ fn sign_refuses_what_peers_would_refuse() {
         DecodeError::TooLarge(_)
     ));
 }
+
+#[test]
+fn tampered_copy_is_a_bad_signature() {
+    let event = sign(&golden_body(), &key(1)).unwrap();
+    let bad = fedci_proto::envelope::tampered_copy(&event).unwrap();
+    assert_eq!(Event::decode(&bad).unwrap_err(), DecodeError::BadSignature);
+    assert_ne!(
+        Event::id_of(&bad),
+        Some(event.id()),
+        "a different message id, so gossip carries it"
+    );
+}

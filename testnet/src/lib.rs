@@ -3,5 +3,6 @@
 
 pub mod bench;
 pub mod binary;
+pub mod net;
 pub mod node;
 pub mod sock;

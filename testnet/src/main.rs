@@ -23,6 +23,23 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Publish on one node, delivered to every other node's stream: latency and loss.
+    Fanout {
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Offered load, events/s.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+    /// A late joiner catches up N events: time, bytes, and the in-sync round's cost.
+    Catchup {
+        #[arg(long, default_value_t = 10_000)]
+        events: u64,
+    },
     /// One node: durable publishes through the socket API (fixed rate, then saturation).
     Ingest {
         /// Offered load of the fixed-rate phase, events/s.
@@ -41,6 +58,49 @@ enum BenchCommand {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Bench(BenchCommand::Fanout {
+            nodes,
+            rate,
+            seconds,
+            connections,
+        }) => {
+            anyhow::ensure!(nodes >= 2, "fanout needs at least 2 nodes");
+            let bin = fedci_testnet::binary::fedci_node()?;
+            let opts = bench::fanout::FanoutOpts {
+                nodes,
+                rate,
+                duration: Duration::from_secs(seconds),
+                connections,
+            };
+            let r = bench::fanout::run(&bin, &opts).await?;
+            println!(
+                "fanout, {} nodes, {} events/s offered for {seconds}s",
+                r.nodes, r.offered_rate
+            );
+            println!(
+                "  published {} ({:.0}/s); delivered {} of {} (lost {}); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                r.published,
+                r.publish_rate_achieved,
+                r.deliveries,
+                r.deliveries_expected,
+                r.lost,
+                r.latency.p50_ms,
+                r.latency.p99_ms,
+                r.latency.max_ms
+            );
+            println!("{}", serde_json::to_string(&r)?);
+        }
+        Command::Bench(BenchCommand::Catchup { events }) => {
+            let bin = fedci_testnet::binary::fedci_node()?;
+            let r = bench::catchup::run(&bin, events).await?;
+            println!("catch-up of {} events by a late joiner", r.events);
+            println!(
+                "  {:.2} s ({:.0} events/s); received {} bytes, sent {} bytes (event bytes + reconciliation messages)",
+                r.catchup_secs, r.events_per_sec, r.bytes_received, r.bytes_sent
+            );
+            println!("  next round, already in sync: {}", r.in_sync_round);
+            println!("{}", serde_json::to_string(&r)?);
+        }
         Command::Bench(BenchCommand::Ingest {
             rate,
             seconds,

@@ -63,3 +63,47 @@ impl Conn {
         Ok(serde_json::from_slice(&body).unwrap_or_default())
     }
 }
+
+/// Follows `/v1/stream…` on a node and sends every event line's (id, identity, arrival
+/// instant) to `tx` until the stream ends or `tx` is closed.
+pub async fn follow(
+    socket: std::path::PathBuf,
+    path: String,
+    tx: tokio::sync::mpsc::Sender<(String, String, std::time::Instant)>,
+) -> Result<(), SockError> {
+    let stream = UnixStream::connect(&socket)
+        .await
+        .map_err(SockError::Connect)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let req = Request::builder()
+        .uri(path)
+        .header("host", "fedci")
+        .body(Full::new(Bytes::new()))?;
+    let mut body = sender.send_request(req).await?.into_body();
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        let now = std::time::Instant::now();
+        buf.extend_from_slice(&data);
+        while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=nl).collect();
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let id = v["id"].as_str().unwrap_or_default().to_string();
+            let identity = v["data"]["identity"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if tx.send((id, identity, now)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

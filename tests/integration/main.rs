@@ -1,8 +1,10 @@
 //! Workspace integration tests: one binary, one module per area; the harness is `fedci_tests`.
 
 mod bad_input;
+mod catchup;
 mod consumers;
 mod durability;
+mod federation;
 mod lifecycle;
 mod node_api;
 mod trace;

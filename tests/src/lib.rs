@@ -4,6 +4,8 @@
 
 pub mod bin;
 pub mod http;
+pub mod mesh;
+pub mod net;
 pub mod node;
 pub mod process;
 

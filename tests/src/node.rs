@@ -152,6 +152,11 @@ impl Node {
 
     /// Starts the daemon and waits until `GET /v1/status` answers 200.
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// Like [`Node::start`] with extra `run` arguments (`--peer`, `--listen`, `--tamper-relay`).
+    pub fn start_with(&mut self, run_args: &[&str]) {
         assert!(self.child.is_none(), "node already started");
         self.runs += 1;
         let mut log = std::fs::OpenOptions::new()
@@ -159,11 +164,17 @@ impl Node {
             .append(true)
             .open(self.log_path())
             .expect("opening node log");
-        writeln!(log, "===== fedci-node run #{} =====", self.runs).expect("writing node log");
+        writeln!(
+            log,
+            "===== fedci-node run #{} {run_args:?} =====",
+            self.runs
+        )
+        .expect("writing node log");
         let err = log.try_clone().expect("cloning log handle");
         let child = self
             .command()
             .arg("run")
+            .args(run_args)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)

@@ -33,14 +33,14 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             client(&home)?
                 .post_json("/v1/peers/block", &json!({ "peer_id": peer_id }))
                 .await?;
-            println!("blocked {peer_id}");
+            say!("blocked {peer_id}");
             Ok(())
         }
         Command::Peer(PeerCommand::Unblock { peer_id }) => {
             client(&home)?
                 .post_json("/v1/peers/unblock", &json!({ "peer_id": peer_id }))
                 .await?;
-            println!("unblocked {peer_id}");
+            say!("unblocked {peer_id}");
             Ok(())
         }
         Command::Publish { kind, data, links } => {
@@ -90,7 +90,7 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             let v = client(&home)?
                 .post_json("/v1/peers", &json!({ "addr": addr }))
                 .await?;
-            println!(
+            say!(
                 "{}",
                 if v["new"] == true {
                     "peer added"
@@ -110,18 +110,18 @@ fn client(home: &Home) -> Result<Client> {
 
 async fn init(home: &Home, community: &str) -> Result<()> {
     let r = home.init(community).await?;
-    println!(
+    say!(
         "initialised community {} in {}",
         r.community,
         home.dir.display()
     );
-    println!("node key: {}", r.node_key);
-    println!(
+    say!("node key: {}", r.node_key);
+    say!(
         "root key (other communities pin it with `fedci-node trust add {} @{}`):",
         r.community,
         home.root_pub_path().display()
     );
-    println!("{}", r.root_key);
+    say!("{}", r.root_key);
     Ok(())
 }
 
@@ -170,7 +170,7 @@ async fn publish(client: &Client, kind: String, data: &str, links: &[String]) ->
             &json!({ "kind": kind, "data": data, "links": links }),
         )
         .await?;
-    println!("{}", v["id"].as_str().unwrap_or_default());
+    say!("{}", v["id"].as_str().unwrap_or_default());
     Ok(())
 }
 
@@ -219,35 +219,36 @@ async fn query(client: &Client, filter: &FilterArgs, limit: usize) -> Result<()>
 async fn status(client: &Client, as_json: bool) -> Result<()> {
     let s = client.get_json("/v1/status").await?;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        say!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
     }
-    println!("community   {}", s["community"].as_str().unwrap_or("?"));
-    println!("node key    {}", s["node_key"].as_str().unwrap_or("?"));
-    println!("root key    {}", s["root_key"].as_str().unwrap_or("?"));
-    println!(
+    say!("community   {}", s["community"].as_str().unwrap_or("?"));
+    say!("node key    {}", s["node_key"].as_str().unwrap_or("?"));
+    say!("root key    {}", s["root_key"].as_str().unwrap_or("?"));
+    say!(
         "events      {} (last arrival {})",
-        s["events"], s["last_arrival"]
+        s["events"],
+        s["last_arrival"]
     );
     for p in s["pins"].as_array().into_iter().flatten() {
         let roster = match p["roster"]["serial"].as_u64() {
             Some(serial) => format!("roster serial {serial}, {} key(s)", p["roster"]["keys"]),
             None => "no roster yet".into(),
         };
-        println!(
+        say!(
             "trusts      {:<12} {}",
             p["community"].as_str().unwrap_or("?"),
             roster
         );
     }
     for (name, cursor) in s["consumers"].as_object().into_iter().flatten() {
-        println!("consumer    {name:<12} at arrival {cursor}");
+        say!("consumer    {name:<12} at arrival {cursor}");
     }
     for (reason, n) in s["rejected"].as_object().into_iter().flatten() {
-        println!("rejected    {reason:<20} {n}");
+        say!("rejected    {reason:<20} {n}");
     }
     if let Some(net) = s.get("network") {
-        println!("network     {}", serde_json::to_string(net)?);
+        say!("network     {}", serde_json::to_string(net)?);
     }
     Ok(())
 }
@@ -278,7 +279,7 @@ async fn trust_add(home: &Home, community: &str, key: &str) -> Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    println!(
+    say!(
         "{} {community} root {key}",
         if changed { "pinned" } else { "already pinned:" }
     );
@@ -309,7 +310,7 @@ async fn trust_list(home: &Home) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     for p in v["pins"].as_array().into_iter().flatten() {
-        println!(
+        say!(
             "{:<12} {}  roster serial {}",
             p["community"].as_str().unwrap_or("?"),
             p["root"].as_str().unwrap_or("?"),
@@ -367,12 +368,13 @@ async fn roster(home: &Home, cmd: RosterCommand) -> Result<()> {
     }
     let (root_key, change) = match cmd {
         RosterCommand::Show => {
-            println!(
+            say!(
                 "community {} roster serial {}",
-                config.community, current["serial"]
+                config.community,
+                current["serial"]
             );
             for e in &entries {
-                println!("  {}  kinds {}", e.key, e.kinds.join(","));
+                say!("  {}  kinds {}", e.key, e.kinds.join(","));
             }
             return Ok(());
         }
@@ -424,6 +426,6 @@ async fn roster(home: &Home, cmd: RosterCommand) -> Result<()> {
         )
         .await?;
     let _ = resp;
-    println!("{change}: roster serial {serial} ({})", event.id());
+    say!("{change}: roster serial {serial} ({})", event.id());
     Ok(())
 }

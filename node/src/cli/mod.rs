@@ -1,6 +1,15 @@
 //! The `fedci-node` command line: `init` and `run` act on the home; every other command is a
 //! client of the running node's socket (`trust` also works with the node stopped).
 
+/// `println!` that returns the write error instead of panicking (e.g. `| head` closing the
+/// pipe); `main` treats a broken pipe as a normal end.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?;
+    }};
+}
+
 mod client;
 mod commands;
 mod watch;

@@ -138,7 +138,10 @@ pub fn start(
     let (out_tx, out_rx) = mpsc::channel(4096);
     let (internal_tx, internal_rx) = mpsc::channel(4096);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(json!({})));
-    let requester = Requester { tx: cmd_tx.clone() };
+    let requester = Requester {
+        tx: cmd_tx.clone(),
+        in_flight: Arc::default(),
+    };
     let mut actor = Actor {
         requester,
         pending: HashMap::new(),
@@ -302,12 +305,9 @@ impl Actor {
             Err(gossipsub::PublishError::Duplicate) => {}
             Err(e) => tracing::warn!(id = %event.id().short(), error = %e, "gossip publish failed"),
         }
-        if self.config.tamper {
-            let mut bad = event.raw().to_vec();
-            let at = bad.len().saturating_sub(80);
-            if let Some(b) = bad.get_mut(at) {
-                *b ^= 0x01;
-            }
+        if self.config.tamper
+            && let Ok(bad) = fedci_proto::envelope::tampered_copy(event)
+        {
             let _ = self.swarm.behaviour_mut().gossipsub.publish(topic, bad);
         }
     }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/fedci/sync/1");
 /// Request and response frame limits of the sync protocol.
-pub const MAX_REQUEST_BYTES: u64 = 4 << 20;
+pub const MAX_REQUEST_BYTES: u64 = 8 << 20;
 pub const MAX_RESPONSE_BYTES: u64 = 40 << 20;
 /// Invalid messages cost this much each (squared) on a topic; three put a peer under the
 /// graylist threshold (-80), where its messages are ignored.
@@ -97,6 +97,7 @@ pub fn build(
     )?;
     let mut params = PeerScoreParams {
         app_specific_weight: 1.0,
+        topic_score_cap: TOPIC_SCORE_CAP,
         ..PeerScoreParams::default()
     };
     params
@@ -127,10 +128,18 @@ pub fn build(
 }
 
 /// Score parameters for one subscribed topic: invalid messages cost, quiet meshes do not
-/// (mesh-delivery penalties would punish peers on low-traffic CI topics).
+/// (mesh-delivery penalties would punish peers on low-traffic CI topics). Rewards for time in
+/// the mesh and first deliveries stay small, so one invalid event outweighs them: with
+/// libp2p's defaults a peer builds up +3600 within the hour and hundreds of forgeries would
+/// not turn its score negative.
 pub fn topic_params() -> TopicScoreParams {
     TopicScoreParams {
         topic_weight: 1.0,
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 100.0,
+        first_message_deliveries_weight: 0.1,
+        first_message_deliveries_cap: 10.0,
         invalid_message_deliveries_weight: INVALID_MESSAGE_WEIGHT,
         invalid_message_deliveries_decay: 0.99,
         mesh_message_deliveries_weight: 0.0,
@@ -138,6 +147,9 @@ pub fn topic_params() -> TopicScoreParams {
         ..TopicScoreParams::default()
     }
 }
+
+/// The most a peer's positive topic scores add up to (see `topic_params`).
+pub const TOPIC_SCORE_CAP: f64 = 5.0;
 
 /// Message id = event id (SHA-256 of the payload), so gossip dedupe and the store agree.
 /// Bytes that are not an envelope get a hash of the whole message; validation rejects them.

@@ -10,7 +10,7 @@ use serde_bytes::ByteBuf;
 /// Most events in one `Offer` or `Events` frame.
 pub const MAX_EVENTS_PER_FRAME: usize = 512;
 /// Most topics reconciled in one request.
-pub const MAX_TOPICS_PER_FRAME: usize = 32;
+pub const MAX_TOPICS_PER_FRAME: usize = 24;
 
 /// One topic's negentropy message.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -19,15 +19,15 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 /// negentropy frame limit per topic message (it needs at least 4096).
-pub const FRAME_LIMIT: u64 = 64 * 1024;
+pub const FRAME_LIMIT: u64 = 256 * 1024;
 /// Ids per fetch request.
-pub const FETCH_PAGE: usize = 256;
+pub const FETCH_PAGE: usize = 512;
 /// Fetch requests in flight per round.
-pub const FETCH_CONCURRENCY: usize = 4;
+pub const FETCH_CONCURRENCY: usize = 8;
 /// Reconciliation round trips before a round gives up.
 pub const MAX_ROUND_TRIPS: u32 = 256;
 /// Most bytes of events one fetch response carries.
-pub const MAX_RESPONSE_EVENT_BYTES: usize = 16 << 20;
+pub const MAX_RESPONSE_EVENT_BYTES: usize = 33 << 20;
 
 /// Why a request to a peer failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -48,6 +48,10 @@ pub enum SyncError {
 #[derive(Debug, Clone)]
 pub struct Requester {
     pub(crate) tx: mpsc::Sender<crate::net::Command>,
+    /// Ids some round is fetching right now: after a partition heals, several peers offer
+    /// the same missing events at once, and each should be fetched and verified once.
+    pub(crate) in_flight:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashSet<fedci_proto::EventId>>>,
 }
 
 impl Requester {

@@ -150,9 +150,35 @@ async fn reconcile(
     Ok((ids(need), ids(have)))
 }
 
-/// Fetches `ids` in pages, a few in flight, and ingests what we want. With `strict`, the peer
-/// announced these ids itself, so not serving one is a lie; forged events always are.
+/// Fetches `ids` in pages, a few in flight, and ingests what we want. Pages are decoded off
+/// the runtime as they arrive and two ingests may be outstanding, so verification, transfer
+/// and commits overlap. With `strict`, the peer announced these ids itself, so not serving
+/// one is a lie; forged events always are.
 async fn fetch(
+    peer: PeerId,
+    req: &Requester,
+    store: &Store,
+    interests: &Interests,
+    ids: Vec<EventId>,
+    strict: bool,
+    stats: &mut RoundStats,
+) -> Result<(), SyncError> {
+    // Claim the ids no other round is fetching; release them whatever happens.
+    let ids: Vec<EventId> = match req.in_flight.lock() {
+        Ok(mut set) => ids.into_iter().filter(|id| set.insert(*id)).collect(),
+        Err(_) => ids,
+    };
+    let claimed = ids.clone();
+    let result = fetch_claimed(peer, req, store, interests, ids, strict, stats).await;
+    if let Ok(mut set) = req.in_flight.lock() {
+        for id in &claimed {
+            set.remove(id);
+        }
+    }
+    result
+}
+
+async fn fetch_claimed(
     peer: PeerId,
     req: &Requester,
     store: &Store,
@@ -167,29 +193,33 @@ async fn fetch(
             let request = Request::Fetch {
                 ids: page.iter().map(|i| ByteBuf::from(i.0.to_vec())).collect(),
             };
-            (page, req.call(peer, request).await)
+            let Response::Events { events } = req.call(peer, request).await? else {
+                return Err(SyncError::Misbehaved(
+                    "answered a fetch with something else".into(),
+                ));
+            };
+            let bytes = events.iter().map(|e| e.len() as u64).sum::<u64>();
+            let asked = page.len();
+            let requested: HashSet<EventId> = page.into_iter().collect();
+            let (decoded, forged) =
+                tokio::task::spawn_blocking(move || decode_page(events, &requested))
+                    .await
+                    .map_err(|e| SyncError::Store(e.to_string()))?;
+            Ok((asked, bytes, decoded, forged))
         })
         .buffer_unordered(FETCH_CONCURRENCY);
+    let mut ingests = stream::FuturesUnordered::new();
     let mut lie = None;
-    while let Some((page, response)) = responses.next().await {
-        let Response::Events { events } = response? else {
-            return Err(SyncError::Misbehaved(
-                "answered a fetch with something else".into(),
-            ));
-        };
-        stats.bytes_received += events.iter().map(|e| e.len() as u64).sum::<u64>();
-        let requested: HashSet<EventId> = page.iter().copied().collect();
-        let (decoded, forged) =
-            tokio::task::spawn_blocking(move || decode_page(events, &requested))
-                .await
-                .map_err(|e| SyncError::Store(e.to_string()))?;
+    while let Some(page) = responses.next().await {
+        let (asked, bytes, decoded, forged) = page?;
+        stats.bytes_received += bytes;
         if forged > 0 {
             store.metrics().reject("sync", "forged_or_unrequested");
             lie = Some(format!("served {forged} forged or unrequested event(s)"));
-        } else if strict && decoded.len() < page.len() {
+        } else if strict && decoded.len() < asked {
             lie = Some(format!(
                 "announced {} id(s) it did not serve",
-                page.len() - decoded.len()
+                asked - decoded.len()
             ));
         }
         stats.received += decoded.len();
@@ -199,20 +229,36 @@ async fn fetch(
             .filter(|e| interests.wants(e, &trust))
             .collect();
         if !wanted.is_empty() {
-            let outcomes = store
-                .ingest(wanted, "sync")
-                .await
-                .map_err(|e| SyncError::Store(e.to_string()))?;
-            stats.stored += outcomes
-                .iter()
-                .filter(|o| matches!(o, Outcome::Stored { .. }))
-                .count();
+            let store = store.clone();
+            ingests.push(async move { store.ingest(wanted, "sync").await });
         }
-        if let Some(why) = lie {
+        while ingests.len() >= 2 {
+            stats.stored += count_stored(ingests.next().await)?;
+        }
+        if let Some(why) = lie.take() {
+            while !ingests.is_empty() {
+                stats.stored += count_stored(ingests.next().await)?;
+            }
             return Err(SyncError::Misbehaved(why));
         }
     }
+    while !ingests.is_empty() {
+        stats.stored += count_stored(ingests.next().await)?;
+    }
     Ok(())
+}
+
+fn count_stored(
+    result: Option<Result<Vec<Outcome>, crate::store::StoreError>>,
+) -> Result<usize, SyncError> {
+    match result {
+        Some(Ok(outcomes)) => Ok(outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Stored { .. }))
+            .count()),
+        Some(Err(e)) => Err(SyncError::Store(e.to_string())),
+        None => Ok(0),
+    }
 }
 
 /// Decodes a page, keeping only valid events we asked for; counts the rest.

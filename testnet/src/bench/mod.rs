@@ -1,5 +1,7 @@
 //! Benchmarks against real nodes. Each scenario prints a human table and one JSON line.
 
+pub mod catchup;
+pub mod fanout;
 pub mod ingest;
 
 use serde::Serialize;

@@ -1,0 +1,109 @@
+//! `bench catchup`: one node publishes N events while its peer does not exist yet; the peer
+//! then starts and catches up. Measures time from the peer's start to holding all N, the
+//! bytes moved, and the cost of the next round once both agree.
+
+use super::artifact_event;
+use crate::net::{Testnet, listen_addr, status};
+use crate::sock::Conn;
+use hyper::Method;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Serialize)]
+pub struct CatchupReport {
+    pub events: u64,
+    pub publish_secs: f64,
+    pub catchup_secs: f64,
+    pub events_per_sec: f64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    pub in_sync_round: serde_json::Value,
+}
+
+pub async fn run(bin: &Path, events: u64) -> anyhow::Result<CatchupReport> {
+    let dir = tempfile::tempdir()?;
+    let mut net = Testnet::create(
+        dir.path(),
+        &["odl", "opnfv"],
+        bin,
+        "sync_interval_secs = 1\n",
+    )?;
+    net.nodes[0].start()?;
+    let socket = net.nodes[0].socket();
+    let publish_start = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let mut conn = Conn::open(&socket).await?;
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= events {
+                    break;
+                }
+                let body = serde_json::to_vec(&artifact_event(i)).unwrap_or_default();
+                let _ = conn.call(Method::POST, "/v1/events", Some(body)).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let publish_secs = publish_start.elapsed().as_secs_f64();
+    let target = status(&net.nodes[0])
+        .and_then(|s| s["events"].as_u64())
+        .unwrap_or(0);
+
+    let addr = listen_addr(&net.nodes[0])?;
+    net.nodes[1].run_args = vec!["--peer".into(), addr];
+    let t0 = Instant::now();
+    net.nodes[1].start()?;
+    let mut conn = Conn::open(&net.nodes[1].socket()).await?;
+    loop {
+        let s = conn.get_json("/v1/status").await?;
+        if s["events"].as_u64().unwrap_or(0) >= target {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!(
+                "catch-up incomplete after 600 s: {} of {target}",
+                s["events"]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let catchup_secs = t0.elapsed().as_secs_f64();
+    // Wait for a periodic round after agreement and report what it cost.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut bytes_received, mut bytes_sent, mut in_sync) = (0, 0, serde_json::Value::Null);
+    while Instant::now() < deadline {
+        let s = conn.get_json("/v1/status").await?;
+        let peer = &s["network"]["peers"][0]["sync"];
+        bytes_received = peer["bytes_received"].as_u64().unwrap_or(0);
+        bytes_sent = peer["bytes_sent"].as_u64().unwrap_or(0);
+        let last = &peer["last_round"];
+        if last["need"] == 0
+            && last["have"] == 0
+            && last["error"].is_null()
+            && peer["rounds"].as_u64().unwrap_or(0) >= 2
+        {
+            in_sync = last.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    net.stop_all();
+    Ok(CatchupReport {
+        events,
+        publish_secs,
+        catchup_secs,
+        events_per_sec: events as f64 / catchup_secs,
+        bytes_received,
+        bytes_sent,
+        in_sync_round: in_sync,
+    })
+}
