@@ -3,6 +3,9 @@
 
 pub mod bench;
 pub mod binary;
+pub mod cluster;
+pub mod demo;
 pub mod net;
 pub mod node;
+pub mod scenario;
 pub mod sock;

@@ -16,6 +16,27 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the reference scenario on three fresh nodes (odl, opnfv, openstack) and show it.
+    ///
+    /// ODL builds an artifact, OPNFV composes a baseline from it and the latest verified
+    /// OpenStack, tests it and publishes a confidence level, and ODL stamps its artifact.
+    /// Every step is played by the shell scripts in testnet/scenarios/ through the fedci-node
+    /// CLI, as CI jobs would. Exits 0 only if every step was observed.
+    Demo(fedci_testnet::demo::DemoArgs),
+    /// Start a net of N nodes in the background (see `status`, `down`).
+    Up(fedci_testnet::cluster::UpArgs),
+    /// Stop the background net and remove its directory.
+    Down(fedci_testnet::cluster::DirArgs),
+    /// Show the background net: nodes, peers, events.
+    Status(fedci_testnet::cluster::DirArgs),
+    /// Kill a node of the background net (SIGKILL).
+    Kill(fedci_testnet::cluster::NodeArgs),
+    /// Restart a killed or stopped node of the background net.
+    Restart(fedci_testnet::cluster::NodeArgs),
+    /// Split the background net into groups that cannot reach each other: `partition a,b / c,d`.
+    Partition(fedci_testnet::cluster::PartitionArgs),
+    /// Undo every partition of the background net.
+    Heal(fedci_testnet::cluster::DirArgs),
     /// Benchmarks against real nodes; prints a table and a JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -58,6 +79,19 @@ enum BenchCommand {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Demo(args) => {
+            let ok = fedci_testnet::demo::run(args).await?;
+            if !ok {
+                std::process::exit(1);
+            }
+        }
+        Command::Up(args) => fedci_testnet::cluster::up(args)?,
+        Command::Down(args) => fedci_testnet::cluster::down(args)?,
+        Command::Status(args) => fedci_testnet::cluster::status(args)?,
+        Command::Kill(args) => fedci_testnet::cluster::kill(args)?,
+        Command::Restart(args) => fedci_testnet::cluster::restart(args)?,
+        Command::Partition(args) => fedci_testnet::cluster::partition(args)?,
+        Command::Heal(args) => fedci_testnet::cluster::heal(args)?,
         Command::Bench(BenchCommand::Fanout {
             nodes,
             rate,

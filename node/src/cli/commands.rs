@@ -46,8 +46,13 @@ pub async fn run_command(cli: Cli) -> Result<()> {
         Command::Publish { kind, data, links } => {
             publish(&client(&home)?, kind, &data, &links).await
         }
-        Command::Get { id, raw } => get(&client(&home)?, &id, raw).await,
-        Command::Query { filter, limit } => query(&client(&home)?, &filter, limit).await,
+        Command::Get { id, raw, field } => get(&client(&home)?, &id, raw, field.as_deref()).await,
+        Command::Query {
+            filter,
+            limit,
+            last,
+            field,
+        } => query(&client(&home)?, &filter, limit, last, field.as_deref()).await,
         Command::Watch {
             filter,
             consumer,
@@ -183,7 +188,7 @@ fn read_arg(arg: &str) -> Result<String> {
     }
 }
 
-async fn get(client: &Client, id: &str, raw: bool) -> Result<()> {
+async fn get(client: &Client, id: &str, raw: bool, field: Option<&str>) -> Result<()> {
     let accept = raw.then_some("application/cose");
     let resp = client
         .request(Method::GET, &format!("/v1/events/{id}"), None, accept)
@@ -192,26 +197,65 @@ async fn get(client: &Client, id: &str, raw: bool) -> Result<()> {
         std::io::stdout().write_all(&resp.body)?;
         return Ok(());
     }
-    print_bytes(&resp.body)
+    match field {
+        Some(path) => {
+            let event: Value = serde_json::from_slice(&resp.body)?;
+            for line in super::field_lines(&event, path) {
+                say!("{line}");
+            }
+            Ok(())
+        }
+        None => print_bytes(&resp.body),
+    }
 }
 
-async fn query(client: &Client, filter: &FilterArgs, limit: usize) -> Result<()> {
+async fn query(
+    client: &Client,
+    filter: &FilterArgs,
+    limit: usize,
+    last: Option<usize>,
+    field: Option<&str>,
+) -> Result<()> {
     let mut after = 0u64;
-    let mut printed = 0usize;
+    let mut events: std::collections::VecDeque<Value> = std::collections::VecDeque::new();
+    let mut seen = 0usize;
     let mut out = std::io::stdout().lock();
-    while printed < limit {
+    let emit = |out: &mut std::io::StdoutLock<'_>, ev: &Value| -> Result<()> {
+        match field {
+            Some(path) => {
+                for line in super::field_lines(ev, path) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            None => writeln!(out, "{ev}")?,
+        }
+        Ok(())
+    };
+    while seen < limit {
         let mut pairs = filter.query_pairs();
         pairs.push(("after", after.to_string()));
-        pairs.push(("limit", (limit - printed).to_string()));
+        pairs.push(("limit", (limit - seen).to_string()));
         let page = client.get_json(&with_query("/v1/events", &pairs)).await?;
         for ev in page["events"].as_array().into_iter().flatten() {
-            writeln!(out, "{ev}")?;
-            printed += 1;
+            seen += 1;
+            match last {
+                // Keep only the newest N in memory; print them at the end.
+                Some(n) => {
+                    events.push_back(ev.clone());
+                    if events.len() > n {
+                        events.pop_front();
+                    }
+                }
+                None => emit(&mut out, ev)?,
+            }
         }
         after = page["next_after"].as_u64().unwrap_or(after);
         if page["complete"] == true {
             break;
         }
+    }
+    for ev in &events {
+        emit(&mut out, ev)?;
     }
     Ok(())
 }

@@ -69,8 +69,12 @@ pub enum Command {
     Get {
         id: String,
         /// Write the signed COSE_Sign1 bytes exactly as stored.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "field")]
         raw: bool,
+        /// Print one field instead of the whole event, e.g. `data.branch`, `kind`,
+        /// `links.0.target`; `links.REL` prints the targets of the REL links, one per line.
+        #[arg(long, value_name = "PATH")]
+        field: Option<String>,
     },
     /// Print stored events matching a filter, one JSON per line, in arrival order.
     Query {
@@ -79,6 +83,12 @@ pub enum Command {
         /// Stop after this many events.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+        /// Print only the newest N of the matching events.
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// Print one field per event instead of the event (see `get --field`).
+        #[arg(long, value_name = "PATH")]
+        field: Option<String>,
     },
     /// Follow events as they arrive (history first), optionally running a command per event.
     ///
@@ -246,4 +256,51 @@ pub fn with_query(path: &str, pairs: &[(&str, String)]) -> String {
         .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
         .finish();
     format!("{path}?{q}")
+}
+
+/// The value at a dot path in an event's JSON, as lines of text: strings bare, other values
+/// as JSON, `links.REL` as the targets of that rel. Empty when the path does not exist.
+pub fn field_lines(event: &serde_json::Value, path: &str) -> Vec<String> {
+    if let Some(rel) = path.strip_prefix("links.")
+        && rel.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        && !rel.is_empty()
+    {
+        return event["links"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|l| l["rel"] == rel)
+            .filter_map(|l| l["target"].as_str().map(String::from))
+            .collect();
+    }
+    let mut v = event;
+    for part in path.split('.') {
+        v = match part.parse::<usize>() {
+            Ok(i) if v.is_array() => &v[i],
+            _ => &v[part],
+        };
+    }
+    match v {
+        serde_json::Value::Null => vec![],
+        serde_json::Value::String(s) => vec![s.clone()],
+        other => vec![other.to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_lines;
+    use serde_json::json;
+
+    #[test]
+    fn fields() {
+        let e = json!({"kind": "x", "data": {"branch": "stable/oxygen", "n": 3, "l": [{"uri": "u"}]},
+                       "links": [{"rel": "ELEMENT", "target": "a"}, {"rel": "ELEMENT", "target": "b"}, {"rel": "CAUSE", "target": "c"}]});
+        assert_eq!(field_lines(&e, "data.branch"), ["stable/oxygen"]);
+        assert_eq!(field_lines(&e, "data.n"), ["3"]);
+        assert_eq!(field_lines(&e, "data.l.0.uri"), ["u"]);
+        assert_eq!(field_lines(&e, "links.ELEMENT"), ["a", "b"]);
+        assert_eq!(field_lines(&e, "links.0.target"), ["a"]);
+        assert!(field_lines(&e, "data.missing").is_empty());
+    }
 }
