@@ -4,11 +4,11 @@
 
 use super::behaviour::{self, FedBehaviour, FedBehaviourEvent, Mesh};
 use super::interests::Interests;
-use super::protocol::{MAX_EVENTS_PER_FRAME, Request, Response};
+use super::protocol::{Request, Response};
 use super::validate::{Verdict, validate};
 use super::{Command, NetHandle};
 use crate::store::Store;
-use crate::sync::{Requester, Responder, RoundStats, sync_with};
+use crate::sync::{Requester, Responder, RoundStats, sync_with, take_offer};
 use fedci_keys::SecretKey;
 use fedci_proto::{Event, Topic};
 use libp2p::futures::StreamExt;
@@ -631,51 +631,6 @@ impl Actor {
             },
         });
         self.snapshot.send_replace(Arc::new(snap));
-    }
-}
-
-/// Takes events a peer offers: each is decoded, checked against our interests and ingested
-/// like any other; forged ones are counted.
-async fn take_offer(
-    store: &Store,
-    interests: &Interests,
-    peer: PeerId,
-    events: Vec<ByteBuf>,
-) -> Response {
-    if events.len() > MAX_EVENTS_PER_FRAME {
-        return Response::Error {
-            message: format!("more than {MAX_EVENTS_PER_FRAME} events"),
-        };
-    }
-    let decoded = tokio::task::spawn_blocking(move || {
-        events
-            .iter()
-            .map(|raw| Event::decode(raw))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
-    let trust = store.trust();
-    let mut wanted = Vec::new();
-    for result in decoded {
-        match result {
-            Ok(e) if interests.wants(&e, &trust) => wanted.push(e),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "peer offered an invalid event");
-                store.metrics().reject("offer", e.code());
-            }
-        }
-    }
-    let stored = match store.ingest(wanted, "offer").await {
-        Ok(outcomes) => outcomes
-            .iter()
-            .filter(|o| matches!(o, crate::store::Outcome::Stored { .. }))
-            .count(),
-        Err(_) => 0,
-    };
-    Response::Taken {
-        stored: u32::try_from(stored).unwrap_or(u32::MAX),
     }
 }
 

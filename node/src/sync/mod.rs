@@ -11,7 +11,7 @@ mod round;
 mod serve;
 
 pub use round::sync_with;
-pub use serve::Responder;
+pub use serve::{Responder, take_offer};
 
 use crate::net::protocol::{Request, Response};
 use libp2p::PeerId;

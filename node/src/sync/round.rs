@@ -236,16 +236,24 @@ async fn fetch_claimed(
             stats.stored += count_stored(ingests.next().await)?;
         }
         if let Some(why) = lie.take() {
-            while !ingests.is_empty() {
-                stats.stored += count_stored(ingests.next().await)?;
-            }
+            stats.stored += drain(&mut ingests).await?;
             return Err(SyncError::Misbehaved(why));
         }
     }
-    while !ingests.is_empty() {
-        stats.stored += count_stored(ingests.next().await)?;
-    }
+    stats.stored += drain(&mut ingests).await?;
     Ok(())
+}
+
+/// Waits for every outstanding ingest; returns how many events they stored.
+async fn drain<F>(ingests: &mut stream::FuturesUnordered<F>) -> Result<usize, SyncError>
+where
+    F: std::future::Future<Output = Result<Vec<Outcome>, crate::store::StoreError>>,
+{
+    let mut stored = 0;
+    while !ingests.is_empty() {
+        stored += count_stored(ingests.next().await)?;
+    }
+    Ok(stored)
 }
 
 fn count_stored(

@@ -1,15 +1,18 @@
-//! The responder side of catch-up: answers reconciliation messages and fetches.
+//! The responder side of catch-up: answers reconciliation messages, fetches and offers.
 //!
 //! The responder is stateless between messages (negentropy allows it); to avoid rebuilding a
 //! large topic's item set for every round trip of a catch-up, sealed sets are cached until
 //! the store changes.
 
 use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES};
+use crate::net::interests::Interests;
 use crate::net::protocol::{
     MAX_EVENTS_PER_FRAME, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
 };
 use crate::store::Store;
+use fedci_proto::Event;
 use fedci_proto::{EventId, Topic};
+use libp2p::PeerId;
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use serde_bytes::ByteBuf;
 use std::collections::HashMap;
@@ -137,5 +140,50 @@ async fn fetch(store: &Store, ids: Vec<ByteBuf>) -> Response {
         Err(e) => Response::Error {
             message: e.to_string(),
         },
+    }
+}
+
+/// Takes events a peer offers: each is decoded, checked against our interests and ingested
+/// like any other; forged ones are counted.
+pub async fn take_offer(
+    store: &Store,
+    interests: &Interests,
+    peer: PeerId,
+    events: Vec<ByteBuf>,
+) -> Response {
+    if events.len() > MAX_EVENTS_PER_FRAME {
+        return Response::Error {
+            message: format!("more than {MAX_EVENTS_PER_FRAME} events"),
+        };
+    }
+    let decoded = tokio::task::spawn_blocking(move || {
+        events
+            .iter()
+            .map(|raw| Event::decode(raw))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    let trust = store.trust();
+    let mut wanted = Vec::new();
+    for result in decoded {
+        match result {
+            Ok(e) if interests.wants(&e, &trust) => wanted.push(e),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "peer offered an invalid event");
+                store.metrics().reject("offer", e.code());
+            }
+        }
+    }
+    let stored = match store.ingest(wanted, "offer").await {
+        Ok(outcomes) => outcomes
+            .iter()
+            .filter(|o| matches!(o, crate::store::Outcome::Stored { .. }))
+            .count(),
+        Err(_) => 0,
+    };
+    Response::Taken {
+        stored: u32::try_from(stored).unwrap_or(u32::MAX),
     }
 }
