@@ -90,15 +90,7 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
         .read(|s| Ok((s.count()?, s.consumers()?, s.missing_targets(1000)?.len())))
         .await?;
     let trust = st.store.trust();
-    let pins: Vec<_> = trust
-        .pins()
-        .map(|(c, k)| {
-            let roster = trust
-                .roster(c)
-                .map(|(r, id)| json!({"serial": r.serial, "id": id, "keys": r.entries.len()}));
-            json!({"community": c, "root": k.to_string(), "roster": roster})
-        })
-        .collect();
+    let pins = pins_json(&trust, false);
     let mut out = json!({
         "community": st.config.community,
         "node_key": st.node_key.public().to_string(),
@@ -119,24 +111,34 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
 }
 
 pub async fn trust(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let trust = st.store.trust();
-    let pins: Vec<_> = trust
+    Ok(Json(json!({"pins": pins_json(&st.store.trust(), true)})).into_response())
+}
+
+/// Pinned communities with the roster in force: `keys` is the count, or with `detail` the
+/// entries themselves.
+pub fn pins_json(trust: &fedci_keys::TrustStore, detail: bool) -> Vec<serde_json::Value> {
+    trust
         .pins()
         .map(|(c, k)| {
             let roster = trust.roster(c).map(|(r, id)| {
-                json!({
-                    "serial": r.serial,
-                    "id": id,
-                    "keys": r.entries.iter().map(|e| json!({
-                        "key": e.key.to_string(), "kinds": e.kinds,
-                        "not_before": e.not_before, "not_after": e.not_after,
-                    })).collect::<Vec<_>>(),
-                })
+                let keys = if detail {
+                    json!(
+                        r.entries
+                            .iter()
+                            .map(|e| json!({
+                                "key": e.key.to_string(), "kinds": e.kinds,
+                                "not_before": e.not_before, "not_after": e.not_after,
+                            }))
+                            .collect::<Vec<_>>()
+                    )
+                } else {
+                    json!(r.entries.len())
+                };
+                json!({"serial": r.serial, "id": id, "keys": keys})
             });
             json!({"community": c, "root": k.to_string(), "roster": roster})
         })
-        .collect();
-    Ok(Json(json!({"pins": pins})).into_response())
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,6 +7,7 @@ mod info;
 mod stream;
 
 pub use error::ApiError;
+pub use info::pins_json;
 
 use crate::config::Config;
 use crate::metrics::Metrics;

@@ -337,16 +337,7 @@ async fn trust_list(home: &Home) -> Result<()> {
         Ok(v) => v,
         Err(super::ClientError::Connect { .. }) => {
             let (store, writer) = open_offline(home, &config)?;
-            let trust = store.trust();
-            let pins: Vec<_> = trust
-                .pins()
-                .map(|(c, k)| {
-                    let roster = trust.roster(c).map(
-                        |(r, id)| json!({"serial": r.serial, "id": id, "keys": r.entries.len()}),
-                    );
-                    json!({"community": c, "root": k.to_string(), "roster": roster})
-                })
-                .collect();
+            let pins = fedci_node::api::pins_json(&store.trust(), false);
             drop(store);
             writer.join();
             json!({ "pins": pins })
