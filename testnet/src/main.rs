@@ -26,16 +26,29 @@ enum Command {
     /// Start a net of N nodes in the background (see `status`, `down`).
     Up(fedci_testnet::cluster::UpArgs),
     /// Stop the background net and remove its directory.
+    ///
+    /// SIGTERM to every node, SIGKILL after 10 s; then the namespaces and bridge of a --netns
+    /// net, then DIR. A missing DIR is not an error.
     Down(fedci_testnet::cluster::DirArgs),
     /// Show the background net: nodes, peers, events.
+    ///
+    /// Per node: pid, up or dead, events stored, connected peers, and the peers it blocks.
     Status(fedci_testnet::cluster::DirArgs),
     /// Kill a node of the background net (SIGKILL).
+    ///
+    /// The crash case: no clean shutdown. `restart` brings it back.
     Kill(fedci_testnet::cluster::NodeArgs),
     /// Restart a killed or stopped node of the background net.
+    ///
+    /// Same home, listen address and peers, so the others reconnect; a running node is stopped
+    /// first. Under a partition without --netns the node blocks its peers across the cut again.
     Restart(fedci_testnet::cluster::NodeArgs),
     /// Split the background net into groups that cannot reach each other: `partition a,b / c,d`.
     Partition(fedci_testnet::cluster::PartitionArgs),
     /// Undo every partition of the background net.
+    ///
+    /// Unblocks the peers (or, with --netns, deletes the blackhole routes); nodes re-dial each
+    /// other every 2 s and catch up on what they missed.
     Heal(fedci_testnet::cluster::DirArgs),
     /// Benchmarks against real nodes; prints a table and a JSON line.
     #[command(subcommand)]
@@ -121,6 +134,14 @@ async fn main() -> Result<()> {
                 r.latency.p50_ms,
                 r.latency.p99_ms,
                 r.latency.max_ms
+            );
+            println!(
+                "  until every node had it: p50 {:.2} ms, p99 {:.2} ms; RSS per node min/mean/max {:.1}/{:.1}/{:.1} MB",
+                r.latency_all_nodes.p50_ms,
+                r.latency_all_nodes.p99_ms,
+                r.rss_mb[0],
+                r.rss_mb[1],
+                r.rss_mb[2]
             );
             println!("{}", serde_json::to_string(&r)?);
         }

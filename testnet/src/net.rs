@@ -17,6 +17,37 @@ pub enum Topology {
     Random(usize),
 }
 
+impl Topology {
+    /// The earlier nodes (indexes below `i`) that node `i` dials. The ring's closing link (the
+    /// last node to the first) is not included: the first node starts before the last exists.
+    pub fn targets(self, i: usize) -> Vec<usize> {
+        match self {
+            Topology::Full => (0..i).collect(),
+            Topology::Ring => {
+                if i > 0 {
+                    vec![i - 1]
+                } else {
+                    vec![]
+                }
+            }
+            Topology::Random(d) => {
+                let mut t: Vec<usize> = if i > 0 { vec![0] } else { vec![] };
+                let mut seed = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                while t.len() < d.min(i) {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let j = (seed % i as u64) as usize;
+                    if !t.contains(&j) {
+                        t.push(j);
+                    }
+                }
+                t
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Testnet {
     pub dir: PathBuf,
@@ -58,30 +89,7 @@ impl Testnet {
     pub fn start(&mut self, topology: Topology) -> Result<(), NodeError> {
         let mut addrs: Vec<String> = Vec::new();
         for i in 0..self.nodes.len() {
-            let targets: Vec<usize> = match topology {
-                Topology::Full => (0..i).collect(),
-                Topology::Ring => {
-                    if i > 0 {
-                        vec![i - 1]
-                    } else {
-                        vec![]
-                    }
-                }
-                Topology::Random(d) => {
-                    let mut t: Vec<usize> = if i > 0 { vec![0] } else { vec![] };
-                    let mut seed = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                    while t.len() < d.min(i) {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        let j = (seed % i as u64) as usize;
-                        if !t.contains(&j) {
-                            t.push(j);
-                        }
-                    }
-                    t
-                }
-            };
+            let targets = topology.targets(i);
             let node = &mut self.nodes[i];
             node.run_args = targets
                 .iter()

@@ -7,4 +7,6 @@ mod durability;
 mod federation;
 mod lifecycle;
 mod node_api;
+mod scenario;
+mod testnet_cli;
 mod trace;

@@ -35,7 +35,12 @@ pub struct FanoutReport {
     pub deliveries_expected: usize,
     pub deliveries: usize,
     pub lost: usize,
+    /// Per (event, receiving node) pair.
     pub latency: Latency,
+    /// Per event: until the last receiving node had it.
+    pub latency_all_nodes: Latency,
+    /// Resident memory per node at the end, MB: min, mean, max.
+    pub rss_mb: [f64; 3],
 }
 
 pub fn names(n: usize) -> Vec<String> {
@@ -172,12 +177,32 @@ pub async fn run(bin: &Path, opts: &FanoutOpts) -> anyhow::Result<FanoutReport> 
     }
     let seen = seen.lock().await;
     let mut lat = Vec::with_capacity(expected);
+    let mut all_nodes = Vec::new();
     for (id, left) in &sent {
-        for (_, at) in seen.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+        let arrivals = seen.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        for (_, at) in arrivals {
             lat.push(at.saturating_duration_since(*left));
+        }
+        if arrivals.len() == opts.nodes - 1
+            && let Some(last) = arrivals.iter().map(|(_, at)| *at).max()
+        {
+            all_nodes.push(last.saturating_duration_since(*left));
         }
     }
     let deliveries = lat.len();
+    let rss: Vec<f64> = net
+        .nodes
+        .iter()
+        .filter_map(|n| n.pid())
+        .filter_map(rss_mb)
+        .collect();
+    let rss_mb = if rss.is_empty() {
+        [0.0; 3]
+    } else {
+        let min = rss.iter().copied().fold(f64::MAX, f64::min);
+        let max = rss.iter().copied().fold(0.0, f64::max);
+        [min, rss.iter().sum::<f64>() / rss.len() as f64, max]
+    };
     net.stop_all();
     Ok(FanoutReport {
         nodes: opts.nodes,
@@ -188,5 +213,21 @@ pub async fn run(bin: &Path, opts: &FanoutOpts) -> anyhow::Result<FanoutReport> 
         deliveries,
         lost: expected.saturating_sub(deliveries),
         latency: Latency::of(lat),
+        latency_all_nodes: Latency::of(all_nodes),
+        rss_mb,
     })
+}
+
+/// Resident set size of a process in MB, from /proc.
+pub fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
 }
