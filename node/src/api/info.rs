@@ -85,9 +85,16 @@ pub async fn trace(
 }
 
 pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let (events, consumers, missing) = st
+    let (events, consumers, missing, topics) = st
         .store
-        .read(|s| Ok((s.count()?, s.consumers()?, s.missing_targets(1000)?.len())))
+        .read(|s| {
+            Ok((
+                s.count()?,
+                s.consumers()?,
+                s.missing_targets(1000)?.len(),
+                s.topic_counts()?,
+            ))
+        })
         .await?;
     let trust = st.store.trust();
     let pins = pins_json(&trust, false);
@@ -100,6 +107,7 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
         "events": events,
         "last_arrival": st.store.last_seq(),
         "dangling_link_targets": missing,
+        "topic_events": topics,
         "consumers": consumers,
         "pins": pins,
         "rejected": st.metrics.rejected_by_reason(),

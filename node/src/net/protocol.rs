@@ -19,8 +19,17 @@ pub struct TopicMessage {
     pub message: ByteBuf,
 }
 
+/// Most topics in one digest request.
+pub const MAX_DIGEST_TOPICS: usize = 1024;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
+    /// "Do we agree on these topics?": one fingerprint over all of them. The cheap first
+    /// step of every catch-up round.
+    Digest {
+        topics: Vec<String>,
+        combined: ByteBuf,
+    },
     /// "Here are events you may lack" (rosters on connect, our side of a reconciliation).
     Offer { events: Vec<ByteBuf> },
     /// One round of set reconciliation, for several topics at once.
@@ -31,6 +40,11 @@ pub enum Request {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Response {
+    /// Digest answer: `same`, or else this side's fingerprint of each topic asked, in order.
+    Digest {
+        same: bool,
+        fingerprints: Vec<ByteBuf>,
+    },
     /// Offer taken: how many were new.
     Taken { stored: u32 },
     /// Reconciliation replies, one per topic asked.

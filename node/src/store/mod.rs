@@ -5,6 +5,7 @@
 //! any thread (callers on the async runtime use `spawn_blocking`). The open database file also
 //! serves as the home's lock: redb refuses a second open of the same file.
 
+pub mod digest;
 mod read;
 mod schema;
 mod trace;

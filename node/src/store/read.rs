@@ -134,10 +134,10 @@ impl Store {
     /// Events per topic (`fedci/1/<community>/<family>`).
     pub fn topic_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
         let r = self.begin_read()?;
-        let mut out: BTreeMap<String, u64> = BTreeMap::new();
-        for item in r.open_table(BY_TOPIC)?.iter()? {
-            let (k, _) = item?;
-            *out.entry(k.value().0.to_string()).or_default() += 1;
+        let mut out = BTreeMap::new();
+        for item in r.open_table(TOPIC_SUMS)?.iter()? {
+            let (k, v) = item?;
+            out.insert(k.value().to_string(), v.value().0);
         }
         Ok(out)
     }
@@ -236,5 +236,18 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+impl Store {
+    /// A topic's (event count, fingerprint); (0, fingerprint of the empty set) if unknown.
+    pub fn topic_digest(&self, topic: &str) -> Result<(u64, [u8; 16]), StoreError> {
+        let r = self.begin_read()?;
+        let (count, sum) = r
+            .open_table(TOPIC_SUMS)?
+            .get(topic)?
+            .map(|g| g.value())
+            .unwrap_or((0, [0; 32]));
+        Ok((count, super::digest::fingerprint(count, &sum)))
     }
 }

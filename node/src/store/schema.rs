@@ -18,6 +18,10 @@ pub const BY_KIND: TableDefinition<(&str, u64), &Id> = TableDefinition::new("by_
 pub const BY_COMMUNITY: TableDefinition<(&str, u64), &Id> = TableDefinition::new("by_community_v1");
 /// (topic, author time, id) → (): the per-topic item set that catch-up reconciles.
 pub const BY_TOPIC: TableDefinition<(&str, u64, &Id), ()> = TableDefinition::new("by_topic_v1");
+/// topic → (events, 256-bit wrapping sum of their ids): a set fingerprint kept up to date
+/// by the writer, so catch-up can tell in one small round trip whether two nodes agree.
+pub const TOPIC_SUMS: TableDefinition<&str, (u64, [u8; 32])> =
+    TableDefinition::new("topic_sums_v1");
 /// link target → source ids: `trace --down` is an index walk.
 pub const LINKS_REV: MultimapTableDefinition<&Id, &Id> =
     MultimapTableDefinition::new("links_rev_v1");

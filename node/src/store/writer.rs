@@ -12,7 +12,8 @@ use fedci_keys::{Decision, PublicKey, RejectReason, TrustStore};
 use fedci_proto::vocab::{self, Kind, VocabError};
 use fedci_proto::{Event, Topic};
 use redb::{
-    Database, Durability, ReadableDatabase, ReadableMultimapTable, ReadableTable, WriteTransaction,
+    Database, Durability, ReadableDatabase, ReadableMultimapTable, ReadableTable,
+    ReadableTableMetadata, WriteTransaction,
 };
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -106,6 +107,7 @@ impl State {
             w.open_table(BY_KIND)?;
             w.open_table(BY_COMMUNITY)?;
             w.open_table(BY_TOPIC)?;
+            w.open_table(TOPIC_SUMS)?;
             w.open_multimap_table(LINKS_REV)?;
             w.open_table(MISSING)?;
             w.open_table(CONSUMERS)?;
@@ -115,6 +117,7 @@ impl State {
             w.open_table(META)?;
         }
         w.commit()?;
+        rebuild_topic_sums(db)?;
         let r = db.begin_read()?;
         let meta = r.open_table(META)?;
         let get = |k: &str| -> Result<u64, StoreError> {
@@ -148,6 +151,31 @@ impl State {
             trust,
         })
     }
+}
+
+/// A store written before topic fingerprints existed gets them computed once.
+fn rebuild_topic_sums(db: &Database) -> Result<(), StoreError> {
+    let w = db.begin_write()?;
+    {
+        let mut sums = w.open_table(TOPIC_SUMS)?;
+        if !sums.is_empty()? {
+            return Ok(());
+        }
+        let by_topic = w.open_table(BY_TOPIC)?;
+        let mut acc: std::collections::BTreeMap<String, (u64, [u8; 32])> = Default::default();
+        for item in by_topic.iter()? {
+            let (k, _) = item?;
+            let (topic, _, id) = k.value();
+            let e = acc.entry(topic.to_string()).or_insert((0, [0; 32]));
+            e.0 += 1;
+            super::digest::add(&mut e.1, id);
+        }
+        for (topic, v) in acc {
+            sums.insert(topic.as_str(), v)?;
+        }
+    }
+    w.commit()?;
+    Ok(())
 }
 
 pub(crate) fn spawn(
@@ -187,6 +215,7 @@ struct Tables<'t> {
     by_kind: redb::Table<'t, (&'static str, u64), &'static Id>,
     by_community: redb::Table<'t, (&'static str, u64), &'static Id>,
     by_topic: redb::Table<'t, (&'static str, u64, &'static Id), ()>,
+    topic_sums: redb::Table<'t, &'static str, (u64, [u8; 32])>,
     links_rev: redb::MultimapTable<'t, &'static Id, &'static Id>,
     missing: redb::Table<'t, &'static Id, u64>,
     consumers: redb::Table<'t, &'static str, u64>,
@@ -205,6 +234,7 @@ impl<'t> Tables<'t> {
             by_kind: txn.open_table(BY_KIND)?,
             by_community: txn.open_table(BY_COMMUNITY)?,
             by_topic: txn.open_table(BY_TOPIC)?,
+            topic_sums: txn.open_table(TOPIC_SUMS)?,
             links_rev: txn.open_multimap_table(LINKS_REV)?,
             missing: txn.open_table(MISSING)?,
             consumers: txn.open_table(CONSUMERS)?,
@@ -387,6 +417,13 @@ impl Writer {
         t.by_community.insert((body.community.as_str(), seq), &id)?;
         let topic = Topic::for_event(&body.community, &body.kind).to_string();
         t.by_topic.insert((topic.as_str(), body.time, &id), ())?;
+        let (count, mut sum) = t
+            .topic_sums
+            .get(topic.as_str())?
+            .map(|g| g.value())
+            .unwrap_or((0, [0; 32]));
+        super::digest::add(&mut sum, &id);
+        t.topic_sums.insert(topic.as_str(), (count + 1, sum))?;
         for link in &body.links {
             t.links_rev.insert(&link.target.0, &id)?;
             if t.info.get(&link.target.0)?.is_none() {

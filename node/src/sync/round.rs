@@ -1,11 +1,14 @@
 //! The initiator side of catch-up: one round with one peer.
 
-use super::serve::build_storage;
+use super::serve::{build_storage, fingerprints};
 use super::{
     FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_ROUND_TRIPS, Requester, RoundStats, SyncError,
 };
 use crate::net::interests::Interests;
-use crate::net::protocol::{MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage};
+use crate::net::protocol::{
+    MAX_DIGEST_TOPICS, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
+};
+use crate::store::digest;
 use crate::store::{Outcome, Store};
 use fedci_proto::{Event, EventId};
 use libp2p::PeerId;
@@ -34,9 +37,11 @@ pub async fn sync_with(
     };
     // Rosters first: they decide whether everything else can be believed.
     topics.sort_by_key(|t| !t.ends_with("/trust"));
-    let (trust, rest): (Vec<String>, Vec<String>) =
-        topics.into_iter().partition(|t| t.ends_with("/trust"));
     let result = async {
+        // One small round trip tells which topics differ at all; only those are reconciled.
+        let differing = differing_topics(peer, req, store, &topics, &mut stats).await?;
+        let (trust, rest): (Vec<String>, Vec<String>) =
+            differing.into_iter().partition(|t| t.ends_with("/trust"));
         for phase in [trust, rest] {
             for chunk in phase.chunks(MAX_TOPICS_PER_FRAME) {
                 let (need, have) = reconcile(peer, req, store, chunk, &mut stats).await?;
@@ -64,6 +69,57 @@ pub async fn sync_with(
     }
     stats.millis = started.elapsed().as_millis() as u64;
     stats
+}
+
+/// Compares per-topic set fingerprints with the peer: one fingerprint over all topics first,
+/// per-topic fingerprints only when that differs. Returns the topics that differ.
+async fn differing_topics(
+    peer: PeerId,
+    req: &Requester,
+    store: &Store,
+    topics: &[String],
+    stats: &mut RoundStats,
+) -> Result<Vec<String>, SyncError> {
+    let mut out = Vec::new();
+    for chunk in topics.chunks(MAX_DIGEST_TOPICS) {
+        let ours = fingerprints(store, chunk.to_vec())
+            .await
+            .map_err(SyncError::Store)?;
+        let combined = ByteBuf::from(digest::combine(&ours).to_vec());
+        stats.round_trips += 1;
+        stats.bytes_sent += chunk.iter().map(|t| t.len() as u64).sum::<u64>() + 16;
+        let request = Request::Digest {
+            topics: chunk.to_vec(),
+            combined,
+        };
+        let Response::Digest {
+            same,
+            fingerprints: theirs,
+        } = req.call(peer, request).await?
+        else {
+            return Err(SyncError::Misbehaved(
+                "answered a digest with something else".into(),
+            ));
+        };
+        stats.bytes_received += 1 + theirs.iter().map(|f| f.len() as u64).sum::<u64>();
+        if same {
+            continue;
+        }
+        if theirs.len() != chunk.len() {
+            return Err(SyncError::Misbehaved(
+                "digest answer of the wrong length".into(),
+            ));
+        }
+        out.extend(
+            chunk
+                .iter()
+                .zip(&ours)
+                .zip(&theirs)
+                .filter(|((_, o), t)| o[..] != t[..])
+                .map(|((topic, _), _)| topic.clone()),
+        );
+    }
+    Ok(out)
 }
 
 /// Runs negentropy for several topics at once; returns (ids we need, ids the peer needs).

@@ -7,7 +7,7 @@
 use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES};
 use crate::net::interests::Interests;
 use crate::net::protocol::{
-    MAX_EVENTS_PER_FRAME, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
+    MAX_DIGEST_TOPICS, MAX_EVENTS_PER_FRAME, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
 };
 use crate::store::Store;
 use fedci_proto::Event;
@@ -34,6 +34,7 @@ impl Responder {
     pub async fn answer(&self, store: &Store, request: Request) -> Response {
         match request {
             Request::Reconcile { topics } => self.reconcile(store, topics).await,
+            Request::Digest { topics, combined } => digest(store, topics, &combined).await,
             Request::Fetch { ids } => fetch(store, ids).await,
             Request::Offer { .. } => Response::Error {
                 message: "offers are handled elsewhere".into(),
@@ -118,6 +119,33 @@ pub async fn build_storage(store: &Store, topic: &str) -> Result<NegentropyStora
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// This node's fingerprints of `topics`, in order.
+pub async fn fingerprints(store: &Store, topics: Vec<String>) -> Result<Vec<[u8; 16]>, String> {
+    store
+        .read(move |s| topics.iter().map(|t| Ok(s.topic_digest(t)?.1)).collect())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn digest(store: &Store, topics: Vec<String>, combined: &[u8]) -> Response {
+    if topics.len() > MAX_DIGEST_TOPICS {
+        return Response::Error {
+            message: format!("more than {MAX_DIGEST_TOPICS} topics"),
+        };
+    }
+    match fingerprints(store, topics).await {
+        Ok(fps) if crate::store::digest::combine(&fps)[..] == *combined => Response::Digest {
+            same: true,
+            fingerprints: Vec::new(),
+        },
+        Ok(fps) => Response::Digest {
+            same: false,
+            fingerprints: fps.iter().map(|f| ByteBuf::from(f.to_vec())).collect(),
+        },
+        Err(message) => Response::Error { message },
+    }
 }
 
 async fn fetch(store: &Store, ids: Vec<ByteBuf>) -> Response {
