@@ -24,6 +24,9 @@ pub const FRAME_LIMIT: u64 = 256 * 1024;
 pub const FETCH_PAGE: usize = 512;
 /// Fetch requests in flight per round.
 pub const FETCH_CONCURRENCY: usize = 8;
+/// Most ids one round fetches or offers per topic batch; the rest waits for the next round.
+/// Bounds what a peer announcing millions of (possibly fake) ids can make us hold.
+pub const MAX_IDS_PER_ROUND: usize = 500_000;
 /// Reconciliation round trips before a round gives up.
 pub const MAX_ROUND_TRIPS: u32 = 256;
 /// Most bytes of events one fetch response carries.

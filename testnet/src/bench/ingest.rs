@@ -51,8 +51,14 @@ pub async fn run(bin: &Path, opts: &IngestOpts) -> anyhow::Result<IngestReport> 
     );
     let counter = Arc::new(AtomicU64::new(0));
 
-    let (fixed_lat, fixed_n, fixed_err, fixed_secs) =
-        phase(&socket, opts, Some(opts.rate), counter.clone(), bodies.clone()).await?;
+    let (fixed_lat, fixed_n, fixed_err, fixed_secs) = phase(
+        &socket,
+        opts,
+        Some(opts.rate),
+        counter.clone(),
+        bodies.clone(),
+    )
+    .await?;
     let (sat_lat, sat_n, sat_err, sat_secs) = phase(&socket, opts, None, counter, bodies).await?;
 
     let mut conn = Conn::open(&socket).await?;
