@@ -69,6 +69,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         connections: usize,
     },
+    /// Traces over a store of N events in chains D deep; also start-up time and RSS.
+    Trace {
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        #[arg(long, default_value_t = 50)]
+        depth: u64,
+    },
     /// A late joiner catches up N events: time, bytes, and the in-sync round's cost.
     Catchup {
         #[arg(long, default_value_t = 10_000)]
@@ -142,6 +149,27 @@ async fn main() -> Result<()> {
                 r.rss_mb[0],
                 r.rss_mb[1],
                 r.rss_mb[2]
+            );
+            println!("{}", serde_json::to_string(&r)?);
+        }
+        Command::Bench(BenchCommand::Trace { events, depth }) => {
+            let bin = fedci_testnet::binary::fedci_node()?;
+            let r = bench::trace::run(&bin, events, depth).await?;
+            println!(
+                "trace over {} events in chains {} deep (store built in {:.0} s, {:.0} MB)",
+                r.events, r.depth, r.build_secs, r.store_mb
+            );
+            println!(
+                "  upstream, whole chain:   p50 {:.2} ms, p99 {:.2} ms",
+                r.up.p50_ms, r.up.p99_ms
+            );
+            println!(
+                "  downstream, whole chain: p50 {:.2} ms, p99 {:.2} ms",
+                r.down.p50_ms, r.down.p99_ms
+            );
+            println!(
+                "  loaded node: start-up {:.0} ms, RSS {:.1} MB; idle fresh node: start-up {:.0} ms, RSS {:.1} MB",
+                r.loaded_start_ms, r.loaded_rss_mb, r.idle_start_ms, r.idle_rss_mb
             );
             println!("{}", serde_json::to_string(&r)?);
         }

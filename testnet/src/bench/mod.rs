@@ -3,6 +3,7 @@
 pub mod catchup;
 pub mod fanout;
 pub mod ingest;
+pub mod trace;
 
 use serde::Serialize;
 use std::time::Duration;
