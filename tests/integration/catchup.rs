@@ -92,6 +92,52 @@ fn late_joiner_gets_every_event() {
 }
 
 #[test]
+fn lying_peer_is_dropped_from_the_round_and_penalised() {
+    let mut t = Phases::new("lying_peer_is_dropped_from_the_round_and_penalised");
+    // odl holds genuine events but serves forged copies to catch-up (test fixture).
+    let mut odl = home("odl", Some(1));
+    odl.start_with(&["--tamper-relay"]);
+    let published = publish_mix(&odl, 40, "liar");
+    let mut opnfv = home("opnfv", Some(1));
+    opnfv.trust(&odl);
+    odl.trust(&opnfv);
+    let odl_addr = odl.listen_addr();
+    opnfv.start_with(&["--peer", &odl_addr]);
+    wait_connected(&opnfv, &[&odl], MESH_TIMEOUT);
+    t.mark("opnfv connected to a lying odl");
+
+    let odl_peer = odl.peer_id();
+    let mut last = Value::Null;
+    wait_for(
+        CATCHUP_TIMEOUT,
+        "opnfv to end a round with the liar and penalise it",
+        || {
+            let sync = sync_stats(&opnfv, &odl_peer).unwrap_or(Value::Null);
+            last = sync["last_round"].clone();
+            let info = opnfv.peer_info(&odl_peer).unwrap_or(Value::Null);
+            let misbehaved = last["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("misbehaved"));
+            let penalised = info["rejected"].as_u64().unwrap_or(0) > 0
+                && info["score"].as_f64().is_some_and(|s| s < 0.0);
+            (!(misbehaved && penalised)).then(|| format!("last round {last}, peer {info}"))
+        },
+    );
+    t.mark(&format!("round ended: {last}"));
+    // Not one forged event was stored: opnfv holds none of odl's published events.
+    let held = community_set(&opnfv, "odl");
+    let leaked: Vec<&String> = published.iter().filter(|id| held.contains(*id)).collect();
+    assert!(
+        leaked.is_empty(),
+        "opnfv stored odl events it could only have had forged: {leaked:?}"
+    );
+    assert!(
+        held.iter().all(|id| !published.contains(id)),
+        "every odl event opnfv holds is one it could verify (the roster offered on connect)"
+    );
+}
+
+#[test]
 fn restarted_node_converges_after_kill9() {
     let mut t = Phases::new("restarted_node_converges_after_kill9");
     let (odl_port, opnfv_port) = (free_port(), free_port());

@@ -174,8 +174,9 @@ pub struct RunArgs {
     /// config's `peers`.
     #[arg(long, value_name = "MULTIADDR")]
     pub peer: Vec<String>,
-    /// Test fixture: behave as a misbehaving relay that gossips a corrupted copy of every
-    /// event. Used by the federation tests to show peers penalise such a node.
+    /// Test fixture: behave as a misbehaving node that gossips a corrupted copy of every
+    /// event and serves forged events to catch-up. Used by the tests to show peers refuse
+    /// and penalise such a node.
     #[arg(long, hide = true)]
     pub tamper_relay: bool,
 }

@@ -147,7 +147,7 @@ pub fn start(
         pending: HashMap::new(),
         syncs: HashMap::new(),
         sync_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_SYNCS)),
-        responder: Responder::default(),
+        responder: Responder::new(config.tamper),
         local: *swarm.local_peer_id(),
         swarm,
         trust_rx: store.subscribe_trust(),

@@ -27,15 +27,24 @@ type Cache = HashMap<String, (u64, Arc<NegentropyStorageVector>)>;
 #[derive(Debug, Clone, Default)]
 pub struct Responder {
     cache: Arc<Mutex<Cache>>,
+    /// Test fixture (`run --tamper-relay`): serve forged copies of fetched events.
+    pub tamper: bool,
 }
 
 impl Responder {
+    pub fn new(tamper: bool) -> Self {
+        Responder {
+            cache: Arc::default(),
+            tamper,
+        }
+    }
+
     /// Answers a reconcile or fetch request (offers are handled by the caller).
     pub async fn answer(&self, store: &Store, request: Request) -> Response {
         match request {
             Request::Reconcile { topics } => self.reconcile(store, topics).await,
             Request::Digest { topics, combined } => digest(store, topics, &combined).await,
-            Request::Fetch { ids } => fetch(store, ids).await,
+            Request::Fetch { ids } => fetch(store, ids, self.tamper).await,
             Request::Offer { .. } => Response::Error {
                 message: "offers are handled elsewhere".into(),
             },
@@ -148,7 +157,7 @@ async fn digest(store: &Store, topics: Vec<String>, combined: &[u8]) -> Response
     }
 }
 
-async fn fetch(store: &Store, ids: Vec<ByteBuf>) -> Response {
+async fn fetch(store: &Store, ids: Vec<ByteBuf>, tamper: bool) -> Response {
     if ids.len() > MAX_EVENTS_PER_FRAME.max(FETCH_PAGE) {
         return Response::Error {
             message: format!("more than {MAX_EVENTS_PER_FRAME} ids"),
@@ -162,6 +171,14 @@ async fn fetch(store: &Store, ids: Vec<ByteBuf>) -> Response {
         .read(move |s| s.get_raws(&ids, MAX_RESPONSE_EVENT_BYTES))
         .await
     {
+        Ok(raws) if tamper => Response::Events {
+            events: raws
+                .iter()
+                .filter_map(|r| Event::from_trusted_bytes(r).ok())
+                .filter_map(|e| fedci_proto::envelope::tampered_copy(&e).ok())
+                .map(ByteBuf::from)
+                .collect(),
+        },
         Ok(raws) => Response::Events {
             events: raws.into_iter().map(ByteBuf::from).collect(),
         },

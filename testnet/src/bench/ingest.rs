@@ -116,9 +116,10 @@ async fn phase(
                     break;
                 }
                 tokio::time::sleep_until(due.into()).await;
-                let body =
-                    serde_json::to_vec(&artifact_event(counter.fetch_add(1, Ordering::Relaxed)))
-                        .unwrap_or_default();
+                let n = counter.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(body) = bodies.get(n).cloned() else {
+                    break;
+                };
                 match conn.call(Method::POST, "/v1/events", Some(body)).await {
                     Ok((201, _)) => lat.push(due.elapsed()),
                     _ => errors += 1,
