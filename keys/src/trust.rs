@@ -170,10 +170,12 @@ impl TrustStore {
             return Err(r.into());
         }
         let roster = Roster::from_event(event)?;
-        let newer = self
-            .rosters
-            .get(&roster.community)
-            .is_none_or(|c| roster.serial > c.roster.serial);
+        // Higher serial wins; two different rosters with one serial (two admins signing from
+        // the same view) are ordered by event id, so every node settles on the same one.
+        let newer = self.rosters.get(&roster.community).is_none_or(|c| {
+            roster.serial > c.roster.serial
+                || (roster.serial == c.roster.serial && event.id() > c.id)
+        });
         if newer {
             self.rosters.insert(
                 roster.community.clone(),

@@ -190,3 +190,49 @@ fn reasons_have_distinct_codes() {
     let codes: std::collections::BTreeSet<_> = RejectReason::ALL.iter().map(|r| r.code()).collect();
     assert_eq!(codes.len(), RejectReason::ALL.len());
 }
+
+#[test]
+fn same_serial_rosters_settle_on_the_same_one_in_any_order() {
+    let a = roster(2, vec![RosterEntry::any_kind(key(5).public())])
+        .sign(&key(1), NOW, None)
+        .unwrap();
+    let b = roster(2, vec![RosterEntry::any_kind(key(6).public())])
+        .sign(&key(1), NOW, None)
+        .unwrap();
+    let winner = a.id().max(b.id());
+    for order in [[&a, &b], [&b, &a]] {
+        let mut trust = store();
+        for r in order {
+            trust.apply_roster(r, NOW).unwrap();
+        }
+        assert_eq!(trust.roster("odl").map(|(_, id)| id), Some(winner));
+    }
+}
+
+#[test]
+fn a_roster_with_an_unreadable_validity_bound_is_refused() {
+    use ciborium::Value;
+    let t = |s: &str| Value::Text(s.into());
+    let entry = Value::Map(vec![
+        (t("key"), Value::Bytes(key(2).public().to_bytes().to_vec())),
+        (t("kinds"), Value::Array(vec![t("*")])),
+        (t("not_after"), t("tomorrow")),
+    ]);
+    let body = Body {
+        v: 1,
+        kind: "trust.roster".into(),
+        community: "odl".into(),
+        author: key(1).public().to_bytes(),
+        time: NOW,
+        seq: 3,
+        links: vec![],
+        data: Value::Map(vec![
+            (t("serial"), Value::Integer(3.into())),
+            (t("keys"), Value::Array(vec![entry])),
+        ]),
+    };
+    assert!(matches!(
+        sign(&body, key(1).signing_key()),
+        Err(fedci_proto::DecodeError::Vocab(_))
+    ));
+}

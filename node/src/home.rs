@@ -122,7 +122,7 @@ impl Home {
         };
         std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o700)
+            .mode(0o750)
             .create(&self.dir)
             .map_err(io(&self.dir))?;
         let root = SecretKey::generate()?;
@@ -163,7 +163,8 @@ impl Home {
             message: e.to_string(),
         })?;
         std::fs::write(self.config_path(), text).map_err(io(&self.config_path()))?;
-        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
+        // Group may traverse the home to reach the 0660 socket; key files stay 0600.
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o750))
             .map_err(io(&self.dir))?;
         Ok(InitReport {
             community: community.to_string(),

@@ -14,7 +14,6 @@ pub struct Metrics {
     pub commits: AtomicU64,
     pub commit_events: AtomicU64,
     pub api_requests: AtomicU64,
-    pub triggers_run: AtomicU64,
     /// (source, reason) → count of events refused.
     rejected: Mutex<BTreeMap<(String, String), u64>>,
     /// (status, code) → count of API errors.
@@ -44,10 +43,6 @@ impl Metrics {
             }
         }
         out
-    }
-
-    pub fn rejected_total(&self) -> u64 {
-        self.rejected_by_reason().values().sum()
     }
 
     /// Prometheus text exposition format.
@@ -89,12 +84,6 @@ impl Metrics {
             "fedci_api_requests_total",
             "Requests served on the local socket.",
             &self.api_requests,
-        );
-        counter(
-            &mut out,
-            "fedci_triggers_run_total",
-            "Trigger commands run by watchers (reported by clients).",
-            &self.triggers_run,
         );
         let _ = writeln!(
             out,

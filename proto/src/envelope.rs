@@ -31,8 +31,9 @@ impl Event {
         Self::parse(bytes, true)
     }
 
-    /// Decodes bytes that this process verified before (e.g. read back from its own store),
-    /// skipping only the signature check. Never use it on bytes from outside.
+    /// Decodes bytes that this process verified before (e.g. read back from its own store):
+    /// the envelope and body are parsed and checked for canonical form, but the signature
+    /// and the vocabulary are not checked again. Never use it on bytes from outside.
     pub fn from_trusted_bytes(bytes: &[u8]) -> Result<Event, DecodeError> {
         Self::parse(bytes, false)
     }
@@ -303,15 +304,5 @@ impl DecodeError {
             DecodeError::BadSignature => "bad_signature",
             DecodeError::Vocab(_) => "vocabulary",
         }
-    }
-
-    /// True when the bytes were validly signed by their author but break a rule, as opposed
-    /// to bytes that are corrupt or forged. Both are rejected; peers use this to decide whom
-    /// to penalise (a forwarder of forgeries is at fault either way).
-    pub fn is_forgery(&self) -> bool {
-        matches!(
-            self,
-            DecodeError::BadSignature | DecodeError::KidMismatch | DecodeError::BadKey
-        )
     }
 }

@@ -400,6 +400,12 @@ fn check_type(v: &Value, ty: Ty) -> Result<(), &'static str> {
                 .ok_or("a non-empty array of {type, uri} text maps")
         }
         Ty::RosterKeys => {
+            // Every field is checked, optional ones too: a validity bound that silently
+            // failed to parse would leave a key its root meant to retire in force.
+            let uint_or_absent = |m: &[(Value, Value)], k: &str| {
+                map_get(m, k)
+                    .is_none_or(|v| v.as_integer().is_some_and(|i| u64::try_from(i).is_ok()))
+            };
             let ok = v.as_array().is_some_and(|a| {
                 a.iter().all(|e| {
                     e.as_map().is_some_and(|m| {
@@ -409,11 +415,14 @@ fn check_type(v: &Value, ty: Ty) -> Result<(), &'static str> {
                             && map_get(m, "kinds")
                                 .and_then(Value::as_array)
                                 .is_some_and(|k| k.iter().all(Value::is_text))
+                            && uint_or_absent(m, "not_before")
+                            && uint_or_absent(m, "not_after")
                     })
                 })
             });
-            ok.then_some(())
-                .ok_or("an array of {key: 32 bytes, kinds: [text], not_before?, not_after?}")
+            ok.then_some(()).ok_or(
+                "an array of {key: 32 bytes, kinds: [text], not_before?: uint, not_after?: uint}",
+            )
         }
     }
 }

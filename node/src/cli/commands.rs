@@ -231,10 +231,12 @@ async fn query(
         }
         Ok(())
     };
+    // With --last, every matching event is read (only N are kept), whatever --limit says.
+    let limit = if last.is_some() { usize::MAX } else { limit };
     while seen < limit {
         let mut pairs = filter.query_pairs();
         pairs.push(("after", after.to_string()));
-        pairs.push(("limit", (limit - seen).to_string()));
+        pairs.push(("limit", (limit - seen).min(1000).to_string()));
         let page = client.get_json(&with_query("/v1/events", &pairs)).await?;
         for ev in page["events"].as_array().into_iter().flatten() {
             seen += 1;

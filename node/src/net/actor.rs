@@ -99,6 +99,20 @@ struct PeerSync {
     stored: u64,
 }
 
+/// A peer's record of invalid things it sent us.
+#[derive(Debug, Default, Clone, Copy)]
+struct Penalty {
+    total: u32,
+    /// Decays every tick, so a peer that stops misbehaving recovers.
+    weight: f64,
+}
+
+/// Fraction of a penalty left after one tick (2 s): a half-life of about 4.6 minutes.
+const PENALTY_DECAY: f64 = 0.995;
+
+/// Longest a catch-up round may run; a stalling peer then frees its slot.
+const MAX_ROUND_TIME: Duration = Duration::from_secs(600);
+
 /// Catch-up rounds running at once, over all peers.
 const MAX_CONCURRENT_SYNCS: usize = 4;
 
@@ -187,7 +201,8 @@ struct Actor {
     internal_tx: mpsc::Sender<Internal>,
     subscribed: BTreeSet<Topic>,
     listen: Vec<Multiaddr>,
-    rejects: HashMap<PeerId, u32>,
+    /// Per peer: invalid things it sent us (total) and the decaying penalty behind its score.
+    rejects: HashMap<PeerId, Penalty>,
     inflight: Arc<Semaphore>,
     counters: Arc<Counters>,
     snapshot: watch::Sender<Arc<serde_json::Value>>,
@@ -254,6 +269,7 @@ impl Actor {
                             self.dial(addr.clone());
                         }
                     }
+                    self.decay_penalties();
                     self.update_snapshot();
                 }
                 _ = shutdown.cancelled() => break,
@@ -383,9 +399,14 @@ impl Actor {
                 let interests = self.config.interests.clone();
                 let tx = self.internal_tx.clone();
                 tokio::spawn(async move {
-                    let (acceptance, stored) =
-                        validate(store, interests, message.topic.into_string(), message.data).await;
-                    drop(permit);
+                    let (acceptance, stored) = validate(
+                        store,
+                        interests,
+                        propagation_source,
+                        message.topic.into_string(),
+                        message.data,
+                    )
+                    .await;
                     let verdict = Verdict {
                         message_id,
                         source: propagation_source,
@@ -393,6 +414,8 @@ impl Actor {
                         stored,
                     };
                     let _ = tx.send(Internal::Verdict(verdict)).await;
+                    // Held until the verdict is queued, so pending verdicts are bounded too.
+                    drop(permit);
                 });
             }
             gossipsub::Event::Subscribed { peer_id, topic, .. } => {
@@ -493,21 +516,50 @@ impl Actor {
         let (slots, tx) = (self.sync_slots.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
             let _slot = slots.acquire_owned().await;
-            let stats = sync_with(peer, &requester, &store, &interests, topics, offer).await;
+            let round = sync_with(peer, &requester, &store, &interests, topics, offer);
+            let stats = match tokio::time::timeout(MAX_ROUND_TIME, round).await {
+                Ok(stats) => stats,
+                Err(_) => RoundStats {
+                    error: Some(format!(
+                        "round took longer than {MAX_ROUND_TIME:?}; abandoned"
+                    )),
+                    ..RoundStats::default()
+                },
+            };
             let _ = tx.send(Internal::SyncDone { peer, stats }).await;
         });
     }
 
     /// Lowers a peer's gossipsub application score for each invalid thing it sent us.
     fn penalise(&mut self, peer: PeerId) {
-        let n = self.rejects.entry(peer).or_default();
-        *n += 1;
-        let score = REJECT_PENALTY * f64::from(*n);
+        let p = self.rejects.entry(peer).or_default();
+        p.total += 1;
+        p.weight += 1.0;
+        let (total, score) = (p.total, REJECT_PENALTY * p.weight);
         self.swarm
             .behaviour_mut()
             .gossipsub
             .set_application_score(&peer, score);
-        tracing::warn!(%peer, rejected = *n, "peer sent an invalid event; penalised");
+        tracing::warn!(%peer, rejected = total, "peer sent an invalid event; penalised");
+    }
+
+    /// Lets penalties wear off; forgets peers that are gone and have recovered.
+    fn decay_penalties(&mut self) {
+        let connected: std::collections::HashSet<PeerId> =
+            self.swarm.connected_peers().copied().collect();
+        self.rejects.retain(|peer, p| {
+            p.weight *= PENALTY_DECAY;
+            p.weight > 0.05 || connected.contains(peer)
+        });
+        for (peer, p) in &self.rejects {
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .set_application_score(peer, REJECT_PENALTY * p.weight);
+        }
+        // Catch-up state of peers no longer connected is not needed either.
+        self.syncs
+            .retain(|peer, st| st.running || connected.contains(peer));
     }
 
     /// On a new connection, offer the rosters in force of every community we trust, so the
@@ -610,7 +662,7 @@ impl Actor {
                 json!({
                     "peer_id": p.to_string(),
                     "score": gs.peer_score(p),
-                    "rejected": self.rejects.get(p).copied().unwrap_or(0),
+                    "rejected": self.rejects.get(p).map_or(0, |r| r.total),
                     "sync": sync,
                 })
             })

@@ -45,11 +45,6 @@ impl Store {
         load(&r, &id.0)
     }
 
-    pub fn contains(&self, id: &EventId) -> Result<bool, StoreError> {
-        let r = self.begin_read()?;
-        Ok(r.open_table(INFO)?.get(&id.0)?.is_some())
-    }
-
     /// Events matching `filter` with arrival seq > `after`, in arrival order.
     pub fn query(
         &self,
@@ -87,20 +82,20 @@ impl Store {
         let stopped_early = if let Some(kind) = single_kind {
             scan(
                 r.open_table(BY_KIND)?
-                    .range((kind, after + 1)..=(kind, u64::MAX))?,
+                    .range((kind, after.saturating_add(1))..=(kind, u64::MAX))?,
                 |(_, s)| s,
                 &mut visit,
             )?
         } else if let Some(community) = single_community {
             scan(
                 r.open_table(BY_COMMUNITY)?
-                    .range((community, after + 1)..=(community, u64::MAX))?,
+                    .range((community, after.saturating_add(1))..=(community, u64::MAX))?,
                 |(_, s)| s,
                 &mut visit,
             )?
         } else {
             scan(
-                r.open_table(ARRIVALS)?.range(after + 1..)?,
+                r.open_table(ARRIVALS)?.range(after.saturating_add(1)..)?,
                 |s| s,
                 &mut visit,
             )?
@@ -158,17 +153,6 @@ impl Store {
         let mut out = Vec::new();
         for item in r.open_table(PEERS)?.iter()? {
             out.push(item?.0.value().to_string());
-        }
-        Ok(out)
-    }
-
-    /// Every event's (arrival seq, id), in arrival order: for tests and diagnostics.
-    pub fn ids_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, EventId)>, StoreError> {
-        let r = self.begin_read()?;
-        let mut out = Vec::new();
-        for item in r.open_table(ARRIVALS)?.range(after + 1..)?.take(limit) {
-            let (s, id) = item?;
-            out.push((s.value(), EventId(*id.value())));
         }
         Ok(out)
     }

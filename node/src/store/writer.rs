@@ -19,6 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::{mpsc, oneshot, watch};
 
+/// Ingest sources that are this node's own publishes (strict link checks apply).
+const LOCAL_SOURCES: [&str; 3] = ["api", "api_raw", "init"];
+
 /// Most events written by one commit; more wait for the next one.
 pub const MAX_BATCH_EVENTS: usize = 4096;
 
@@ -337,7 +340,7 @@ impl Writer {
             } => {
                 let mut outcomes = Vec::with_capacity(events.len());
                 for event in &events {
-                    let outcome = self.ingest_one(t, event)?;
+                    let outcome = self.ingest_one(t, event, source)?;
                     match &outcome {
                         Outcome::Stored { .. } => *stored += 1,
                         Outcome::Duplicate => {
@@ -387,7 +390,12 @@ impl Writer {
         })
     }
 
-    fn ingest_one(&mut self, t: &mut Tables<'_>, event: &Event) -> Result<Outcome, StoreError> {
+    fn ingest_one(
+        &mut self,
+        t: &mut Tables<'_>,
+        event: &Event,
+        source: &str,
+    ) -> Result<Outcome, StoreError> {
         let id = event.id().0;
         if t.events.get(&id)?.is_some() {
             return Ok(Outcome::Duplicate);
@@ -396,12 +404,19 @@ impl Writer {
         if let Decision::Reject(reason) = self.state.trust.decide(event, now) {
             return Ok(Outcome::Rejected(reason.into()));
         }
-        // Links whose target we hold must point at a kind the vocabulary allows.
+        // Links whose target we hold must point at a kind the vocabulary allows. Our own
+        // publishes are refused when they do not. Events from other nodes are kept and the
+        // mismatch counted: whether the target is here yet depends on arrival order, and
+        // nodes must not disagree about which events exist.
+        let local = LOCAL_SOURCES.contains(&source);
         for link in &event.body().links {
             if let Some(target) = t.info.get(&link.target.0)? {
                 let (_, _, target_kind, _) = target.value();
                 if let Err(e) = vocab::check_target(event.kind(), &link.rel, target_kind) {
-                    return Ok(Outcome::Rejected(e.into()));
+                    if local {
+                        return Ok(Outcome::Rejected(e.into()));
+                    }
+                    self.metrics.reject("link_resolution", e.code());
                 }
             }
         }
@@ -527,9 +542,4 @@ impl State {
     }
 }
 
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::now_ms;

@@ -2,7 +2,8 @@
 
 use super::serve::{build_storage, fingerprints};
 use super::{
-    FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_ROUND_TRIPS, Requester, RoundStats, SyncError,
+    FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_IDS_PER_ROUND, MAX_ROUND_TRIPS, Requester,
+    RoundStats, SyncError,
 };
 use crate::net::interests::Interests;
 use crate::net::protocol::{
@@ -49,7 +50,10 @@ pub async fn sync_with(
                 stats.have += have.len();
                 fetch(peer, req, store, interests, need, true, &mut stats).await?;
                 if offer_back {
-                    offer(peer, req, store, have, &mut stats).await?;
+                    // Offering is a courtesy: its failure must not cost us the rest of the round.
+                    if let Err(e) = offer(peer, req, store, have, &mut stats).await {
+                        tracing::debug!(%peer, error = %e, "offer failed");
+                    }
                 }
             }
         }
@@ -197,9 +201,15 @@ async fn reconcile(
         if answered.len() != asked.len() {
             return Err(SyncError::Misbehaved("left topics unanswered".into()));
         }
+        // A peer may announce any number of ids; take a bounded share now, the rest next round.
+        if need.len() >= MAX_IDS_PER_ROUND {
+            need.truncate(MAX_IDS_PER_ROUND);
+            break;
+        }
     }
     let ids = |v: Vec<Id>| {
         v.into_iter()
+            .take(MAX_IDS_PER_ROUND)
             .map(|i| EventId(i.to_bytes()))
             .collect::<Vec<_>>()
     };
@@ -219,19 +229,45 @@ async fn fetch(
     strict: bool,
     stats: &mut RoundStats,
 ) -> Result<(), SyncError> {
-    // Claim the ids no other round is fetching; release them whatever happens.
-    let ids: Vec<EventId> = match req.in_flight.lock() {
-        Ok(mut set) => ids.into_iter().filter(|id| set.insert(*id)).collect(),
-        Err(_) => ids,
-    };
-    let claimed = ids.clone();
-    let result = fetch_claimed(peer, req, store, interests, ids, strict, stats).await;
-    if let Ok(mut set) = req.in_flight.lock() {
-        for id in &claimed {
-            set.remove(id);
+    // Claim the ids no other round is fetching; the guard releases them however this ends
+    // (also when the round is cancelled by its time limit).
+    let claim = Claim::new(&req.in_flight, ids);
+    fetch_claimed(
+        peer,
+        req,
+        store,
+        interests,
+        claim.ids.clone(),
+        strict,
+        stats,
+    )
+    .await
+}
+
+/// Ids this round is fetching, released from the shared in-flight set on drop.
+struct Claim<'a> {
+    set: &'a std::sync::Mutex<HashSet<EventId>>,
+    ids: Vec<EventId>,
+}
+
+impl<'a> Claim<'a> {
+    fn new(set: &'a std::sync::Mutex<HashSet<EventId>>, ids: Vec<EventId>) -> Self {
+        let ids = match set.lock() {
+            Ok(mut s) => ids.into_iter().filter(|id| s.insert(*id)).collect(),
+            Err(_) => ids,
+        };
+        Claim { set, ids }
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.set.lock() {
+            for id in &self.ids {
+                s.remove(id);
+            }
         }
     }
-    result
 }
 
 async fn fetch_claimed(
@@ -338,7 +374,11 @@ fn decode_page(events: Vec<ByteBuf>, requested: &HashSet<EventId>) -> (Vec<Event
     (ok, bad)
 }
 
-/// Offers the peer the events it lacks, in pages.
+/// Bytes of events in one offer: what a peer accepts in a request, less room for framing.
+const OFFER_BYTES: usize = crate::net::behaviour::MAX_REQUEST_BYTES as usize - (256 << 10);
+
+/// Offers the peer the events it lacks, in pages. Events a page has no room for wait for the
+/// next round.
 async fn offer(
     peer: PeerId,
     req: &Requester,
@@ -349,7 +389,7 @@ async fn offer(
     for page in ids.chunks(FETCH_PAGE) {
         let page = page.to_vec();
         let raws = store
-            .read(move |s| s.get_raws(&page, super::MAX_RESPONSE_EVENT_BYTES))
+            .read(move |s| s.get_raws(&page, OFFER_BYTES))
             .await
             .map_err(|e| SyncError::Store(e.to_string()))?;
         stats.bytes_sent += raws.iter().map(|r| r.len() as u64).sum::<u64>();
