@@ -113,6 +113,9 @@ const PENALTY_DECAY: f64 = 0.995;
 /// Longest a catch-up round may run; a stalling peer then frees its slot.
 const MAX_ROUND_TIME: Duration = Duration::from_secs(600);
 
+/// Sync requests from peers answered at once; more get a "busy" answer.
+const MAX_INBOUND_REQUESTS: usize = 32;
+
 /// Catch-up rounds running at once, over all peers.
 const MAX_CONCURRENT_SYNCS: usize = 4;
 
@@ -161,6 +164,7 @@ pub fn start(
         pending: HashMap::new(),
         syncs: HashMap::new(),
         sync_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_SYNCS)),
+        inbound: Arc::new(Semaphore::new(MAX_INBOUND_REQUESTS)),
         responder: Responder::new(config.tamper),
         local: *swarm.local_peer_id(),
         swarm,
@@ -192,6 +196,7 @@ struct Actor {
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
     syncs: HashMap<PeerId, PeerSync>,
     sync_slots: Arc<Semaphore>,
+    inbound: Arc<Semaphore>,
     responder: Responder,
     local: PeerId,
     swarm: Swarm<FedBehaviour>,
@@ -599,10 +604,20 @@ impl Actor {
                 },
                 ..
             } => {
+                // Answering costs reads and CPU; a bounded number run at once, the rest are
+                // told to come back.
+                let Ok(permit) = self.inbound.clone().try_acquire_owned() else {
+                    let busy = Response::Error {
+                        message: "busy; try again later".into(),
+                    };
+                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, busy);
+                    return;
+                };
                 let (store, tx) = (self.store.clone(), self.internal_tx.clone());
                 let (responder, interests) =
                     (self.responder.clone(), self.config.interests.clone());
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let response = match request {
                         Request::Offer { events } => {
                             take_offer(&store, &interests, peer, events).await

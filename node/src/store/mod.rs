@@ -38,6 +38,8 @@ pub enum StoreError {
     Closed,
     #[error("store holds an unreadable record: {0}")]
     Corrupt(String),
+    #[error("the store could not commit: {0}")]
+    CommitFailed(String),
 }
 
 impl<E: Into<redb::Error>> From<E> for StoreError {

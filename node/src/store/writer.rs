@@ -250,13 +250,38 @@ impl<'t> Tables<'t> {
 }
 
 /// A request's answer, held until the batch commits.
-enum Pending {
-    Ingest(
-        oneshot::Sender<Result<Vec<Outcome>, StoreError>>,
-        Vec<Outcome>,
-    ),
-    Count(oneshot::Sender<Result<u64, StoreError>>, u64),
-    Flag(oneshot::Sender<Result<bool, StoreError>>, bool),
+enum Answer {
+    Outcomes(Vec<Outcome>),
+    Count(u64),
+    Flag(bool),
+}
+
+impl Request {
+    /// Sends this request's answer, or the batch's failure, to its caller.
+    fn reply(self, answer: Result<Answer, &str>) {
+        let failed = |why: &str| StoreError::CommitFailed(why.to_string());
+        match (self, answer) {
+            (Request::Ingest { reply, .. }, Ok(Answer::Outcomes(o))) => drop(reply.send(Ok(o))),
+            (Request::Ack { reply, .. }, Ok(Answer::Count(n))) => drop(reply.send(Ok(n))),
+            (
+                Request::RemoveConsumer { reply, .. }
+                | Request::Pin { reply, .. }
+                | Request::AddPeer { reply, .. },
+                Ok(Answer::Flag(b)),
+            ) => drop(reply.send(Ok(b))),
+            (Request::Ingest { reply, .. }, Err(why)) => drop(reply.send(Err(failed(why)))),
+            (Request::Ack { reply, .. }, Err(why)) => drop(reply.send(Err(failed(why)))),
+            (
+                Request::RemoveConsumer { reply, .. }
+                | Request::Pin { reply, .. }
+                | Request::AddPeer { reply, .. },
+                Err(why),
+            ) => drop(reply.send(Err(failed(why)))),
+            (_, Ok(_)) => tracing::error!(
+                "store writer: answer of the wrong shape; caller sees the writer as closed"
+            ),
+        }
+    }
 }
 
 impl Writer {
@@ -281,23 +306,23 @@ impl Writer {
     fn commit_batch(&mut self, batch: Vec<Request>) {
         let before = self.state.clone();
         let mut stored = 0u64;
-        let result = (|| -> Result<Vec<Pending>, StoreError> {
+        let result = (|| -> Result<Vec<Answer>, StoreError> {
             let mut txn = self.db.begin_write()?;
             txn.set_durability(Durability::Immediate)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let mut pending = Vec::with_capacity(batch.len());
+            let mut answers = Vec::with_capacity(batch.len());
             let mut t = Tables::open(&txn)?;
-            for req in batch {
-                pending.push(self.apply(&mut t, req, &mut stored)?);
+            for req in &batch {
+                answers.push(self.apply(&mut t, req, &mut stored)?);
             }
             t.meta.insert("next_seq", self.state.next_seq)?;
             t.meta.insert("own_seq", self.state.own_seq)?;
             drop(t);
             txn.commit()?;
-            Ok(pending)
+            Ok(answers)
         })();
         match result {
-            Ok(pending) => {
+            Ok(answers) => {
                 self.metrics.commits.fetch_add(1, Relaxed);
                 self.metrics.commit_events.fetch_add(stored, Relaxed);
                 self.metrics.events_stored.fetch_add(stored, Relaxed);
@@ -307,21 +332,19 @@ impl Writer {
                 if before.trust_changed(&self.state) {
                     self.trust.send_replace(Arc::new(self.state.trust.clone()));
                 }
-                for p in pending {
-                    match p {
-                        Pending::Ingest(reply, outcomes) => drop(reply.send(Ok(outcomes))),
-                        Pending::Count(reply, n) => drop(reply.send(Ok(n))),
-                        Pending::Flag(reply, b) => drop(reply.send(Ok(b))),
-                    }
+                for (req, answer) in batch.into_iter().zip(answers) {
+                    req.reply(Ok(answer));
                 }
             }
             Err(e) => {
                 // Nothing of the batch is stored: roll back what we changed in memory and tell
-                // every caller. Replies were not sent yet, so nobody saw a false success.
+                // every caller. No reply was sent yet, so nobody saw a false success.
                 tracing::error!(error = %e, "store commit failed");
                 self.state = before;
-                // The requests were consumed; their reply channels dropped with them, which
-                // callers see as StoreError::Closed.
+                let why = e.to_string();
+                for req in batch {
+                    req.reply(Err(&why));
+                }
             }
         }
     }
@@ -329,17 +352,13 @@ impl Writer {
     fn apply(
         &mut self,
         t: &mut Tables<'_>,
-        req: Request,
+        req: &Request,
         stored: &mut u64,
-    ) -> Result<Pending, StoreError> {
+    ) -> Result<Answer, StoreError> {
         Ok(match req {
-            Request::Ingest {
-                events,
-                source,
-                reply,
-            } => {
+            Request::Ingest { events, source, .. } => {
                 let mut outcomes = Vec::with_capacity(events.len());
-                for event in &events {
+                for event in events {
                     let outcome = self.ingest_one(t, event, source)?;
                     match &outcome {
                         Outcome::Stored { .. } => *stored += 1,
@@ -350,42 +369,32 @@ impl Writer {
                     }
                     outcomes.push(outcome);
                 }
-                Pending::Ingest(reply, outcomes)
+                Answer::Outcomes(outcomes)
             }
-            Request::Ack {
-                consumer,
-                seq,
-                reply,
-            } => {
+            Request::Ack { consumer, seq, .. } => {
                 let old = t
                     .consumers
                     .get(consumer.as_str())?
                     .map(|g| g.value())
                     .unwrap_or(0);
-                let new = old.max(seq.min(self.state.next_seq - 1));
+                let new = old.max((*seq).min(self.state.next_seq - 1));
                 t.consumers.insert(consumer.as_str(), new)?;
-                Pending::Count(reply, new)
+                Answer::Count(new)
             }
-            Request::RemoveConsumer { consumer, reply } => {
-                let removed = t.consumers.remove(consumer.as_str())?.is_some();
-                Pending::Flag(reply, removed)
+            Request::RemoveConsumer { consumer, .. } => {
+                Answer::Flag(t.consumers.remove(consumer.as_str())?.is_some())
             }
-            Request::Pin {
-                community,
-                key,
-                reply,
-            } => {
-                let changed = self.state.trust.pin(&community, key);
+            Request::Pin { community, key, .. } => {
+                let changed = self.state.trust.pin(community, *key);
                 t.pins.insert(community.as_str(), &key.to_bytes())?;
                 if changed {
                     t.rosters.remove(community.as_str())?;
-                    self.reapply_stored_rosters(t, &community)?;
+                    self.reapply_stored_rosters(t, community)?;
                 }
-                Pending::Flag(reply, changed)
+                Answer::Flag(changed)
             }
-            Request::AddPeer { addr, reply } => {
-                let new = t.peers.insert(addr.as_str(), ())?.is_none();
-                Pending::Flag(reply, new)
+            Request::AddPeer { addr, .. } => {
+                Answer::Flag(t.peers.insert(addr.as_str(), ())?.is_none())
             }
         })
     }

@@ -68,9 +68,14 @@ impl Responder {
                 Ok(s) => s,
                 Err(e) => return Response::Error { message: e },
             };
-            let reply = Negentropy::borrowed(storage.as_ref(), FRAME_LIMIT)
-                .and_then(|mut n| n.reconcile(&tm.message))
-                .map_err(|e| format!("{e:?}"));
+            let message = tm.message.into_vec();
+            let reply = tokio::task::spawn_blocking(move || {
+                Negentropy::borrowed(storage.as_ref(), FRAME_LIMIT)
+                    .and_then(|mut n| n.reconcile(&message))
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
             match reply {
                 Ok(message) => out.push(TopicMessage {
                     topic: tm.topic,
