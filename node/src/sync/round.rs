@@ -232,53 +232,7 @@ async fn fetch(
     // Claim the ids no other round is fetching; the guard releases them however this ends
     // (also when the round is cancelled by its time limit).
     let claim = Claim::new(&req.in_flight, ids);
-    fetch_claimed(
-        peer,
-        req,
-        store,
-        interests,
-        claim.ids.clone(),
-        strict,
-        stats,
-    )
-    .await
-}
-
-/// Ids this round is fetching, released from the shared in-flight set on drop.
-struct Claim<'a> {
-    set: &'a std::sync::Mutex<HashSet<EventId>>,
-    ids: Vec<EventId>,
-}
-
-impl<'a> Claim<'a> {
-    fn new(set: &'a std::sync::Mutex<HashSet<EventId>>, ids: Vec<EventId>) -> Self {
-        let ids = match set.lock() {
-            Ok(mut s) => ids.into_iter().filter(|id| s.insert(*id)).collect(),
-            Err(_) => ids,
-        };
-        Claim { set, ids }
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut s) = self.set.lock() {
-            for id in &self.ids {
-                s.remove(id);
-            }
-        }
-    }
-}
-
-async fn fetch_claimed(
-    peer: PeerId,
-    req: &Requester,
-    store: &Store,
-    interests: &Interests,
-    ids: Vec<EventId>,
-    strict: bool,
-    stats: &mut RoundStats,
-) -> Result<(), SyncError> {
+    let ids = claim.ids.clone();
     let pages: Vec<Vec<EventId>> = ids.chunks(FETCH_PAGE).map(<[EventId]>::to_vec).collect();
     let mut responses = stream::iter(pages)
         .map(|page| async move {
@@ -403,4 +357,30 @@ async fn offer(
         .await?;
     }
     Ok(())
+}
+
+/// Ids this round is fetching, released from the shared in-flight set on drop.
+struct Claim<'a> {
+    set: &'a std::sync::Mutex<HashSet<EventId>>,
+    ids: Vec<EventId>,
+}
+
+impl<'a> Claim<'a> {
+    fn new(set: &'a std::sync::Mutex<HashSet<EventId>>, ids: Vec<EventId>) -> Self {
+        let ids = match set.lock() {
+            Ok(mut s) => ids.into_iter().filter(|id| s.insert(*id)).collect(),
+            Err(_) => ids,
+        };
+        Claim { set, ids }
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.set.lock() {
+            for id in &self.ids {
+                s.remove(id);
+            }
+        }
+    }
 }
