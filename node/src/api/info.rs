@@ -91,7 +91,7 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
             Ok((
                 s.count()?,
                 s.consumers()?,
-                s.missing_targets(1000)?.len(),
+                s.missing_count()?,
                 s.topic_counts()?,
             ))
         })

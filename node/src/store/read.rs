@@ -137,14 +137,31 @@ impl Store {
         Ok(out)
     }
 
-    /// Link targets we do not hold yet.
-    pub fn missing_targets(&self, limit: usize) -> Result<Vec<EventId>, StoreError> {
+    /// Up to `limit` link targets we lack, starting at `start` in id order and wrapping
+    /// around. Catch-up starts each round at a random id, so targets no peer can serve do
+    /// not hide the others forever.
+    pub fn missing_targets_from(
+        &self,
+        start: &Id,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
         let r = self.begin_read()?;
+        let t = r.open_table(MISSING)?;
         let mut out = Vec::new();
-        for item in r.open_table(MISSING)?.iter()?.take(limit) {
+        for item in t
+            .range::<&Id>(start..)?
+            .chain(t.range::<&Id>(..start)?)
+            .take(limit)
+        {
             out.push(EventId(*item?.0.value()));
         }
         Ok(out)
+    }
+
+    /// How many link targets we lack.
+    pub fn missing_count(&self) -> Result<u64, StoreError> {
+        let r = self.begin_read()?;
+        Ok(r.open_table(MISSING)?.len()?)
     }
 
     /// Peers remembered across restarts.

@@ -58,7 +58,7 @@ pub async fn sync_with(
             }
         }
         let missing = store
-            .read(|s| s.missing_targets(FETCH_PAGE))
+            .read(|s| s.missing_targets_from(&rand::random(), FETCH_PAGE))
             .await
             .map_err(|e| SyncError::Store(e.to_string()))?;
         if !missing.is_empty() {
