@@ -151,7 +151,8 @@ impl Home {
             other => return Err(HomeError::Roster(format!("{other:?}"))),
         }
         drop(store);
-        writer.join();
+        // Joining waits for the writer thread: not on the runtime's threads.
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
 
         // The config is written last: its presence marks a complete home.
         let config = Config {

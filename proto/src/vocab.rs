@@ -211,7 +211,8 @@ fn rel_rules(kind: Kind) -> &'static [RelRule] {
 #[derive(Clone, Copy)]
 enum Ty {
     Text,
-    OneOf(&'static [&'static str]),
+    /// One of these values; the text is what the error says is expected.
+    OneOf(&'static [&'static str], &'static str),
     Locations,
     Uint,
     RosterKeys,
@@ -258,11 +259,23 @@ fn data_fields(kind: Kind) -> &'static [Field] {
     ];
     const CONFIDENCE_MODIFIED: &[Field] = &[
         req("name", Text),
-        req("value", OneOf(&CONFIDENCE_VALUES)),
+        req(
+            "value",
+            OneOf(&CONFIDENCE_VALUES, "one of SUCCESS, FAILURE, INCONCLUSIVE"),
+        ),
         opt("issuer", Text),
     ];
     const ACTIVITY: &[Field] = &[req("name", Text)];
-    const ACTIVITY_FINISHED: &[Field] = &[req("name", Text), req("outcome", OneOf(&OUTCOMES))];
+    const ACTIVITY_FINISHED: &[Field] = &[
+        req("name", Text),
+        req(
+            "outcome",
+            OneOf(
+                &OUTCOMES,
+                "one of SUCCESS, FAILURE, INCONCLUSIVE, ABORTED, TIMED_OUT",
+            ),
+        ),
+    ];
     const TRUST_ROSTER: &[Field] = &[req("serial", Uint), req("keys", RosterKeys)];
     match kind {
         Kind::ArtifactCreated => ARTIFACT_CREATED,
@@ -373,14 +386,11 @@ pub fn check_target(kind: &str, rel: &str, target_kind: &str) -> Result<(), Voca
 fn check_type(v: &Value, ty: Ty) -> Result<(), &'static str> {
     match ty {
         Ty::Text => v.as_text().map(|_| ()).ok_or("a text string"),
-        Ty::OneOf(values) => v
+        Ty::OneOf(values, expected) => v
             .as_text()
             .filter(|s| values.contains(s))
             .map(|_| ())
-            .ok_or(match values.len() {
-                3 => "one of SUCCESS, FAILURE, INCONCLUSIVE",
-                _ => "one of SUCCESS, FAILURE, INCONCLUSIVE, ABORTED, TIMED_OUT",
-            }),
+            .ok_or(expected),
         Ty::Uint => v
             .as_integer()
             .and_then(|i| u64::try_from(i).ok())

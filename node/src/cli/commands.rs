@@ -320,7 +320,7 @@ async fn trust_add(home: &Home, community: &str, key: &str) -> Result<()> {
             let (store, writer) = open_offline(home, &config)?;
             let changed = store.pin(community.to_string(), key).await?;
             drop(store);
-            writer.join();
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
             changed
         }
         Err(e) => return Err(e.into()),
@@ -341,7 +341,7 @@ async fn trust_list(home: &Home) -> Result<()> {
             let (store, writer) = open_offline(home, &config)?;
             let pins = fedci_node::api::pins_json(&store.trust(), false);
             drop(store);
-            writer.join();
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
             json!({ "pins": pins })
         }
         Err(e) => return Err(e.into()),

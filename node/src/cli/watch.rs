@@ -19,6 +19,8 @@ use tokio::io::AsyncWriteExt;
 /// Longest line accepted from the stream (an event's JSON is far smaller).
 const MAX_LINE: usize = 4 << 20;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Longest silence on the stream before reconnecting (three keepalive periods).
+const READ_TIMEOUT: Duration = Duration::from_secs(45);
 
 pub async fn watch(
     client: Client,
@@ -64,7 +66,13 @@ pub async fn watch(
         let mut body = resp.into_body();
         let mut buf: Vec<u8> = Vec::new();
         loop {
-            let frame = match body.frame().await {
+            // The node sends a keepalive line every 15 s; silence for three of those means a
+            // wedged node or connection, so reconnect.
+            let Ok(next) = tokio::time::timeout(READ_TIMEOUT, body.frame()).await else {
+                eprintln!("fedci-node watch: no data for {READ_TIMEOUT:?}; reconnecting");
+                break;
+            };
+            let frame = match next {
                 Some(Ok(f)) => f,
                 Some(Err(e)) => {
                     eprintln!("fedci-node watch: stream interrupted: {e}; reconnecting");
