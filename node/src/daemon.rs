@@ -3,8 +3,9 @@
 
 use crate::api::{self, AppState};
 use crate::home::{Home, HomeError};
+use crate::interests::Interests;
 use crate::metrics::Metrics;
-use crate::net::{self, NetConfig, behaviour::Mesh, interests::Interests};
+use crate::net::{self, NetConfig, behaviour::Mesh};
 use crate::store::{Store, StoreError};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};

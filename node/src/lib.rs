@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod home;
+pub mod interests;
 pub mod metrics;
 pub mod net;
 pub mod store;

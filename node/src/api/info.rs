@@ -69,12 +69,12 @@ pub async fn trace(
         "json" => Ok(Json(graph).into_response()),
         "dot" => Ok((
             [(header::CONTENT_TYPE, "text/vnd.graphviz")],
-            graph.to_dot(),
+            super::render::to_dot(&graph),
         )
             .into_response()),
         "mermaid" => Ok((
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            graph.to_mermaid(),
+            super::render::to_mermaid(&graph),
         )
             .into_response()),
         other => Err(ApiError::bad_request(

@@ -4,6 +4,7 @@
 mod error;
 mod events;
 mod info;
+mod render;
 mod stream;
 
 pub use error::ApiError;

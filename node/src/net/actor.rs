@@ -3,11 +3,11 @@
 //! a maintenance tick; it never waits on the store itself.
 
 use super::behaviour::{self, FedBehaviour, FedBehaviourEvent, Mesh};
-use super::interests::Interests;
-use super::protocol::{Request, Response};
 use super::validate::{Verdict, validate};
 use super::{Command, NetHandle};
+use crate::interests::Interests;
 use crate::store::Store;
+use crate::sync::protocol::{Request, Response};
 use crate::sync::{Requester, Responder, RoundStats, sync_with, take_offer};
 use fedci_keys::SecretKey;
 use fedci_proto::{Event, Topic};
@@ -64,6 +64,18 @@ struct Counters {
     ignored: AtomicU64,
     published: AtomicU64,
     publish_no_peers: AtomicU64,
+}
+
+/// Everything the swarm task listens to besides the swarm itself. All bounded.
+struct Inboxes {
+    /// From the node (dial, block).
+    commands: mpsc::Receiver<Command>,
+    /// Events stored from the API, to gossip.
+    gossip: mpsc::Receiver<Event>,
+    /// Answers of helper tasks (verdicts, responses, finished rounds).
+    internal: mpsc::Receiver<Internal>,
+    /// Requests of catch-up rounds to send to peers.
+    requests: mpsc::Receiver<crate::sync::Outbound>,
 }
 
 /// Internal messages from helper tasks back to the swarm task.
@@ -155,8 +167,9 @@ pub fn start(
     let (out_tx, out_rx) = mpsc::channel(4096);
     let (internal_tx, internal_rx) = mpsc::channel(4096);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(json!({})));
+    let (req_tx, req_rx) = mpsc::channel(256);
     let requester = Requester {
-        tx: cmd_tx.clone(),
+        tx: req_tx,
         in_flight: Arc::default(),
     };
     let mut actor = Actor {
@@ -180,7 +193,13 @@ pub fn start(
         snapshot: snap_tx,
     };
     actor.resubscribe();
-    let task = tokio::spawn(async move { actor.run(cmd_rx, out_rx, internal_rx, shutdown).await });
+    let inboxes = Inboxes {
+        commands: cmd_rx,
+        gossip: out_rx,
+        internal: internal_rx,
+        requests: req_rx,
+    };
+    let task = tokio::spawn(async move { actor.run(inboxes, shutdown).await });
     Ok((
         NetHandle {
             commands: cmd_tx,
@@ -214,13 +233,13 @@ struct Actor {
 }
 
 impl Actor {
-    async fn run(
-        &mut self,
-        mut cmd_rx: mpsc::Receiver<Command>,
-        mut out_rx: mpsc::Receiver<Event>,
-        mut internal_rx: mpsc::Receiver<Internal>,
-        shutdown: CancellationToken,
-    ) {
+    async fn run(&mut self, inboxes: Inboxes, shutdown: CancellationToken) {
+        let Inboxes {
+            commands: mut cmd_rx,
+            gossip: mut out_rx,
+            internal: mut internal_rx,
+            requests: mut req_rx,
+        } = inboxes;
         let mut wanted = self.config.peers.clone();
         if let Ok(stored) = self.store.read(|s| s.peers()).await {
             wanted.extend(stored.iter().filter_map(|a| a.parse().ok()));
@@ -250,11 +269,11 @@ impl Actor {
                         self.swarm.behaviour_mut().blocked.unblock_peer(peer);
                         tracing::info!(%peer, "peer unblocked");
                     }
-                    Command::Request { peer, request, reply } => {
-                        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-                        self.pending.insert(id, reply);
-                    }
                 },
+                Some(out) = req_rx.recv() => {
+                    let id = self.swarm.behaviour_mut().sync.send_request(&out.peer, out.request);
+                    self.pending.insert(id, out.reply);
+                }
                 _ = sync_tick.tick() => {
                     let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                     if !peers.is_empty() {

@@ -4,7 +4,7 @@
 //! validation deferred to the node, mesh sizes for small federations, and peer scoring with
 //! loopback (and configured test addresses) exempt from the IP-colocation penalty.
 
-use super::protocol::{Request, Response};
+use crate::sync::protocol::{Request, Response};
 use fedci_proto::{Event, MAX_EVENT_BYTES};
 use libp2p::gossipsub::{
     self, AllowAllSubscriptionFilter, IdentityTransform, MessageAuthenticity, MessageId,
@@ -17,9 +17,6 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/fedci/sync/1");
-/// Request and response frame limits of the sync protocol.
-pub const MAX_REQUEST_BYTES: u64 = 8 << 20;
-pub const MAX_RESPONSE_BYTES: u64 = 40 << 20;
 /// Invalid messages cost this much each (squared) on a topic; three put a peer under the
 /// graylist threshold (-80), where its messages are ignored.
 const INVALID_MESSAGE_WEIGHT: f64 = -10.0;
@@ -110,8 +107,8 @@ pub fn build(
             .with_agent_version(format!("fedci-node/{}", env!("CARGO_PKG_VERSION"))),
     );
     let codec = cbor::codec::Codec::<Request, Response>::default()
-        .set_request_size_maximum(MAX_REQUEST_BYTES)
-        .set_response_size_maximum(MAX_RESPONSE_BYTES);
+        .set_request_size_maximum(crate::sync::protocol::MAX_REQUEST_BYTES)
+        .set_response_size_maximum(crate::sync::protocol::MAX_RESPONSE_BYTES);
     let sync = cbor::Behaviour::with_codec(
         codec,
         [(SYNC_PROTOCOL, ProtocolSupport::Full)],

@@ -3,8 +3,6 @@
 
 mod actor;
 pub mod behaviour;
-pub mod interests;
-pub mod protocol;
 mod validate;
 
 pub use actor::{NetConfig, NetError, start};
@@ -19,12 +17,6 @@ pub enum Command {
     Dial(Multiaddr),
     /// Disconnect a peer and refuse it until unblocked (true) or allow it again (false).
     Block(libp2p::PeerId, bool),
-    /// Send a sync request and hand back the answer (used by catch-up rounds).
-    Request {
-        peer: libp2p::PeerId,
-        request: protocol::Request,
-        reply: tokio::sync::oneshot::Sender<Result<protocol::Response, String>>,
-    },
 }
 
 /// The node's handle on the network actor.

@@ -2,7 +2,7 @@
 //! on its topic and to our interests, then the one ingest path (trust decision, store).
 //! Only after the store has committed do we tell gossipsub to forward it.
 
-use super::interests::Interests;
+use crate::interests::Interests;
 use crate::store::{IngestError, Outcome, Store};
 use fedci_proto::{Event, Topic};
 use libp2p::PeerId;

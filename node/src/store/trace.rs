@@ -1,5 +1,6 @@
 //! Traceability: walks links upstream (what an event was made from) or downstream (what was
-//! made from it, which confidence it earned), across communities, and renders the graph.
+//! made from it, which confidence it earned), across communities. Rendering the graph as
+//! DOT or Mermaid is the API's business (`api/render.rs`).
 //!
 //! Upstream follows the links inside each event; downstream walks the reverse-link index, so
 //! neither scans the store. Walks are bounded by depth and by [`MAX_TRACE_NODES`].
@@ -180,77 +181,4 @@ fn label(e: &fedci_proto::Event) -> String {
             .to_string(),
         _ => s("name").unwrap_or_default(),
     }
-}
-
-impl Graph {
-    /// Graphviz DOT: edges point from an event to what it links to.
-    pub fn to_dot(&self) -> String {
-        let mut out = String::from(
-            "digraph fedci {\n  rankdir=BT;\n  node [shape=box, fontname=\"Helvetica\"];\n",
-        );
-        for n in &self.nodes {
-            let style = if n.id == self.root {
-                ", style=bold"
-            } else if n.kind.is_none() {
-                ", style=dashed"
-            } else {
-                ""
-            };
-            out.push_str(&format!(
-                "  \"{}\" [label=\"{}\\n{}\\n{}\\n{}\"{style}];\n",
-                n.id.short(),
-                esc(n.community.as_deref().unwrap_or("?")),
-                esc(n.kind.as_deref().unwrap_or("unknown")),
-                esc(&n.label),
-                n.id.short()
-            ));
-        }
-        for e in &self.edges {
-            out.push_str(&format!(
-                "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
-                e.from.short(),
-                e.to.short(),
-                esc(&e.rel)
-            ));
-        }
-        out.push_str("}\n");
-        out
-    }
-
-    /// Mermaid flowchart, for Markdown renderers.
-    pub fn to_mermaid(&self) -> String {
-        let mut out = String::from("graph BT\n");
-        for n in &self.nodes {
-            out.push_str(&format!(
-                "  n{}[\"{} {}<br/>{}<br/>{}\"]\n",
-                n.id.short(),
-                mermaid_esc(n.community.as_deref().unwrap_or("?")),
-                mermaid_esc(n.kind.as_deref().unwrap_or("unknown")),
-                mermaid_esc(&n.label),
-                n.id.short()
-            ));
-        }
-        for e in &self.edges {
-            out.push_str(&format!(
-                "  n{} -->|{}| n{}\n",
-                e.from.short(),
-                e.rel,
-                e.to.short()
-            ));
-        }
-        out
-    }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', " ")
-}
-
-fn mermaid_esc(s: &str) -> String {
-    s.replace('"', "#quot;")
-        .replace('<', "#lt;")
-        .replace('>', "#gt;")
-        .replace('\n', " ")
 }

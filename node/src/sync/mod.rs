@@ -7,13 +7,14 @@
 //! fetched takes the one ingest path. A peer that serves forged events, or announces ids it
 //! then does not serve, ends the round and is reported as misbehaving.
 
+pub mod protocol;
 mod round;
 mod serve;
 
 pub use round::sync_with;
 pub use serve::{Responder, take_offer};
 
-use crate::net::protocol::{Request, Response};
+use crate::sync::protocol::{Request, Response};
 use libp2p::PeerId;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -47,10 +48,18 @@ pub enum SyncError {
     Store(String),
 }
 
+/// A request for the swarm task to send, with where to put the answer.
+#[derive(Debug)]
+pub struct Outbound {
+    pub peer: PeerId,
+    pub request: Request,
+    pub reply: oneshot::Sender<Result<Response, String>>,
+}
+
 /// Sends a request through the swarm task and waits for the answer.
 #[derive(Debug, Clone)]
 pub struct Requester {
-    pub(crate) tx: mpsc::Sender<crate::net::Command>,
+    pub(crate) tx: mpsc::Sender<Outbound>,
     /// Ids some round is fetching right now: after a partition heals, several peers offer
     /// the same missing events at once, and each should be fetched and verified once.
     pub(crate) in_flight:
@@ -61,7 +70,7 @@ impl Requester {
     pub async fn call(&self, peer: PeerId, request: Request) -> Result<Response, SyncError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(crate::net::Command::Request {
+            .send(Outbound {
                 peer,
                 request,
                 reply,

@@ -5,12 +5,12 @@ use super::{
     FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_IDS_PER_ROUND, MAX_ROUND_TRIPS, Requester,
     RoundStats, SyncError,
 };
-use crate::net::interests::Interests;
-use crate::net::protocol::{
-    MAX_DIGEST_TOPICS, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
-};
+use crate::interests::Interests;
 use crate::store::digest;
 use crate::store::{Outcome, Store};
+use crate::sync::protocol::{
+    MAX_DIGEST_TOPICS, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
+};
 use fedci_proto::{Event, EventId};
 use libp2p::PeerId;
 use libp2p::futures::{StreamExt, stream};
@@ -329,7 +329,7 @@ fn decode_page(events: Vec<ByteBuf>, requested: &HashSet<EventId>) -> (Vec<Event
 }
 
 /// Bytes of events in one offer: what a peer accepts in a request, less room for framing.
-const OFFER_BYTES: usize = crate::net::behaviour::MAX_REQUEST_BYTES as usize - (256 << 10);
+const OFFER_BYTES: usize = super::protocol::MAX_REQUEST_BYTES as usize - (256 << 10);
 
 /// Offers the peer the events it lacks, in pages. Events a page has no room for wait for the
 /// next round.

@@ -5,11 +5,11 @@
 //! the store changes.
 
 use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES};
-use crate::net::interests::Interests;
-use crate::net::protocol::{
+use crate::interests::Interests;
+use crate::store::Store;
+use crate::sync::protocol::{
     MAX_DIGEST_TOPICS, MAX_EVENTS_PER_FRAME, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
 };
-use crate::store::Store;
 use fedci_proto::Event;
 use fedci_proto::{EventId, Topic};
 use libp2p::PeerId;

@@ -7,6 +7,9 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
+/// Request and response frame limits of the sync protocol.
+pub const MAX_REQUEST_BYTES: u64 = 8 << 20;
+pub const MAX_RESPONSE_BYTES: u64 = 40 << 20;
 /// Most events in one `Offer` or `Events` frame.
 pub const MAX_EVENTS_PER_FRAME: usize = 512;
 /// Most topics reconciled in one request.
