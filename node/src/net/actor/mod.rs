@@ -2,6 +2,9 @@
 //! commands from the node, events to gossip, verdicts of validation tasks, trust changes and
 //! a maintenance tick; it never waits on the store itself.
 
+mod catchup;
+mod status;
+
 use super::behaviour::{self, FedBehaviour, FedBehaviourEvent, Mesh};
 use super::validate::{Verdict, validate};
 use super::{Command, NetHandle};
@@ -521,71 +524,6 @@ impl Actor {
         }
     }
 
-    /// Starts a catch-up round with `peer`, or marks one to follow the round in progress.
-    fn schedule_sync(&mut self, peer: PeerId, offer: bool) {
-        let st = self.syncs.entry(peer).or_default();
-        st.offer |= offer;
-        if st.running {
-            st.again = true;
-            return;
-        }
-        st.running = true;
-        let offer = std::mem::take(&mut st.offer);
-        let topics: Vec<String> = self.subscribed.iter().map(ToString::to_string).collect();
-        let (requester, store, interests) = (
-            self.requester.clone(),
-            self.store.clone(),
-            self.config.interests.clone(),
-        );
-        let (slots, tx) = (self.sync_slots.clone(), self.internal_tx.clone());
-        tokio::spawn(async move {
-            let _slot = slots.acquire_owned().await;
-            let round = sync_with(peer, &requester, &store, &interests, topics, offer);
-            let stats = match tokio::time::timeout(MAX_ROUND_TIME, round).await {
-                Ok(stats) => stats,
-                Err(_) => RoundStats {
-                    error: Some(format!(
-                        "round took longer than {MAX_ROUND_TIME:?}; abandoned"
-                    )),
-                    ..RoundStats::default()
-                },
-            };
-            let _ = tx.send(Internal::SyncDone { peer, stats }).await;
-        });
-    }
-
-    /// Lowers a peer's gossipsub application score for each invalid thing it sent us.
-    fn penalise(&mut self, peer: PeerId) {
-        let p = self.rejects.entry(peer).or_default();
-        p.total += 1;
-        p.weight += 1.0;
-        let (total, score) = (p.total, REJECT_PENALTY * p.weight);
-        self.swarm
-            .behaviour_mut()
-            .gossipsub
-            .set_application_score(&peer, score);
-        tracing::warn!(%peer, rejected = total, "peer sent an invalid event; penalised");
-    }
-
-    /// Lets penalties wear off; forgets peers that are gone and have recovered.
-    fn decay_penalties(&mut self) {
-        let connected: std::collections::HashSet<PeerId> =
-            self.swarm.connected_peers().copied().collect();
-        self.rejects.retain(|peer, p| {
-            p.weight *= PENALTY_DECAY;
-            p.weight > 0.05 || connected.contains(peer)
-        });
-        for (peer, p) in &self.rejects {
-            self.swarm
-                .behaviour_mut()
-                .gossipsub
-                .set_application_score(peer, REJECT_PENALTY * p.weight);
-        }
-        // Catch-up state of peers no longer connected is not needed either.
-        self.syncs
-            .retain(|peer, st| st.running || connected.contains(peer));
-    }
-
     /// On a new connection, offer the rosters in force of every community we trust, so the
     /// peer can believe our events before any catch-up ran.
     fn offer_rosters(&self, peer: PeerId) {
@@ -674,49 +612,6 @@ impl Actor {
             }
             E::ResponseSent { .. } => {}
         }
-    }
-
-    fn update_snapshot(&mut self) {
-        let gs = &self.swarm.behaviour().gossipsub;
-        let peers: Vec<_> = self
-            .swarm
-            .connected_peers()
-            .map(|p| {
-                let sync = self.syncs.get(p).map(|st| {
-                    json!({
-                        "rounds": st.rounds,
-                        "running": st.running,
-                        "last_round_at_ms": st.last_at_ms,
-                        "last_round": st.last,
-                        "bytes_sent": st.bytes_sent,
-                        "bytes_received": st.bytes_received,
-                        "events_stored": st.stored,
-                    })
-                });
-                json!({
-                    "peer_id": p.to_string(),
-                    "score": gs.peer_score(p),
-                    "rejected": self.rejects.get(p).map_or(0, |r| r.total),
-                    "sync": sync,
-                })
-            })
-            .collect();
-        let c = &self.counters;
-        let snap = json!({
-            "peer_id": self.local.to_string(),
-            "listen": self.listen.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "peers": peers,
-            "topics": self.subscribed.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "blocked": self.swarm.behaviour().blocked.blocked_peers().iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "gossip": {
-                "accepted": c.accepted.load(Relaxed),
-                "rejected": c.rejected.load(Relaxed),
-                "ignored": c.ignored.load(Relaxed),
-                "published": c.published.load(Relaxed),
-                "published_without_peers": c.publish_no_peers.load(Relaxed),
-            },
-        });
-        self.snapshot.send_replace(Arc::new(snap));
     }
 }
 
