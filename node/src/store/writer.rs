@@ -190,6 +190,7 @@ pub(crate) fn spawn(
     metrics: Arc<Metrics>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let mut writer = Writer {
+        tally: Tally::default(),
         db,
         state,
         committed,
@@ -202,7 +203,15 @@ pub(crate) fn spawn(
         .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))
 }
 
+/// What a batch will add to the metrics once it commits.
+#[derive(Debug, Default)]
+struct Tally {
+    duplicates: u64,
+    rejects: Vec<(&'static str, &'static str)>,
+}
+
 struct Writer {
+    tally: Tally,
     db: Arc<Database>,
     state: State,
     committed: watch::Sender<u64>,
@@ -323,6 +332,14 @@ impl Writer {
         })();
         match result {
             Ok(answers) => {
+                // Counted only now: a batch that fails to commit changed nothing.
+                let tally = std::mem::take(&mut self.tally);
+                self.metrics
+                    .events_duplicate
+                    .fetch_add(tally.duplicates, Relaxed);
+                for (source, code) in tally.rejects {
+                    self.metrics.reject(source, code);
+                }
                 self.metrics.commits.fetch_add(1, Relaxed);
                 self.metrics.commit_events.fetch_add(stored, Relaxed);
                 self.metrics.events_stored.fetch_add(stored, Relaxed);
@@ -341,6 +358,7 @@ impl Writer {
                 // every caller. No reply was sent yet, so nobody saw a false success.
                 tracing::error!(error = %e, "store commit failed");
                 self.state = before;
+                self.tally = Tally::default();
                 let why = e.to_string();
                 for req in batch {
                     req.reply(Err(&why));
@@ -363,9 +381,9 @@ impl Writer {
                     match &outcome {
                         Outcome::Stored { .. } => *stored += 1,
                         Outcome::Duplicate => {
-                            self.metrics.events_duplicate.fetch_add(1, Relaxed);
+                            self.tally.duplicates += 1;
                         }
-                        Outcome::Rejected(e) => self.metrics.reject(source, e.code()),
+                        Outcome::Rejected(e) => self.tally.rejects.push((source, e.code())),
                     }
                     outcomes.push(outcome);
                 }
@@ -425,7 +443,7 @@ impl Writer {
                     if local {
                         return Ok(Outcome::Rejected(e.into()));
                     }
-                    self.metrics.reject("link_resolution", e.code());
+                    self.tally.rejects.push(("link_resolution", e.code()));
                 }
             }
         }
@@ -477,7 +495,12 @@ impl Writer {
 
     /// Events that linked to `id` before we held it: their target kind is checked now. They
     /// are already stored (they were valid when they came), so a mismatch is only reported.
-    fn check_resolved_links(&self, t: &Tables<'_>, id: &Id, kind: &str) -> Result<(), StoreError> {
+    fn check_resolved_links(
+        &mut self,
+        t: &Tables<'_>,
+        id: &Id,
+        kind: &str,
+    ) -> Result<(), StoreError> {
         for source in t.links_rev.get(id)? {
             let source = *source?.value();
             let Some(raw) = t.events.get(&source)? else {
@@ -489,7 +512,7 @@ impl Writer {
             for link in src.body().links.iter().filter(|l| &l.target.0 == id) {
                 if let Err(e) = vocab::check_target(src.kind(), &link.rel, kind) {
                     tracing::warn!(source = %hex::encode(source), error = %e, "dangling link resolved to a wrong kind");
-                    self.metrics.reject("link_resolution", e.code());
+                    self.tally.rejects.push(("link_resolution", e.code()));
                 }
             }
         }
