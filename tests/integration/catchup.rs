@@ -33,6 +33,16 @@ fn home(community: &str, sync_interval_secs: Option<u64>) -> Node {
     n
 }
 
+/// Starts `newcomer` dialling the running `to`, after both pinned each other (`to` while it
+/// runs), and waits until they are connected.
+fn join_late(newcomer: &mut Node, to: &Node) {
+    newcomer.trust(to);
+    to.trust(newcomer);
+    let addr = to.listen_addr();
+    newcomer.start_with(&["--peer", &addr]);
+    wait_connected(newcomer, &[to], MESH_TIMEOUT);
+}
+
 /// Every node pins every other node's community root.
 fn pin_all(nodes: &[&Node]) {
     for a in nodes {
@@ -70,11 +80,7 @@ fn late_joiner_gets_every_event() {
 
     // opnfv appears only now. Pins are exchanged both ways, odl's while it runs.
     let mut opnfv = home("opnfv", Some(3600));
-    opnfv.trust(&odl);
-    odl.trust(&opnfv);
-    let odl_addr = odl.listen_addr();
-    opnfv.start_with(&["--peer", &odl_addr]);
-    wait_connected(&opnfv, &[&odl], MESH_TIMEOUT);
+    join_late(&mut opnfv, &odl);
     t.mark("opnfv started and connected");
 
     // The rounds started by the connection (and by subscriptions) alone bring opnfv level.
@@ -99,11 +105,7 @@ fn lying_peer_is_dropped_from_the_round_and_penalised() {
     odl.start_with(&["--tamper-relay"]);
     let published = publish_mix(&odl, 40, "liar");
     let mut opnfv = home("opnfv", Some(1));
-    opnfv.trust(&odl);
-    odl.trust(&opnfv);
-    let odl_addr = odl.listen_addr();
-    opnfv.start_with(&["--peer", &odl_addr]);
-    wait_connected(&opnfv, &[&odl], MESH_TIMEOUT);
+    join_late(&mut opnfv, &odl);
     t.mark("opnfv connected to a lying odl");
 
     let odl_peer = odl.peer_id();

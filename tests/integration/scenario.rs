@@ -89,6 +89,19 @@ struct Chain {
 }
 
 impl Scenario {
+    /// Starts the three nodes fully connected and every job's watcher.
+    fn start_all_with_jobs(&mut self) {
+        self.net
+            .start(Topology::Full)
+            .unwrap_or_else(|e| panic!("starting the testnet: {e}"));
+        self.net
+            .wait_connected(2, CONNECT_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for c in COMMUNITIES {
+            self.start_watchers(c);
+        }
+    }
+
     /// Homes for odl, opnfv and openstack, each pinning the other two; nothing runs yet.
     fn new(test: &'static str) -> Scenario {
         let dir = tempfile::Builder::new()
@@ -662,15 +675,7 @@ fn set<const N: usize>(ids: [&str; N]) -> BTreeSet<String> {
 fn full_reference_scenario() {
     let mut t = Phases::new("full_reference_scenario");
     let mut s = Scenario::new("full_reference_scenario");
-    s.net
-        .start(Topology::Full)
-        .unwrap_or_else(|e| panic!("starting the testnet: {e}"));
-    s.net
-        .wait_connected(2, CONNECT_TIMEOUT)
-        .unwrap_or_else(|e| panic!("{e}"));
-    for c in COMMUNITIES {
-        s.start_watchers(c);
-    }
+    s.start_all_with_jobs();
     t.mark("three nodes connected, three watchers started");
 
     s.run_script("openstack", "openstack-release.sh");
@@ -739,15 +744,7 @@ fn opnfv_down_while_odl_publishes_still_produces_the_baseline() {
 fn partition_and_heal_converges() {
     let mut t = Phases::new("partition_and_heal_converges");
     let mut s = Scenario::new("partition_and_heal_converges");
-    s.net
-        .start(Topology::Full)
-        .unwrap_or_else(|e| panic!("starting the testnet: {e}"));
-    s.net
-        .wait_connected(2, CONNECT_TIMEOUT)
-        .unwrap_or_else(|e| panic!("{e}"));
-    for c in COMMUNITIES {
-        s.start_watchers(c);
-    }
+    s.start_all_with_jobs();
     s.run_script("openstack", "openstack-release.sh");
     let verified = s.single("openstack", "openstack", "confidence.modified");
     wait_for(STEP_TIMEOUT, "OpenStack's release to reach opnfv", || {
