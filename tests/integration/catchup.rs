@@ -43,6 +43,14 @@ fn join_late(newcomer: &mut Node, to: &Node) {
     wait_connected(newcomer, &[to], MESH_TIMEOUT);
 }
 
+/// The nodes of `all` other than `n`.
+fn others<'a>(all: &[&'a Node], n: &Node) -> Vec<&'a Node> {
+    all.iter()
+        .copied()
+        .filter(|o| o.home() != n.home())
+        .collect()
+}
+
 /// Every node pins every other node's community root.
 fn pin_all(nodes: &[&Node]) {
     for a in nodes {
@@ -237,12 +245,7 @@ fn partition_heals_to_the_union() {
     let (a, b, c, d) = (&nodes[0], &nodes[1], &nodes[2], &nodes[3]);
     let all = [a, b, c, d];
     for n in all {
-        let others: Vec<&Node> = all
-            .iter()
-            .copied()
-            .filter(|o| o.home() != n.home())
-            .collect();
-        wait_connected(n, &others, MESH_TIMEOUT);
+        wait_connected(n, &others(&all, n), MESH_TIMEOUT);
     }
     t.mark("start and connect");
     // Everyone holds the four rosters before the split.
@@ -315,12 +318,7 @@ fn partition_heals_to_the_union() {
     let union: BTreeSet<String> = left_set.union(&right_set).cloned().collect();
     assert_eq!(union.len(), 4 + 4 * 50, "the union");
     for n in all {
-        let others: Vec<&Node> = all
-            .iter()
-            .copied()
-            .filter(|o| o.home() != n.home())
-            .collect();
-        wait_connected(n, &others, MESH_TIMEOUT);
+        wait_connected(n, &others(&all, n), MESH_TIMEOUT);
         t.mark(&format!("{} reconnected", n.community()));
     }
     for n in all {
