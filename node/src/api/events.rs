@@ -113,23 +113,25 @@ async fn store_one(
     source: &'static str,
 ) -> Result<Response, ApiError> {
     let id = event.id();
-    let outcome = st.store.ingest(vec![event.clone()], source).await?;
-    match outcome.into_iter().next() {
-        Some(Outcome::Stored { seq }) => {
-            if let Some(out) = &st.outbound {
-                // Gossip is best effort; catch-up delivers what a full queue drops.
-                let _ = out.try_send(event);
-            }
-            Ok((
-                StatusCode::CREATED,
-                Json(Published {
-                    id,
-                    arrival: Some(seq),
-                    status: "stored",
-                }),
-            )
-                .into_response())
+    // The writer gossips it once it passed every check, while the commit is under way.
+    let outcome = match &st.outbound {
+        Some(out) => {
+            st.store
+                .ingest_announcing(vec![event], source, out.clone())
+                .await?
         }
+        None => st.store.ingest(vec![event], source).await?,
+    };
+    match outcome.into_iter().next() {
+        Some(Outcome::Stored { seq }) => Ok((
+            StatusCode::CREATED,
+            Json(Published {
+                id,
+                arrival: Some(seq),
+                status: "stored",
+            }),
+        )
+            .into_response()),
         Some(Outcome::Duplicate) => {
             let arrival = st
                 .store

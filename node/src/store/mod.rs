@@ -156,6 +156,24 @@ impl Store {
         self.call(|reply| writer::Request::Ingest {
             events,
             source,
+            announce: None,
+            reply,
+        })
+        .await?
+    }
+
+    /// [`Store::ingest`], and the events it stores go to `announce` as soon as they passed
+    /// every check, before the commit (a publisher's gossip overlaps its fsync).
+    pub async fn ingest_announcing(
+        &self,
+        events: Vec<Event>,
+        source: &'static str,
+        announce: mpsc::Sender<Event>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        self.call(|reply| writer::Request::Ingest {
+            events,
+            source,
+            announce: Some(announce),
             reply,
         })
         .await?
