@@ -3,20 +3,15 @@
 //! line arriving in the remote node's stream: durable at the publisher, gossiped, validated,
 //! durable at the receiver.
 
-use super::{Latency, artifact_event};
+use super::artifact_event;
+use super::load::{ARRIVALS_CAPACITY, Arrival, BoxFut, Fabric, Publisher, Run};
 use crate::net::{Testnet, Topology, status};
 use crate::sock::{Conn, follow};
 use hyper::Method;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, mpsc};
-
-/// Event id → (follower index, arrival instant) for each follower that delivered it.
-type Arrivals = HashMap<String, Vec<(usize, Instant)>>;
+use std::time::Duration;
+use tokio::sync::mpsc;
 
 #[derive(Debug, Clone)]
 pub struct FanoutOpts {
@@ -29,16 +24,8 @@ pub struct FanoutOpts {
 #[derive(Debug, Serialize)]
 pub struct FanoutReport {
     pub nodes: usize,
-    pub offered_rate: u64,
-    pub published: usize,
-    pub publish_rate_achieved: f64,
-    pub deliveries_expected: usize,
-    pub deliveries: usize,
-    pub lost: usize,
-    /// Per (event, receiving node) pair.
-    pub latency: Latency,
-    /// Per event: until the last receiving node had it.
-    pub latency_all_nodes: Latency,
+    #[serde(flatten)]
+    pub run: Run,
     /// Resident memory per node at the end, MB: min, mean, max.
     pub rss_mb: [f64; 3],
 }
@@ -63,157 +50,114 @@ pub fn names(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// A running fedci net whose first node publishes and whose others stream `artifact.created`.
+#[derive(Debug)]
+pub struct FedciNet {
+    pub net: Testnet,
+    pub fabric: Fabric,
+    _dir: tempfile::TempDir,
+}
+
+/// One keep-alive socket connection publishing JSON events; acknowledged = committed (201).
+struct SocketPublisher(Conn);
+
+impl Publisher for SocketPublisher {
+    fn publish(&mut self, i: u64, probe: bool) -> BoxFut<'_, Option<String>> {
+        Box::pin(async move {
+            let event = if probe {
+                serde_json::json!({"kind": "artifact.created", "data": {"identity": format!("probe-{i}")}})
+            } else {
+                artifact_event(i)
+            };
+            let body = serde_json::to_vec(&event).ok()?;
+            match self.0.call(Method::POST, "/v1/events", Some(body)).await {
+                Ok((201, resp)) => {
+                    let v: serde_json::Value = serde_json::from_slice(&resp).ok()?;
+                    Some(v["id"].as_str()?.to_string())
+                }
+                _ => None,
+            }
+        })
+    }
+}
+
+impl FedciNet {
+    /// Starts `nodes` nodes (full mesh up to 10, random degree 4 beyond), follows the streams
+    /// of all but the first, opens `connections` publishing connections to the first, and
+    /// warms up until every follower has seen a probe.
+    pub async fn start(bin: &Path, nodes: usize, connections: usize) -> anyhow::Result<FedciNet> {
+        anyhow::ensure!(nodes >= 2, "fanout needs at least 2 nodes");
+        let dir = tempfile::tempdir()?;
+        let names = names(nodes);
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut net = Testnet::create(dir.path(), &refs, bin, "")?;
+        let topology = if nodes <= 10 {
+            Topology::Full
+        } else {
+            Topology::Random(4)
+        };
+        net.start(topology)?;
+        net.wait_connected(1, Duration::from_secs(30))
+            .map_err(anyhow::Error::msg)?;
+        let (tx, rx) = mpsc::channel(ARRIVALS_CAPACITY);
+        for (i, node) in net.nodes.iter().enumerate().skip(1) {
+            let after = status(node)
+                .and_then(|s| s["last_arrival"].as_u64())
+                .unwrap_or(0);
+            let path = format!("/v1/stream?kind=artifact.created&after={after}");
+            let (ltx, mut lrx) = mpsc::channel(ARRIVALS_CAPACITY);
+            tokio::spawn(follow(node.socket(), path, ltx));
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some((key, identity, at)) = lrx.recv().await {
+                    let probe = identity.starts_with("probe-");
+                    let arrival = Arrival {
+                        follower: i - 1,
+                        key,
+                        probe,
+                        at,
+                    };
+                    if tx.send(arrival).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let socket = net.nodes[0].socket();
+        let mut publishers: Vec<Box<dyn Publisher>> = Vec::new();
+        for _ in 0..connections.max(1) {
+            publishers.push(Box::new(SocketPublisher(Conn::open(&socket).await?)));
+        }
+        let mut fabric = Fabric::new("fedci", publishers, nodes - 1, rx);
+        fabric.warm_up(Duration::from_secs(60)).await?;
+        Ok(FedciNet {
+            net,
+            fabric,
+            _dir: dir,
+        })
+    }
+
+    /// Resident memory per node, MB: min, mean, max.
+    pub fn rss_mb(&self) -> [f64; 3] {
+        let rss: Vec<f64> = self
+            .net
+            .nodes
+            .iter()
+            .filter_map(|n| n.pid())
+            .filter_map(rss_mb)
+            .collect();
+        super::spread(&rss)
+    }
+}
+
 pub async fn run(bin: &Path, opts: &FanoutOpts) -> anyhow::Result<FanoutReport> {
-    let dir = tempfile::tempdir()?;
-    let names = names(opts.nodes);
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut net = Testnet::create(dir.path(), &refs, bin, "")?;
-    let topology = if opts.nodes <= 10 {
-        Topology::Full
-    } else {
-        Topology::Random(4)
-    };
-    net.start(topology)?;
-    net.wait_connected(1.min(opts.nodes - 1), Duration::from_secs(30))
-        .map_err(anyhow::Error::msg)?;
-
-    // Followers: every node but the publisher streams artifact.created from now on.
-    let (tx, mut rx) = mpsc::channel(1 << 20);
-    for (i, node) in net.nodes.iter().enumerate().skip(1) {
-        let after = status(node)
-            .and_then(|s| s["last_arrival"].as_u64())
-            .unwrap_or(0);
-        let tx = tx.clone();
-        let path = format!("/v1/stream?kind=artifact.created&after={after}");
-        let socket = node.socket();
-        tokio::spawn(async move {
-            let (ltx, mut lrx) = mpsc::channel(1 << 16);
-            tokio::spawn(follow(socket, path, ltx));
-            while let Some((id, identity, at)) = lrx.recv().await {
-                if tx.send((i, id, identity, at)).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(tx);
-    let seen: Arc<Mutex<Arrivals>> = Arc::default();
-    let probes_seen: Arc<Mutex<std::collections::HashSet<usize>>> = Arc::default();
-    {
-        let (seen, probes_seen) = (seen.clone(), probes_seen.clone());
-        tokio::spawn(async move {
-            while let Some((node, id, identity, at)) = rx.recv().await {
-                if identity.starts_with("probe-") {
-                    probes_seen.lock().await.insert(node);
-                } else {
-                    seen.lock().await.entry(id).or_default().push((node, at));
-                }
-            }
-        });
-    }
-    let socket = net.nodes[0].socket();
-    // Warm-up: gossip before a peer's subscription is known is lost by design, so probe until
-    // every follower has seen one.
-    let mut conn = Conn::open(&socket).await?;
-    let warm = Instant::now();
-    for n in 0u64.. {
-        let probe = serde_json::json!({"kind": "artifact.created", "data": {"identity": format!("probe-{n}")}});
-        conn.call(
-            Method::POST,
-            "/v1/events",
-            Some(serde_json::to_vec(&probe)?),
-        )
-        .await?;
-        if probes_seen.lock().await.len() == opts.nodes - 1 {
-            break;
-        }
-        if warm.elapsed() > Duration::from_secs(60) {
-            anyhow::bail!("warm-up: probes did not reach every node within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
-    // Publish at a fixed rate, open loop, remembering when each request left.
-    let start = Instant::now() + Duration::from_millis(50);
-    let end = start + opts.duration;
-    let next = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..opts.connections {
-        let mut conn = Conn::open(&socket).await?;
-        let (next, rate) = (next.clone(), opts.rate);
-        tasks.push(tokio::spawn(async move {
-            let mut sent = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
-                if due >= end {
-                    break;
-                }
-                tokio::time::sleep_until(due.into()).await;
-                let body = serde_json::to_vec(&artifact_event(i)).unwrap_or_default();
-                let left = Instant::now();
-                if let Ok((201, resp)) = conn.call(Method::POST, "/v1/events", Some(body)).await {
-                    let v: serde_json::Value = serde_json::from_slice(&resp).unwrap_or_default();
-                    sent.push((v["id"].as_str().unwrap_or_default().to_string(), left));
-                }
-            }
-            sent
-        }));
-    }
-    let mut sent = Vec::new();
-    for t in tasks {
-        sent.extend(t.await?);
-    }
-    let publish_secs = start.elapsed().as_secs_f64();
-    let expected = sent.len() * (opts.nodes - 1);
-    // Give stragglers a bounded time to arrive.
-    let drain = Instant::now();
-    loop {
-        let got: usize = seen.lock().await.values().map(Vec::len).sum();
-        if got >= expected || drain.elapsed() > Duration::from_secs(15) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let seen = seen.lock().await;
-    let mut lat = Vec::with_capacity(expected);
-    let mut all_nodes = Vec::new();
-    for (id, left) in &sent {
-        let arrivals = seen.get(id).map(Vec::as_slice).unwrap_or(&[]);
-        for (_, at) in arrivals {
-            lat.push(at.saturating_duration_since(*left));
-        }
-        if arrivals.len() == opts.nodes - 1
-            && let Some(last) = arrivals.iter().map(|(_, at)| *at).max()
-        {
-            all_nodes.push(last.saturating_duration_since(*left));
-        }
-    }
-    let deliveries = lat.len();
-    let rss: Vec<f64> = net
-        .nodes
-        .iter()
-        .filter_map(|n| n.pid())
-        .filter_map(rss_mb)
-        .collect();
-    let rss_mb = if rss.is_empty() {
-        [0.0; 3]
-    } else {
-        let min = rss.iter().copied().fold(f64::MAX, f64::min);
-        let max = rss.iter().copied().fold(0.0, f64::max);
-        [min, rss.iter().sum::<f64>() / rss.len() as f64, max]
-    };
-    net.stop_all();
+    let mut fed = FedciNet::start(bin, opts.nodes, opts.connections).await?;
+    let run = fed.fabric.run(opts.rate, opts.duration).await?;
+    let rss_mb = fed.rss_mb();
+    fed.net.stop_all();
     Ok(FanoutReport {
         nodes: opts.nodes,
-        offered_rate: opts.rate,
-        published: sent.len(),
-        publish_rate_achieved: sent.len() as f64 / publish_secs.max(opts.duration.as_secs_f64()),
-        deliveries_expected: expected,
-        deliveries,
-        lost: expected.saturating_sub(deliveries),
-        latency: Latency::of(lat),
-        latency_all_nodes: Latency::of(all_nodes),
+        run,
         rss_mb,
     })
 }

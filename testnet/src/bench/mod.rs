@@ -1,8 +1,13 @@
 //! Benchmarks against real nodes. Each scenario prints a human table and one JSON line.
 
+pub mod baseline;
+pub mod broker;
 pub mod catchup;
+pub mod compare;
 pub mod fanout;
+pub mod gossip_peer;
 pub mod ingest;
+pub mod load;
 pub mod trace;
 
 use serde::Serialize;
@@ -49,4 +54,14 @@ pub fn artifact_event(n: u64) -> serde_json::Value {
             "build_url": format!("https://jenkins.opendaylight.org/releng/job/autorelease-release-oxygen/{n}/"),
         },
     })
+}
+
+/// Min, mean and max of per-process figures (zeros when there are none).
+pub fn spread(values: &[f64]) -> [f64; 3] {
+    if values.is_empty() {
+        return [0.0; 3];
+    }
+    let min = values.iter().copied().fold(f64::MAX, f64::min);
+    let max = values.iter().copied().fold(0.0, f64::max);
+    [min, values.iter().sum::<f64>() / values.len() as f64, max]
 }
