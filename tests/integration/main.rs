@@ -1,6 +1,7 @@
 //! Workspace integration tests: one binary, one module per area; the harness is `fedci_tests`.
 
 mod bad_input;
+mod bench;
 mod catchup;
 mod consumers;
 mod durability;

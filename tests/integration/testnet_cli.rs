@@ -7,70 +7,16 @@
 //! with a note otherwise), and uses netem latency only where the kernel has it.
 
 use fedci_tests::net::{set_diff, wait_for};
-use fedci_tests::{is_id, ndjson_ids, node_bin};
+use fedci_tests::{is_id, ndjson_ids, node_bin, testnet_bin};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How long an event may take to reach every node (gossip or catch-up), on 2 shared cores.
 const CONVERGE: Duration = Duration::from_secs(25);
 /// How long a partition must keep an event on its own side to count as holding.
 const HOLDS: Duration = Duration::from_secs(2);
-
-/// The `fedci-testnet` binary next to this test executable, brought up to date with cargo:
-/// another package's binaries are built for `cargo nextest run --workspace` only when that
-/// package has integration tests of its own, which fedci-testnet has not.
-fn testnet_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test executable is not under target/<profile>/deps");
-        let bin = profile_dir.join("fedci-testnet");
-        let target_dir = profile_dir.parent().expect("target dir");
-        let profile = profile_dir
-            .file_name()
-            .expect("profile dir name")
-            .to_string_lossy();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "fedci-testnet",
-                "--bin",
-                "fedci-testnet",
-            ])
-            .arg("--target-dir")
-            .arg(target_dir);
-        match profile.as_ref() {
-            "debug" => {}
-            "release" => {
-                cmd.arg("--release");
-            }
-            other => {
-                cmd.args(["--profile", other]);
-            }
-        }
-        match cmd.output() {
-            Ok(out) if out.status.success() => {}
-            // Without cargo (the test binary run by hand), a binary already built will do.
-            _ if bin.is_file() => {}
-            Ok(out) => panic!(
-                "cargo build -p fedci-testnet failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            Err(e) => panic!("running cargo to build fedci-testnet: {e}"),
-        }
-        bin
-    })
-}
 
 /// A background net in a temporary directory; `down` on drop, so a failing test leaves no
 /// processes or namespaces behind.

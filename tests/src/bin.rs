@@ -125,3 +125,56 @@ fn build(profile_dir: &Path, root: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The `fedci-testnet` binary next to this test executable, brought up to date with cargo:
+/// another package's binaries are built for `cargo nextest run --workspace` only when that
+/// package has integration tests of its own, which fedci-testnet has not.
+pub fn testnet_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable is not under target/<profile>/deps");
+        let bin = profile_dir.join("fedci-testnet");
+        let target_dir = profile_dir.parent().expect("target dir");
+        let profile = profile_dir
+            .file_name()
+            .expect("profile dir name")
+            .to_string_lossy();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "fedci-testnet",
+                "--bin",
+                "fedci-testnet",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir);
+        match profile.as_ref() {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
+            }
+            other => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        match cmd.output() {
+            Ok(out) if out.status.success() => {}
+            // Without cargo (the test binary run by hand), a binary already built will do.
+            _ if bin.is_file() => {}
+            Ok(out) => panic!(
+                "cargo build -p fedci-testnet failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => panic!("running cargo to build fedci-testnet: {e}"),
+        }
+        bin
+    })
+}

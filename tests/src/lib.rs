@@ -9,7 +9,7 @@ pub mod net;
 pub mod node;
 pub mod process;
 
-pub use bin::node_bin;
+pub use bin::{node_bin, testnet_bin};
 pub use http::{EventStream, Response};
 pub use node::Node;
 pub use process::Background;

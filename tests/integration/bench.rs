@@ -1,0 +1,117 @@
+//! The comparison benchmarks of the real `fedci-testnet` binary, at a small load: `bench
+//! baseline` (fedci against plain gossipsub) and `bench broker` (fedci against RabbitMQ) must
+//! start every system, deliver every published event to every consumer of each, and report
+//! figures and ratios that add up. Speed itself is measured in BENCHMARKS.md, not here.
+//!
+//! The broker test needs RabbitMQ's server (`.ci/run` installs rabbitmq-server); elsewhere
+//! it says so and skips.
+
+use fedci_tests::{node_bin, testnet_bin};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `fedci-testnet bench ARGS` and returns its JSON line (the last line of stdout).
+fn bench(args: &[&str]) -> Value {
+    let out = Command::new(testnet_bin())
+        .arg("bench")
+        .args(args)
+        .env("FEDCI_NODE_BIN", node_bin())
+        .output()
+        .expect("running fedci-testnet");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "fedci-testnet bench {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().expect("no output");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"))
+}
+
+/// A comparison at 100 events/s for 2 s (200 events), 4 publishes in flight.
+fn small_comparison(scenario: &[&str]) -> Value {
+    let load = ["--rate", "100", "--seconds", "2", "--connections", "4"];
+    bench(&[scenario, &load[..]].concat())
+}
+
+/// The acknowledgement latency of one side, which only a system that acknowledges has.
+fn ack_p50(side: &Value) -> f64 {
+    side["run"]["ack_latency"]["p50_ms"]
+        .as_f64()
+        .expect("a number")
+}
+
+/// Every publish acknowledged and delivered to every consumer, with latencies that add up.
+fn assert_complete(side: &Value, published: u64, consumers: u64) {
+    let run = &side["run"];
+    let system = side["system"].as_str().unwrap_or("?");
+    assert_eq!(run["published"], published, "{system}: published");
+    assert_eq!(run["refused"], 0, "{system}: refused");
+    assert_eq!(
+        run["deliveries"],
+        published * consumers,
+        "{system}: deliveries"
+    );
+    assert_eq!(run["lost"], 0, "{system}: lost");
+    let lat = &run["latency"];
+    let (p50, p99, max) = (
+        lat["p50_ms"].as_f64().expect("a number"),
+        lat["p99_ms"].as_f64().expect("a number"),
+        lat["max_ms"].as_f64().expect("a number"),
+    );
+    assert!(
+        0.0 < p50 && p50 <= p99 && p99 <= max,
+        "{system}: latencies out of order: {lat}"
+    );
+    assert_eq!(lat["count"], published * consumers, "{system}: samples");
+}
+
+fn assert_ratios(c: &Value) {
+    let p50 = c["p50_ratio"].as_f64().expect("a number");
+    let expect = c["fedci"]["run"]["latency"]["p50_ms"]
+        .as_f64()
+        .expect("a number")
+        / c["other"]["run"]["latency"]["p50_ms"]
+            .as_f64()
+            .expect("a number");
+    assert!((p50 - expect).abs() < 1e-9, "p50 ratio {p50} != {expect}");
+}
+
+#[test]
+fn baseline_runs_fedci_and_plain_gossipsub_under_the_same_load() {
+    let c = small_comparison(&["baseline", "--nodes", "3"]);
+    assert_eq!(c["fedci"]["system"], "fedci");
+    assert_eq!(c["other"]["system"], "gossipsub");
+    assert_eq!(c["consumers"], 2);
+    assert_complete(&c["fedci"], 200, 2);
+    assert_complete(&c["other"], 200, 2);
+    assert_ratios(&c);
+    // fedci acknowledges a publish once it is committed; plain gossipsub has no such thing.
+    assert!(ack_p50(&c["fedci"]) > 0.0);
+}
+
+#[test]
+fn broker_runs_fedci_and_rabbitmq_under_the_same_load() {
+    if !Path::new("/usr/lib/rabbitmq/bin/rabbitmq-server").exists() {
+        eprintln!("SKIPPED: rabbitmq-server is not installed (.ci/run installs it)");
+        return;
+    }
+    let c = small_comparison(&["broker", "--consumers", "2"]);
+    assert_eq!(c["other"]["system"], "rabbitmq");
+    assert_complete(&c["fedci"], 200, 2);
+    assert_complete(&c["other"], 200, 2);
+    assert_ratios(&c);
+    // Publisher confirms: every broker publish was acknowledged, after some time.
+    assert!(ack_p50(&c["other"]) > 0.0);
+    // The broker is stopped at the end: nothing is left listening under our node name.
+    let left = Command::new("pgrep")
+        .args(["-f", "fedci-bench-.*@localhost"])
+        .output()
+        .expect("pgrep");
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "a benchmark broker is still running"
+    );
+}
