@@ -53,6 +53,30 @@ enum Command {
     /// Benchmarks against real nodes; prints a table and a JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// A plain-gossipsub peer for `bench baseline` (driven over stdin/stdout).
+    #[command(hide = true)]
+    GossipPeer(bench::gossip_peer::GossipPeerArgs),
+}
+
+/// Load settings shared by `bench baseline` and `bench broker`.
+#[derive(Debug, clap::Args)]
+struct CompareArgs {
+    /// Offered load of the fixed-rate run, events/s.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Publishes in flight: fedci socket connections, broker publishers awaiting a confirm.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Also search each system's highest zero-loss rate, starting from this rate
+    /// (grows by half per step, then bisects to within 10 %).
+    #[arg(long, value_name = "RATE")]
+    max_from: Option<u64>,
+    /// Upper bound of the search, events/s.
+    #[arg(long, default_value_t = 40_000)]
+    max_ceiling: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +104,36 @@ enum BenchCommand {
     Catchup {
         #[arg(long, default_value_t = 10_000)]
         events: u64,
+        /// Communities in the net; the late joiner subscribes to every one's topics, so this
+        /// sets how many topics the in-sync round covers.
+        #[arg(long, default_value_t = 2)]
+        communities: usize,
+    },
+    /// fedci fanout against plain libp2p gossipsub (no signatures, no store), same load.
+    ///
+    /// Runs fedci's nodes first, then as many plain-gossipsub peers with the same transport and
+    /// mesh settings, and prints both with fedci/gossipsub ratios.
+    Baseline {
+        /// Nodes: one publisher, the others consume.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        #[command(flatten)]
+        load: CompareArgs,
+    },
+    /// fedci fanout against a RabbitMQ broker, same load.
+    ///
+    /// The broker is a private RabbitMQ node (own port and data directory, stopped at the end):
+    /// durable topic exchange, one durable queue per consuming community, persistent messages,
+    /// publisher confirms, manual acks. Prints both with fedci/broker ratios.
+    Broker {
+        /// Consuming communities (fedci runs consumers + 1 nodes).
+        #[arg(long, default_value_t = 2)]
+        consumers: usize,
+        /// Install rabbitmq-server with apt-get if it is missing.
+        #[arg(long)]
+        install_broker: bool,
+        #[command(flatten)]
+        load: CompareArgs,
     },
     /// One node: durable publishes through the socket API (fixed rate, then saturation).
     Ingest {
@@ -129,28 +183,45 @@ async fn main() -> Result<()> {
             let r = bench::fanout::run(&bin, &opts).await?;
             println!(
                 "fanout, {} nodes, {} events/s offered for {seconds}s",
-                r.nodes, r.offered_rate
+                r.nodes, r.run.offered_rate
             );
             println!(
                 "  published {} ({:.0}/s); delivered {} of {} (lost {}); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                r.published,
-                r.publish_rate_achieved,
-                r.deliveries,
-                r.deliveries_expected,
-                r.lost,
-                r.latency.p50_ms,
-                r.latency.p99_ms,
-                r.latency.max_ms
+                r.run.published,
+                r.run.publish_rate_achieved,
+                r.run.deliveries,
+                r.run.deliveries_expected,
+                r.run.lost,
+                r.run.latency.p50_ms,
+                r.run.latency.p99_ms,
+                r.run.latency.max_ms
             );
             println!(
-                "  until every node had it: p50 {:.2} ms, p99 {:.2} ms; RSS per node min/mean/max {:.1}/{:.1}/{:.1} MB",
-                r.latency_all_nodes.p50_ms,
-                r.latency_all_nodes.p99_ms,
-                r.rss_mb[0],
-                r.rss_mb[1],
-                r.rss_mb[2]
+                "  until every node had it: p50 {:.2} ms, p99 {:.2} ms; publish acknowledged: p50 {:.2} ms, p99 {:.2} ms",
+                r.run.latency_all_consumers.p50_ms,
+                r.run.latency_all_consumers.p99_ms,
+                r.run.ack_latency.p50_ms,
+                r.run.ack_latency.p99_ms,
+            );
+            println!(
+                "  RSS per node min/mean/max {:.1}/{:.1}/{:.1} MB",
+                r.rss_mb[0], r.rss_mb[1], r.rss_mb[2]
             );
             println!("{}", serde_json::to_string(&r)?);
+        }
+        Command::GossipPeer(args) => bench::gossip_peer::serve(args).await?,
+        Command::Bench(BenchCommand::Baseline { nodes, load }) => {
+            compare(bench::compare::Other::Gossipsub, nodes, load).await?;
+        }
+        Command::Bench(BenchCommand::Broker {
+            consumers,
+            install_broker,
+            load,
+        }) => {
+            let other = bench::compare::Other::Broker {
+                install: install_broker,
+            };
+            compare(other, consumers + 1, load).await?;
         }
         Command::Bench(BenchCommand::Trace { events, depth }) => {
             let bin = fedci_testnet::binary::fedci_node()?;
@@ -173,15 +244,21 @@ async fn main() -> Result<()> {
             );
             println!("{}", serde_json::to_string(&r)?);
         }
-        Command::Bench(BenchCommand::Catchup { events }) => {
+        Command::Bench(BenchCommand::Catchup {
+            events,
+            communities,
+        }) => {
             let bin = fedci_testnet::binary::fedci_node()?;
-            let r = bench::catchup::run(&bin, events).await?;
+            let r = bench::catchup::run(&bin, events, communities).await?;
             println!("catch-up of {} events by a late joiner", r.events);
             println!(
                 "  {:.2} s ({:.0} events/s); received {} bytes, sent {} bytes (event bytes + reconciliation messages)",
                 r.catchup_secs, r.events_per_sec, r.bytes_received, r.bytes_sent
             );
-            println!("  next round, already in sync: {}", r.in_sync_round);
+            println!(
+                "  next round, already in sync ({} communities, {} topics): {}",
+                r.communities, r.topics, r.in_sync_round
+            );
             println!("{}", serde_json::to_string(&r)?);
         }
         Command::Bench(BenchCommand::Ingest {
@@ -223,5 +300,21 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string(&r)?);
         }
     }
+    Ok(())
+}
+
+async fn compare(other: bench::compare::Other, nodes: usize, load: CompareArgs) -> Result<()> {
+    let bin = fedci_testnet::binary::fedci_node()?;
+    let opts = bench::compare::CompareOpts {
+        nodes,
+        rate: load.rate,
+        duration: Duration::from_secs(load.seconds),
+        connections: load.connections,
+        max_from: load.max_from.unwrap_or(0),
+        max_ceiling: load.max_ceiling,
+    };
+    let c = bench::compare::run(&bin, other, &opts).await?;
+    bench::compare::print(&c, &opts);
+    println!("{}", serde_json::to_string(&c)?);
     Ok(())
 }

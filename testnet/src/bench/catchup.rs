@@ -21,16 +21,21 @@ pub struct CatchupReport {
     pub bytes_received: u64,
     pub bytes_sent: u64,
     pub in_sync_round: serde_json::Value,
+    /// Communities in the net (all trust each other) and the topics the late joiner's
+    /// in-sync round covers.
+    pub communities: usize,
+    pub topics: usize,
 }
 
-pub async fn run(bin: &Path, events: u64) -> anyhow::Result<CatchupReport> {
+/// `communities` nodes trust each other; the first publishes `events` before the second
+/// (the late joiner) starts; the others only exist, so that the joiner subscribes to every
+/// community's topics and the in-sync round covers them all.
+pub async fn run(bin: &Path, events: u64, communities: usize) -> anyhow::Result<CatchupReport> {
+    anyhow::ensure!(communities >= 2, "catch-up needs at least 2 communities");
     let dir = tempfile::tempdir()?;
-    let mut net = Testnet::create(
-        dir.path(),
-        &["odl", "opnfv"],
-        bin,
-        "sync_interval_secs = 1\n",
-    )?;
+    let names = super::fanout::names(communities);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut net = Testnet::create(dir.path(), &refs, bin, "sync_interval_secs = 1\n")?;
     net.nodes[0].start()?;
     let socket = net.nodes[0].socket();
     let publish_start = Instant::now();
@@ -59,6 +64,12 @@ pub async fn run(bin: &Path, events: u64) -> anyhow::Result<CatchupReport> {
         .unwrap_or(0);
 
     let addr = listen_addr(&net.nodes[0])?;
+    // The bystanders hold nothing; they dial the publisher only, so the joiner's rounds are
+    // with the publisher (its only peer).
+    for node in net.nodes.iter_mut().skip(2) {
+        node.run_args = vec!["--peer".into(), addr.clone()];
+        node.start()?;
+    }
     net.nodes[1].run_args = vec!["--peer".into(), addr];
     let t0 = Instant::now();
     net.nodes[1].start()?;
@@ -96,8 +107,13 @@ pub async fn run(bin: &Path, events: u64) -> anyhow::Result<CatchupReport> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let topics = conn.get_json("/v1/status").await?["network"]["topics"]
+        .as_array()
+        .map_or(0, Vec::len);
     net.stop_all();
     Ok(CatchupReport {
+        communities,
+        topics,
         events,
         publish_secs,
         catchup_secs,
