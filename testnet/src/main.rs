@@ -94,12 +94,18 @@ enum BenchCommand {
         connections: usize,
     },
     /// Traces over a store of N events in chains D deep; also start-up time and RSS.
+    ///
+    /// Also known as `loaded`: the same run restarts the node on its full store and reports
+    /// its start-up time and RSS, next to an idle fresh node's.
+    #[command(alias = "loaded")]
     Trace {
         #[arg(long, default_value_t = 100_000)]
         events: u64,
         #[arg(long, default_value_t = 50)]
         depth: u64,
     },
+    /// A fresh node with the network on: start-up time to a serving socket, RSS after 5 s idle.
+    Idle,
     /// A late joiner catches up N events: time, bytes, and the in-sync round's cost.
     Catchup {
         #[arg(long, default_value_t = 10_000)]
@@ -222,6 +228,16 @@ async fn main() -> Result<()> {
                 install: install_broker,
             };
             compare(other, consumers + 1, load).await?;
+        }
+        Command::Bench(BenchCommand::Idle) => {
+            let bin = fedci_testnet::binary::fedci_node()?;
+            let dir = tempfile::tempdir()?;
+            let (start_ms, rss_mb) = bench::trace::idle(&bin, dir.path())?;
+            println!("idle fresh node: start-up {start_ms:.0} ms, RSS after 5 s {rss_mb:.1} MB");
+            println!(
+                "{}",
+                serde_json::json!({"start_ms": start_ms, "rss_mb": rss_mb})
+            );
         }
         Command::Bench(BenchCommand::Trace { events, depth }) => {
             let bin = fedci_testnet::binary::fedci_node()?;

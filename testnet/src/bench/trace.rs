@@ -128,7 +128,7 @@ pub async fn run(bin: &Path, events: u64, depth: u64) -> anyhow::Result<TraceRep
 }
 
 /// A fresh node with the network on: start-up time to a working socket, and RSS after 5 s idle.
-fn idle(bin: &Path, dir: &Path) -> anyhow::Result<(f64, f64)> {
+pub fn idle(bin: &Path, dir: &Path) -> anyhow::Result<(f64, f64)> {
     let mut node = Node::new("idle", dir.join("idle"), bin);
     node.init("idle")?;
     let t = Instant::now();
