@@ -329,7 +329,12 @@ async fn compare(other: bench::compare::Other, nodes: usize, load: CompareArgs) 
         max_from: load.max_from.unwrap_or(0),
         max_ceiling: load.max_ceiling,
     };
-    let c = bench::compare::run(&bin, other, &opts).await?;
+    // On Ctrl-C the run is dropped, so its nodes, peers and broker are stopped on the way out
+    // (the broker runs in its own process group and would not see the terminal's SIGINT).
+    let c = tokio::select! {
+        c = bench::compare::run(&bin, other, &opts) => c?,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+    };
     bench::compare::print(&c, &opts);
     println!("{}", serde_json::to_string(&c)?);
     Ok(())

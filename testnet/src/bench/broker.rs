@@ -34,6 +34,9 @@ const START_LIMIT: Duration = Duration::from_secs(90);
 pub struct Rabbit {
     child: Child,
     pub port: u16,
+    /// Our own Erlang port mapper: `epmd -daemon` leaves the process group, so it is stopped
+    /// by port.
+    epmd_port: u16,
     dir: tempfile::TempDir,
 }
 
@@ -76,7 +79,7 @@ impl Rabbit {
             install()?;
         }
         let dir = tempfile::tempdir()?;
-        let (port, dist) = (free_port()?, free_port()?);
+        let (port, dist, epmd_port) = (free_port()?, free_port()?, free_port()?);
         let d = dir.path();
         std::fs::write(d.join("plugins"), "[].\n")?;
         let log = std::fs::File::create(d.join("server.log"))?;
@@ -91,6 +94,7 @@ impl Rabbit {
             .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
             .env("RABBITMQ_NODE_PORT", port.to_string())
             .env("RABBITMQ_DIST_PORT", dist.to_string())
+            .env("ERL_EPMD_PORT", epmd_port.to_string())
             .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
             .env("RABBITMQ_LOG_BASE", d.join("log"))
             .env("RABBITMQ_ENABLED_PLUGINS_FILE", d.join("plugins"))
@@ -102,7 +106,12 @@ impl Rabbit {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()?;
-        let mut rabbit = Rabbit { child, port, dir };
+        let mut rabbit = Rabbit {
+            child,
+            port,
+            epmd_port,
+            dir,
+        };
         let started = Instant::now();
         loop {
             if let Ok(conn) = rabbit.connect("probe").await {
@@ -149,24 +158,29 @@ impl Rabbit {
         Some(total)
     }
 
-    /// SIGTERM to the group (the VM shuts down cleanly), SIGKILL after 10 s.
+    /// SIGTERM to the group (the VM shuts down cleanly), up to 10 s for it to go, then
+    /// SIGKILL to whatever is left of the group, and our epmd.
     fn stop(&mut self) {
-        let Some(pid) = self.child.id() else { return };
-        let signal = |sig: &str| {
-            let _ = std::process::Command::new("kill")
-                .args([sig, "--", &format!("-{pid}")])
-                .stderr(Stdio::null())
-                .status();
-        };
-        signal("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
+        if let Some(pid) = self.child.id() {
+            let signal = |sig: &str| {
+                let _ = std::process::Command::new("kill")
+                    .args([sig, "--", &format!("-{pid}")])
+                    .stderr(Stdio::null())
+                    .status();
+            };
+            signal("-TERM");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && self.rss_mb().is_some_and(|mb| mb > 0.0) {
+                std::thread::sleep(Duration::from_millis(100));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            signal("-KILL");
+            let _ = self.child.try_wait();
         }
-        signal("-KILL");
+        let _ = std::process::Command::new("epmd")
+            .args(["-port", &self.epmd_port.to_string(), "-kill"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -250,18 +264,26 @@ impl Publisher for ConfirmedPublisher {
             let (tx, rx) = oneshot::channel();
             {
                 let _order = outlet.order.lock().await;
-                {
+                let tag = {
                     let mut c = outlet.confirms.lock().ok()?;
                     c.last_tag += 1;
                     let tag = c.last_tag;
                     c.waiting.insert(tag, tx);
-                }
+                    tag
+                };
                 let args = BasicPublishArguments::new(EXCHANGE, ROUTING_KEY);
-                outlet
+                let sent = outlet
                     .channel
                     .basic_publish(props, message(i, probe), args)
-                    .await
-                    .ok()?;
+                    .await;
+                if sent.is_err() {
+                    // Not on the wire: the tag is not the broker's. Give it back so that later
+                    // confirms still match their messages.
+                    let mut c = outlet.confirms.lock().ok()?;
+                    c.waiting.remove(&tag);
+                    c.last_tag -= 1;
+                    return None;
+                }
             }
             match tokio::time::timeout(Duration::from_secs(30), rx).await {
                 Ok(Ok(true)) => Some(i.to_string()),

@@ -41,7 +41,8 @@ pub struct Side {
     pub max_zero_loss_rate: Option<u64>,
     /// Every run of the search.
     pub search: Vec<Run>,
-    /// Resident memory of the system's processes at the end, MB: min, mean, max.
+    /// Resident memory at the end, MB: min, mean, max per node or peer (for the broker, its
+    /// whole process group, three times).
     pub rss_mb: [f64; 3],
 }
 
@@ -153,7 +154,7 @@ pub fn print(c: &Comparison, opts: &CompareOpts) {
         "max ms",
         "ack p50 ms",
         "max 0-loss/s",
-        "RSS MB"
+        "RSS MB*"
     );
     for s in [&c.fedci, &c.other] {
         println!(
@@ -170,6 +171,7 @@ pub fn print(c: &Comparison, opts: &CompareOpts) {
             s.rss_mb[1]
         );
     }
+    println!("  * per node or peer (mean); for a broker, the whole broker");
     println!(
         "  fedci / {}: p50 {:.2}x, p99 {:.2}x{}",
         c.other.system,

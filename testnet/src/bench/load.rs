@@ -17,6 +17,11 @@ pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How long stragglers may take after the last publish before they count as lost.
 pub const DRAIN: Duration = Duration::from_secs(15);
+/// Longest a single publish may take before it counts as refused.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Past the end of a run, slots not yet started are dropped (the publisher fell behind; the
+/// achieved rate shows it).
+const OVERRUN: Duration = Duration::from_secs(5);
 /// Arrivals buffered between the fabric's readers and the collector.
 pub const ARRIVALS_CAPACITY: usize = 1 << 16;
 
@@ -49,7 +54,9 @@ pub struct Run {
     pub deliveries_expected: usize,
     pub deliveries: usize,
     pub lost: usize,
-    /// Per (event, consumer) pair, from the publish call to the consumer's arrival.
+    /// Per (event, consumer) pair, from the publish call to the consumer's arrival. Measured
+    /// from when the call was made, not when it was due: a publisher that falls behind shows
+    /// in `publish_rate_achieved`, not here.
     pub latency: Latency,
     /// Per event: until the last consumer had it.
     pub latency_all_consumers: Latency,
@@ -67,7 +74,8 @@ impl Run {
     }
 }
 
-type Seen = Arc<Mutex<HashMap<String, Vec<Instant>>>>;
+/// Per event key, the first arrival at each consumer (a redelivery must not hide a loss).
+type Seen = Arc<Mutex<HashMap<String, HashMap<usize, Instant>>>>;
 
 /// A publishing side and its consumers, ready for load.
 pub struct Fabric {
@@ -76,6 +84,8 @@ pub struct Fabric {
     followers: usize,
     seen: Seen,
     probes: Arc<Mutex<HashSet<usize>>>,
+    /// When the collector last received anything.
+    last_arrival: Arc<std::sync::Mutex<Instant>>,
     next: u64,
     drain: Duration,
 }
@@ -100,13 +110,21 @@ impl Fabric {
     ) -> Fabric {
         let seen: Seen = Arc::default();
         let probes: Arc<Mutex<HashSet<usize>>> = Arc::default();
-        let (s, p) = (seen.clone(), probes.clone());
+        let last_arrival = Arc::new(std::sync::Mutex::new(Instant::now()));
+        let (s, p, l) = (seen.clone(), probes.clone(), last_arrival.clone());
         tokio::spawn(async move {
             while let Some(a) = arrivals.recv().await {
+                if let Ok(mut l) = l.lock() {
+                    *l = a.at;
+                }
                 if a.probe {
                     p.lock().await.insert(a.follower);
                 } else {
-                    s.lock().await.entry(a.key).or_default().push(a.at);
+                    let mut seen = s.lock().await;
+                    seen.entry(a.key)
+                        .or_default()
+                        .entry(a.follower)
+                        .or_insert(a.at);
                 }
             }
         });
@@ -116,6 +134,7 @@ impl Fabric {
             followers,
             seen,
             probes,
+            last_arrival,
             next: 0,
             drain: DRAIN,
         }
@@ -136,7 +155,7 @@ impl Fabric {
             .first_mut()
             .ok_or_else(|| anyhow::anyhow!("{}: no publisher", self.name))?;
         for n in 0u64.. {
-            publisher.publish(n, true).await;
+            let _ = tokio::time::timeout(PUBLISH_TIMEOUT, publisher.publish(n, true)).await;
             if self.probes.lock().await.len() >= self.followers {
                 return Ok(());
             }
@@ -167,14 +186,15 @@ impl Fabric {
                 loop {
                     let k = slot.fetch_add(1, Ordering::Relaxed);
                     let due = start + Duration::from_secs_f64(k as f64 / rate as f64);
-                    if due >= end {
+                    if due >= end || Instant::now() > end + OVERRUN {
                         break;
                     }
                     tokio::time::sleep_until(due.into()).await;
                     let left = Instant::now();
-                    match publisher.publish(base + k, false).await {
-                        Some(key) => sent.push((key, left, left.elapsed())),
-                        None => refused += 1,
+                    let publish = publisher.publish(base + k, false);
+                    match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
+                        Ok(Some(key)) => sent.push((key, left, left.elapsed())),
+                        _ => refused += 1,
                     }
                 }
                 (publisher, sent, refused)
@@ -195,7 +215,7 @@ impl Fabric {
             let got = {
                 let seen = self.seen.lock().await;
                 sent.iter()
-                    .map(|(k, _, _)| seen.get(k).map_or(0, Vec::len))
+                    .map(|(k, _, _)| seen.get(k).map_or(0, HashMap::len))
                     .sum::<usize>()
             };
             if got >= expected || drain.elapsed() > self.drain {
@@ -209,11 +229,11 @@ impl Fabric {
             let arrivals = seen.remove(key).unwrap_or_default();
             lat.extend(
                 arrivals
-                    .iter()
+                    .values()
                     .map(|at| at.saturating_duration_since(*left)),
             );
             if arrivals.len() >= self.followers
-                && let Some(last) = arrivals.iter().max()
+                && let Some(last) = arrivals.values().max()
             {
                 all.push(last.saturating_duration_since(*left));
             }
@@ -232,6 +252,18 @@ impl Fabric {
             latency_all_consumers: Latency::of(all),
             ack_latency: Latency::of(sent.iter().map(|(_, _, ack)| *ack).collect()),
         })
+    }
+
+    /// Waits until nothing has arrived for `quiet` (at most `limit`).
+    async fn settle(&self, quiet: Duration, limit: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            let last = self.last_arrival.lock().map(|l| *l).unwrap_or(started);
+            if last.elapsed() >= quiet {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The highest rate with zero loss: rates grow by half until a run loses events or falls
@@ -257,12 +289,17 @@ impl Fabric {
             }
             rate = match bad {
                 None if rate >= ceiling => break,
-                None => (rate * 3 / 2).min(ceiling),
-                Some(b) if b.saturating_sub(ok) * 10 <= b => break,
+                None => (rate * 3 / 2).max(rate + 1).min(ceiling),
+                Some(b) if b.saturating_sub(ok) <= (b / 10).max(1) => break,
                 Some(b) => (ok + b) / 2,
             };
-            // Let queues a failed run left behind empty before the next one.
-            tokio::time::sleep(duration.min(Duration::from_secs(2))).await;
+            // A backlog a failed run left (a broker's durable queues) must not spill into the
+            // next run.
+            self.settle(
+                duration.min(Duration::from_secs(2)),
+                Duration::from_secs(30),
+            )
+            .await;
         }
         Ok((ok, runs))
     }
