@@ -114,14 +114,10 @@ async fn store_one(
 ) -> Result<Response, ApiError> {
     let id = event.id();
     // The writer gossips it once it passed every check, while the commit is under way.
-    let outcome = match &st.outbound {
-        Some(out) => {
-            st.store
-                .ingest_announcing(vec![event], source, out.clone())
-                .await?
-        }
-        None => st.store.ingest(vec![event], source).await?,
-    };
+    let outcome = st
+        .store
+        .ingest_announcing(vec![event], source, st.outbound.clone())
+        .await?;
     match outcome.into_iter().next() {
         Some(Outcome::Stored { seq }) => Ok((
             StatusCode::CREATED,

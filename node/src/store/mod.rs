@@ -153,27 +153,21 @@ impl Store {
         events: Vec<Event>,
         source: &'static str,
     ) -> Result<Vec<Outcome>, StoreError> {
-        self.call(|reply| writer::Request::Ingest {
-            events,
-            source,
-            announce: None,
-            reply,
-        })
-        .await?
+        self.ingest_announcing(events, source, None).await
     }
 
-    /// [`Store::ingest`], and the events it stores go to `announce` as soon as they passed
-    /// every check, before the commit (a publisher's gossip overlaps its fsync).
+    /// [`Store::ingest`], and the events it stores go to `announce` (if any) as soon as they
+    /// passed every check, before the commit (a publisher's gossip overlaps its fsync).
     pub async fn ingest_announcing(
         &self,
         events: Vec<Event>,
         source: &'static str,
-        announce: mpsc::Sender<Event>,
+        announce: Option<mpsc::Sender<Event>>,
     ) -> Result<Vec<Outcome>, StoreError> {
         self.call(|reply| writer::Request::Ingest {
             events,
             source,
-            announce: Some(announce),
+            announce,
             reply,
         })
         .await?
