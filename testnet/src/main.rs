@@ -58,9 +58,9 @@ enum Command {
     GossipPeer(bench::gossip_peer::GossipPeerArgs),
 }
 
-/// Load settings shared by `bench baseline` and `bench broker`.
+/// The fanout load of `bench fanout`, `bench baseline` and `bench broker`.
 #[derive(Debug, clap::Args)]
-struct CompareArgs {
+struct LoadArgs {
     /// Offered load of the fixed-rate run, events/s.
     #[arg(long, default_value_t = 1000)]
     rate: u64,
@@ -70,6 +70,13 @@ struct CompareArgs {
     /// Publishes in flight: fedci socket connections, broker publishers awaiting a confirm.
     #[arg(long, default_value_t = 32)]
     connections: usize,
+}
+
+/// `bench baseline` and `bench broker`: the load, and the optional zero-loss search.
+#[derive(Debug, clap::Args)]
+struct CompareArgs {
+    #[command(flatten)]
+    load: LoadArgs,
     /// Also search each system's highest zero-loss rate, starting from this rate
     /// (grows by half per step, then bisects to within 10 %).
     #[arg(long, value_name = "RATE")]
@@ -85,13 +92,8 @@ enum BenchCommand {
     Fanout {
         #[arg(long, default_value_t = 3)]
         nodes: usize,
-        /// Offered load, events/s.
-        #[arg(long, default_value_t = 1000)]
-        rate: u64,
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        #[arg(long, default_value_t = 32)]
-        connections: usize,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// Traces over a store of N events in chains D deep; also start-up time and RSS.
     ///
@@ -174,9 +176,12 @@ async fn main() -> Result<()> {
         Command::Heal(args) => fedci_testnet::cluster::heal(args)?,
         Command::Bench(BenchCommand::Fanout {
             nodes,
-            rate,
-            seconds,
-            connections,
+            load:
+                LoadArgs {
+                    rate,
+                    seconds,
+                    connections,
+                },
         }) => {
             anyhow::ensure!(nodes >= 2, "fanout needs at least 2 nodes");
             let bin = fedci_testnet::binary::fedci_node()?;
@@ -319,15 +324,16 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-async fn compare(other: bench::compare::Other, nodes: usize, load: CompareArgs) -> Result<()> {
+async fn compare(other: bench::compare::Other, nodes: usize, args: CompareArgs) -> Result<()> {
+    let load = &args.load;
     let bin = fedci_testnet::binary::fedci_node()?;
     let opts = bench::compare::CompareOpts {
         nodes,
         rate: load.rate,
         duration: Duration::from_secs(load.seconds),
         connections: load.connections,
-        max_from: load.max_from.unwrap_or(0),
-        max_ceiling: load.max_ceiling,
+        max_from: args.max_from.unwrap_or(0),
+        max_ceiling: args.max_ceiling,
     };
     // On Ctrl-C the run is dropped, so its nodes, peers and broker are stopped on the way out
     // (the broker runs in its own process group and would not see the terminal's SIGINT).

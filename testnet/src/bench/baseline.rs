@@ -1,8 +1,8 @@
 //! `bench baseline`'s plain-gossipsub side: N `gossip-peer` processes in the same topology as
 //! the fedci net, the first publishing, the others reporting every message on stdout.
 
+use super::gossip_peer::{line, parse_line};
 use super::load::{ARRIVALS_CAPACITY, Arrival, BoxFut, Fabric, Publisher};
-use crate::net::Topology;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,13 +24,8 @@ struct StdinPublisher(Arc<Mutex<ChildStdin>>);
 impl Publisher for StdinPublisher {
     fn publish(&mut self, i: u64, probe: bool) -> BoxFut<'_, Option<String>> {
         Box::pin(async move {
-            let line = if probe {
-                format!("p{i}\n")
-            } else {
-                format!("{i}\n")
-            };
             let mut stdin = self.0.lock().await;
-            stdin.write_all(line.as_bytes()).await.ok()?;
+            stdin.write_all(line(i, probe).as_bytes()).await.ok()?;
             stdin.flush().await.ok()?;
             Some(i.to_string())
         })
@@ -41,11 +36,7 @@ impl GossipNet {
     pub async fn start(nodes: usize, connections: usize) -> anyhow::Result<GossipNet> {
         anyhow::ensure!(nodes >= 2, "fanout needs at least 2 nodes");
         let exe = std::env::current_exe()?;
-        let topology = if nodes <= 10 {
-            Topology::Full
-        } else {
-            Topology::Random(4)
-        };
+        let topology = super::fanout_topology(nodes);
         let (tx, rx) = mpsc::channel(ARRIVALS_CAPACITY);
         let (mut children, mut addrs, mut stdin0) = (Vec::new(), Vec::<String>::new(), None);
         for i in 0..nodes {
@@ -79,10 +70,10 @@ impl GossipNet {
                 tokio::spawn(async move {
                     while let Ok(Some(line)) = lines.next_line().await {
                         let at = Instant::now();
-                        let (key, probe) = match line.strip_prefix('p') {
-                            Some(n) => (n.to_string(), true),
-                            None => (line, false),
+                        let Some((n, probe)) = parse_line(&line) else {
+                            continue;
                         };
+                        let key = n.to_string();
                         let arrival = Arrival {
                             follower: i - 1,
                             key,
@@ -110,12 +101,6 @@ impl GossipNet {
 
     /// Resident memory per peer, MB: min, mean, max.
     pub fn rss_mb(&self) -> [f64; 3] {
-        let rss: Vec<f64> = self
-            .children
-            .iter()
-            .filter_map(Child::id)
-            .filter_map(super::fanout::rss_mb)
-            .collect();
-        super::spread(&rss)
+        super::rss_spread(self.children.iter().filter_map(Child::id))
     }
 }

@@ -3,7 +3,7 @@
 //! durable topic exchange, one durable queue per consuming community, persistent messages,
 //! publisher confirms, manual consumer acks — and driven by the same load as fedci.
 
-use super::gossip_peer::message;
+use super::gossip_peer::{message, parse_message};
 use super::load::{ARRIVALS_CAPACITY, Arrival, BoxFut, Fabric, Publisher};
 use amqprs::callbacks::{ChannelCallback, DefaultConnectionCallback};
 use amqprs::channel::{
@@ -33,6 +33,8 @@ const START_LIMIT: Duration = Duration::from_secs(90);
 #[derive(Debug)]
 pub struct Rabbit {
     child: Child,
+    /// The server's process group (the script's pid): it outlives the script itself.
+    group: u32,
     pub port: u16,
     /// Our own Erlang port mapper: `epmd -daemon` leaves the process group, so it is stopped
     /// by port.
@@ -106,8 +108,12 @@ impl Rabbit {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()?;
+        let group = child
+            .id()
+            .ok_or_else(|| anyhow::anyhow!("rabbitmq-server exited at once"))?;
         let mut rabbit = Rabbit {
             child,
+            group,
             port,
             epmd_port,
             dir,
@@ -146,36 +152,39 @@ impl Rabbit {
         Ok(conn)
     }
 
-    /// Resident memory of the broker's processes (its process group), MB.
-    pub fn rss_mb(&self) -> Option<f64> {
-        let group = self.child.id()?;
-        let total: f64 = std::fs::read_dir("/proc")
-            .ok()?
+    /// Resident memory of each live process of the broker's group, MB (zombies have none).
+    fn group_rss(&self) -> Vec<f64> {
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        procs
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| process_group(*pid) == Some(group))
-            .filter_map(super::fanout::rss_mb)
-            .sum();
-        Some(total)
+            .filter(|pid| process_group(*pid) == Some(self.group))
+            .filter_map(super::rss_mb)
+            .collect()
+    }
+
+    /// Resident memory of the whole broker, MB.
+    pub fn rss_mb(&self) -> f64 {
+        self.group_rss().iter().sum()
     }
 
     /// SIGTERM to the group (the VM shuts down cleanly), up to 10 s for it to go, then
     /// SIGKILL to whatever is left of the group, and our epmd.
     fn stop(&mut self) {
-        if let Some(pid) = self.child.id() {
-            let signal = |sig: &str| {
-                let _ = std::process::Command::new("kill")
-                    .args([sig, "--", &format!("-{pid}")])
-                    .stderr(Stdio::null())
-                    .status();
-            };
-            signal("-TERM");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline && self.rss_mb().is_some_and(|mb| mb > 0.0) {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            signal("-KILL");
-            let _ = self.child.try_wait();
+        let signal = |sig: &str| {
+            let _ = std::process::Command::new("kill")
+                .args([sig, "--", &format!("-{}", self.group)])
+                .stderr(Stdio::null())
+                .status();
+        };
+        signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !self.group_rss().is_empty() {
+            std::thread::sleep(Duration::from_millis(100));
         }
+        signal("-KILL");
+        let _ = self.child.try_wait();
         let _ = std::process::Command::new("epmd")
             .args(["-port", &self.epmd_port.to_string(), "-kill"])
             .stdout(Stdio::null())
@@ -360,13 +369,10 @@ impl BrokerNet {
                     let _ = ch
                         .basic_ack(BasicAckArguments::new(deliver.delivery_tag(), false))
                         .await;
-                    let Some(head) = content.get(..9) else {
+                    let Some((i, probe)) = parse_message(&content) else {
                         continue;
                     };
-                    let mut index = [0u8; 8];
-                    index.copy_from_slice(&head[..8]);
-                    let key = u64::from_be_bytes(index).to_string();
-                    let probe = head[8] == 1;
+                    let key = i.to_string();
                     if tx
                         .send(Arrival {
                             follower,

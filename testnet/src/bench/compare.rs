@@ -57,24 +57,28 @@ pub struct Comparison {
     pub max_zero_loss_ratio: Option<f64>,
 }
 
-async fn measure(
-    fabric: &mut Fabric,
-    opts: &CompareOpts,
-) -> anyhow::Result<(Run, Option<u64>, Vec<Run>)> {
+/// The fixed-rate run, then the search if asked; memory is filled in by the caller.
+async fn measure(fabric: &mut Fabric, opts: &CompareOpts) -> anyhow::Result<Side> {
     eprintln!(
         "{}: {} events/s for {:?}",
         fabric.name, opts.rate, opts.duration
     );
-    let run = fabric.run(opts.rate, opts.duration).await?;
-    if opts.max_from == 0 {
-        return Ok((run, None, Vec::new()));
+    let mut side = Side {
+        system: fabric.name.clone(),
+        run: fabric.run(opts.rate, opts.duration).await?,
+        max_zero_loss_rate: None,
+        search: Vec::new(),
+        rss_mb: [0.0; 3],
+    };
+    if opts.max_from > 0 {
+        eprintln!("{}: searching the highest zero-loss rate", fabric.name);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (max, search) = fabric
+            .max_zero_loss(opts.max_from, opts.max_ceiling, opts.duration)
+            .await?;
+        (side.max_zero_loss_rate, side.search) = (Some(max), search);
     }
-    eprintln!("{}: searching the highest zero-loss rate", fabric.name);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (max, search) = fabric
-        .max_zero_loss(opts.max_from, opts.max_ceiling, opts.duration)
-        .await?;
-    Ok((run, Some(max), search))
+    Ok(side)
 }
 
 pub async fn run(bin: &Path, other: Other, opts: &CompareOpts) -> anyhow::Result<Comparison> {
@@ -84,40 +88,23 @@ pub async fn run(bin: &Path, other: Other, opts: &CompareOpts) -> anyhow::Result
     );
     let fedci = {
         let mut net = FedciNet::start(bin, opts.nodes, opts.connections).await?;
-        let (run, max, search) = measure(&mut net.fabric, opts).await?;
-        let rss_mb = net.rss_mb();
+        let mut side = measure(&mut net.fabric, opts).await?;
+        side.rss_mb = net.rss_mb();
         net.net.stop_all();
-        Side {
-            system: "fedci".into(),
-            run,
-            max_zero_loss_rate: max,
-            search,
-            rss_mb,
-        }
+        side
     };
     let other = match other {
         Other::Gossipsub => {
             let mut net = GossipNet::start(opts.nodes, opts.connections).await?;
-            let (run, max, search) = measure(&mut net.fabric, opts).await?;
-            Side {
-                system: "gossipsub".into(),
-                run,
-                max_zero_loss_rate: max,
-                search,
-                rss_mb: net.rss_mb(),
-            }
+            let mut side = measure(&mut net.fabric, opts).await?;
+            side.rss_mb = net.rss_mb();
+            side
         }
         Other::Broker { install } => {
             let mut net = BrokerNet::start(install, opts.nodes - 1, opts.connections).await?;
-            let (run, max, search) = measure(&mut net.fabric, opts).await?;
-            let rss = net.rabbit.rss_mb().map_or([0.0; 3], |r| [r; 3]);
-            Side {
-                system: "rabbitmq".into(),
-                run,
-                max_zero_loss_rate: max,
-                search,
-                rss_mb: rss,
-            }
+            let mut side = measure(&mut net.fabric, opts).await?;
+            side.rss_mb = [net.rabbit.rss_mb(); 3];
+            side
         }
     };
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };

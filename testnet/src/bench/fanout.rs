@@ -5,7 +5,7 @@
 
 use super::artifact_event;
 use super::load::{ARRIVALS_CAPACITY, Arrival, BoxFut, Fabric, Publisher, Run};
-use crate::net::{Testnet, Topology, status};
+use crate::net::{Testnet, status};
 use crate::sock::{Conn, follow};
 use hyper::Method;
 use serde::Serialize;
@@ -93,12 +93,7 @@ impl FedciNet {
         // Catch-up repairs what gossip drops; it must run within the driver's drain window,
         // or a dropped-then-repaired event would count as lost.
         let mut net = Testnet::create(dir.path(), &refs, bin, "sync_interval_secs = 5\n")?;
-        let topology = if nodes <= 10 {
-            Topology::Full
-        } else {
-            Topology::Random(4)
-        };
-        net.start(topology)?;
+        net.start(super::fanout_topology(nodes))?;
         net.wait_connected(1, Duration::from_secs(30))
             .map_err(anyhow::Error::msg)?;
         let (tx, rx) = mpsc::channel(ARRIVALS_CAPACITY);
@@ -141,14 +136,7 @@ impl FedciNet {
 
     /// Resident memory per node, MB: min, mean, max.
     pub fn rss_mb(&self) -> [f64; 3] {
-        let rss: Vec<f64> = self
-            .net
-            .nodes
-            .iter()
-            .filter_map(|n| n.pid())
-            .filter_map(rss_mb)
-            .collect();
-        super::spread(&rss)
+        super::rss_spread(self.net.nodes.iter().filter_map(|n| n.pid()))
     }
 }
 
@@ -162,18 +150,4 @@ pub async fn run(bin: &Path, opts: &FanoutOpts) -> anyhow::Result<FanoutReport> 
         run,
         rss_mb,
     })
-}
-
-/// Resident set size of a process in MB, from /proc.
-pub fn rss_mb(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }

@@ -37,7 +37,24 @@ pub fn message(i: u64, probe: bool) -> Vec<u8> {
     m
 }
 
-fn parse_line(line: &str) -> Option<(u64, bool)> {
+/// The first event index and probe flag of a message, if it is long enough to hold them.
+pub fn parse_message(data: &[u8]) -> Option<(u64, bool)> {
+    let head = data.get(..HEADER)?;
+    let mut index = [0u8; 8];
+    index.copy_from_slice(&head[..8]);
+    Some((u64::from_be_bytes(index), head[8] == 1))
+}
+
+/// The protocol line for event `i`: `<i>`, or `p<i>` for a probe.
+pub fn line(i: u64, probe: bool) -> String {
+    if probe {
+        format!("p{i}\n")
+    } else {
+        format!("{i}\n")
+    }
+}
+
+pub fn parse_line(line: &str) -> Option<(u64, bool)> {
     match line.strip_prefix('p') {
         Some(n) => Some((n.parse().ok()?, true)),
         None => Some((line.parse().ok()?, false)),
@@ -102,12 +119,8 @@ pub async fn serve(args: GossipPeerArgs) -> anyhow::Result<()> {
                     out.flush().await?;
                 }
                 SwarmEvent::Behaviour(gossipsub::Event::Message { message, .. }) => {
-                    let Some(head) = message.data.get(..HEADER) else { continue };
-                    let mut index = [0u8; 8];
-                    index.copy_from_slice(&head[..8]);
-                    let i = u64::from_be_bytes(index);
-                    let line = if head[8] == 1 { format!("p{i}\n") } else { format!("{i}\n") };
-                    out.write_all(line.as_bytes()).await?;
+                    let Some((i, probe)) = parse_message(&message.data) else { continue };
+                    out.write_all(line(i, probe).as_bytes()).await?;
                     out.flush().await?;
                 }
                 _ => {}

@@ -279,7 +279,7 @@ impl Fabric {
         let mut rate = from.max(1);
         loop {
             let run = self.run(rate, duration).await?;
-            tracing_line(&self.name, &run);
+            progress_line(&self.name, &run);
             let pass = run.zero_loss();
             runs.push(run);
             if pass {
@@ -306,7 +306,7 @@ impl Fabric {
 }
 
 /// Progress on stderr, so that stdout keeps only the table and the JSON line.
-fn tracing_line(name: &str, run: &Run) {
+fn progress_line(name: &str, run: &Run) {
     eprintln!(
         "  {name:>9} @ {:>6}/s: achieved {:>7.0}/s, lost {:>6}, refused {:>4}, p50 {:>7.2} ms, p99 {:>8.2} ms",
         run.offered_rate,

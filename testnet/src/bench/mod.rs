@@ -56,12 +56,37 @@ pub fn artifact_event(n: u64) -> serde_json::Value {
     })
 }
 
-/// Min, mean and max of per-process figures (zeros when there are none).
-pub fn spread(values: &[f64]) -> [f64; 3] {
+/// Resident memory of processes, MB: min, mean, max (zeros when none could be read).
+pub fn rss_spread(pids: impl IntoIterator<Item = u32>) -> [f64; 3] {
+    let values: Vec<f64> = pids.into_iter().filter_map(rss_mb).collect();
     if values.is_empty() {
         return [0.0; 3];
     }
     let min = values.iter().copied().fold(f64::MAX, f64::min);
     let max = values.iter().copied().fold(0.0, f64::max);
     [min, values.iter().sum::<f64>() / values.len() as f64, max]
+}
+
+/// Resident set size of a process in MB, from /proc.
+pub fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// How a fanout net of `nodes` connects, fedci's and plain gossipsub's alike: a full mesh up
+/// to 10 nodes, each dialling 4 earlier ones beyond.
+pub fn fanout_topology(nodes: usize) -> crate::net::Topology {
+    if nodes <= 10 {
+        crate::net::Topology::Full
+    } else {
+        crate::net::Topology::Random(4)
+    }
 }

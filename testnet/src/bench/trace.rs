@@ -4,7 +4,7 @@
 //! restarts the loaded node (start-up time, RSS) and measures an idle fresh node.
 
 use super::Latency;
-use super::fanout::rss_mb;
+use super::rss_mb;
 use crate::node::Node;
 use crate::sock::Conn;
 use hyper::Method;
