@@ -13,8 +13,26 @@ pub struct Config {
     pub socket: PathBuf,
     /// Largest request body the API accepts, in bytes (a raw event is at most 64 KiB).
     pub max_request_bytes: usize,
-    /// Largest page a query returns.
+    /// Largest page a query returns, in events.
     pub max_page: usize,
+    /// Largest page a query returns, in bytes of its JSON answer; a page that reaches it ends
+    /// early with `complete: false` and a `next_after` to continue from.
+    pub max_page_bytes: usize,
+    /// Bytes of query answers being built or written at once, over all clients; a query
+    /// that cannot get its share within a few seconds is answered 503 `busy`.
+    pub api_buffer_bytes: usize,
+    /// `/v1/stream` responses open at once; one more is answered 503 `too_many_streams`.
+    pub max_streams: usize,
+    /// Socket connections open at once; more are closed at accept (and counted).
+    pub max_connections: usize,
+    /// Socket connections one client process (by its pid) may hold open.
+    pub max_connections_per_client: usize,
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    pub header_timeout_secs: u64,
+    /// Seconds without a byte moving either way after which a connection is closed. An open
+    /// stream sends a keepalive line every 15 s, so only a client that stops reading hits it.
+    pub idle_timeout_secs: u64,
     /// libp2p listen addresses (multiaddrs).
     pub listen: Vec<String>,
     /// Peers to dial at start-up (multiaddrs with `/p2p/<peer id>`).
@@ -50,6 +68,13 @@ impl Default for Config {
             socket: PathBuf::from("fedci.sock"),
             max_request_bytes: 1 << 20,
             max_page: 1000,
+            max_page_bytes: 4 << 20,
+            api_buffer_bytes: 64 << 20,
+            max_streams: 64,
+            max_connections: 256,
+            max_connections_per_client: 32,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 120,
             listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
             peers: Vec::new(),
             interests: Vec::new(),

@@ -75,6 +75,7 @@ pub async fn run(
     }
     config.peers.extend(opts.peers.iter().cloned());
     let config = Arc::new(config);
+    raise_open_files_limit(&config);
     let node_key = Arc::new(home.load_node_key()?);
     let metrics = Arc::new(Metrics::default());
     let (store, writer) = match Store::open(
@@ -113,6 +114,7 @@ pub async fn run(
     let state = AppState {
         store: store.clone(),
         node_key,
+        limits: Arc::new(api::ApiLimits::from_config(&config)),
         config,
         metrics,
         started: Instant::now(),
@@ -132,6 +134,27 @@ pub async fn run(
         .ok();
     tracing::info!("fedci-node stopped");
     served.map_err(DaemonError::Serve)
+}
+
+/// Raises the soft open-files limit to the hard one: every socket connection and libp2p peer
+/// is a descriptor, and the common soft limit of 1,024 is low for a node. Warns when even the
+/// raised limit leaves little room beside the API's connection cap.
+fn raise_open_files_limit(config: &crate::config::Config) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            let cap = config.max_connections as u64;
+            if limit < cap.saturating_add(256) {
+                tracing::warn!(
+                    open_files = limit,
+                    max_connections = cap,
+                    "the open-files limit leaves little room beside the API connection cap"
+                );
+            } else {
+                tracing::debug!(open_files = limit, "open-files limit");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
+    }
 }
 
 fn bind_socket(path: &Path) -> Result<UnixListener, DaemonError> {

@@ -14,6 +14,16 @@ pub struct Metrics {
     pub commits: AtomicU64,
     pub commit_events: AtomicU64,
     pub api_requests: AtomicU64,
+    /// Index rows query pages looked at (what a query costs, whatever it returned).
+    pub query_rows_scanned: AtomicU64,
+    /// Socket connections open now (a gauge).
+    pub api_connections_open: AtomicU64,
+    /// Connections closed at accept because a cap was reached.
+    pub api_connections_refused: AtomicU64,
+    /// Connections closed because request headers did not arrive in time.
+    pub api_header_timeouts: AtomicU64,
+    /// Connections closed because no byte moved either way for the idle timeout.
+    pub api_idle_timeouts: AtomicU64,
     /// (source, reason) → count of events refused.
     rejected: Mutex<BTreeMap<(String, String), u64>>,
     /// (status, code) → count of API errors.
@@ -84,6 +94,35 @@ impl Metrics {
             "fedci_api_requests_total",
             "Requests served on the local socket.",
             &self.api_requests,
+        );
+        counter(
+            &mut out,
+            "fedci_store_query_rows_scanned_total",
+            "Index rows looked at by query and stream pages.",
+            &self.query_rows_scanned,
+        );
+        counter(
+            &mut out,
+            "fedci_api_connections_refused_total",
+            "Socket connections refused because a connection cap was reached.",
+            &self.api_connections_refused,
+        );
+        counter(
+            &mut out,
+            "fedci_api_header_timeouts_total",
+            "Socket connections closed because request headers did not arrive in time.",
+            &self.api_header_timeouts,
+        );
+        counter(
+            &mut out,
+            "fedci_api_idle_timeouts_total",
+            "Socket connections closed after the idle timeout with no byte moved.",
+            &self.api_idle_timeouts,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP fedci_api_connections_open Socket connections open now.\n# TYPE fedci_api_connections_open gauge\nfedci_api_connections_open {}",
+            self.api_connections_open.load(Relaxed)
         );
         let _ = writeln!(
             out,

@@ -1,7 +1,8 @@
 //! Publishing, fetching and querying events.
 
+use super::limits::body_with_permit;
 use super::{ApiError, AppState};
-use crate::store::{IngestError, Outcome, StoredEvent};
+use crate::store::{IngestError, Outcome, PageLimit, StoreError, StoredEvent};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -58,8 +59,7 @@ struct Published {
 }
 
 pub async fn publish(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req: PublishRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("bad_json", format!("request body: {e}")))?;
+    let req: PublishRequest = super::strict_json::parse(&body)?;
     vocab::check_kind(&req.kind)?;
     let data = json_to_data(&req.data)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_data", e.to_string()))?;
@@ -180,35 +180,55 @@ pub async fn get_event(
     Ok(Json(Item::from(&stored)).into_response())
 }
 
-#[derive(Debug, Serialize)]
-struct Page {
-    events: Vec<Item>,
-    next_after: u64,
-    complete: bool,
-}
-
 pub async fn query(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(q.as_deref().unwrap_or(""))?;
-    let limit = params
-        .limit
-        .unwrap_or(st.config.max_page)
-        .min(st.config.max_page)
-        .max(1);
+    let limit = PageLimit {
+        events: params
+            .limit
+            .unwrap_or(st.limits.page_events)
+            .min(st.limits.page_events),
+        bytes: st.limits.page_bytes,
+    };
     let after = params.after.unwrap_or(0);
     let filter = params.filter;
+    let permit = st.limits.answer().await?;
     let page = st
         .store
-        .read(move |s| s.query(&filter, after, limit))
+        .read(move |s| s.query(&filter, after, limit, render_item))
         .await?;
-    Ok(Json(Page {
-        events: page.events.iter().map(Item::from).collect(),
-        next_after: page.next_after,
-        complete: page.complete,
-    })
-    .into_response())
+    // Items are rendered once, as they are read; the page is their concatenation.
+    let mut out = Vec::with_capacity(page.bytes + page.items.len() + 64);
+    out.extend_from_slice(b"{\"events\":[");
+    for (i, item) in page.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+    drop(page.items);
+    out.extend_from_slice(
+        format!(
+            "],\"next_after\":{},\"complete\":{}}}",
+            page.next_after, page.complete
+        )
+        .as_bytes(),
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        body_with_permit(Bytes::from(out), permit),
+    )
+        .into_response())
+}
+
+/// An event as one JSON item of a page or a stream, with its size.
+pub fn render_item(ev: &StoredEvent) -> Result<(Vec<u8>, usize), StoreError> {
+    let json = serde_json::to_vec(&Item::from(ev))
+        .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", ev.event.id())))?;
+    let len = json.len();
+    Ok((json, len))
 }
 
 pub fn parse_id(s: &str) -> Result<EventId, ApiError> {
@@ -245,7 +265,16 @@ impl Params {
                 "until" => p.filter.until = Some(num(&k, &v)?),
                 "link" => p.filter.link_target = Some(parse_id(&v)?),
                 "after" => p.after = Some(num(&k, &v)?),
-                "limit" => p.limit = Some(usize::try_from(num(&k, &v)?).unwrap_or(usize::MAX)),
+                "limit" => {
+                    let n = num(&k, &v)?;
+                    if n == 0 {
+                        return Err(ApiError::bad_request(
+                            "bad_limit",
+                            "limit must be at least 1 (leave it out for the largest page)",
+                        ));
+                    }
+                    p.limit = Some(usize::try_from(n).unwrap_or(usize::MAX));
+                }
                 "consumer" => p.consumer = Some(check_consumer(&v)?),
                 other => {
                     return Err(ApiError::bad_request(

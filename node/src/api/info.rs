@@ -246,6 +246,5 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("bad_json", format!("request body: {e}")))
+    super::strict_json::parse(body)
 }

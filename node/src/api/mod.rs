@@ -4,11 +4,16 @@
 mod error;
 mod events;
 mod info;
+mod limits;
 mod render;
+mod serve;
 mod stream;
+mod strict_json;
 
 pub use error::ApiError;
 pub use info::pins_json;
+pub use limits::ApiLimits;
+pub use serve::{ConnLimits, serve_listener};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -42,6 +47,8 @@ pub struct AppState {
     pub outbound: Option<mpsc::Sender<Event>>,
     /// The network actor, if one runs: status and run-time dialling.
     pub net: Option<Arc<dyn crate::Network>>,
+    /// Memory bounds shared by every request: open streams, query answers in flight.
+    pub limits: Arc<ApiLimits>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -116,8 +123,8 @@ async fn count(State(state): State<AppState>, req: Request, next: Next) -> Respo
 
 /// Serves the API until `shutdown` fires; open streams end with it.
 pub async fn serve(listener: UnixListener, state: AppState) -> std::io::Result<()> {
+    let limits = ConnLimits::from_config(&state.config);
+    let metrics = state.metrics.clone();
     let shutdown = state.shutdown.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    serve_listener(listener, router(state), limits, metrics, shutdown).await
 }

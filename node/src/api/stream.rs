@@ -1,12 +1,14 @@
 //! `GET /v1/stream`: NDJSON, history then live, optionally from a durable consumer's cursor.
 //!
 //! The stream pulls pages from the store as the client reads (hyper only polls when the
-//! socket has room), so a slow reader holds at most one page in memory. New commits wake it
-//! through a watch channel, which cannot overflow. Cursors are only moved by explicit acks:
-//! delivery is at-least-once.
+//! socket has room), so a slow reader holds at most one page in memory, and a page is bounded
+//! in bytes ([`PAGE_BYTES`]) as well as events. Open streams are capped per node
+//! (`max_streams`). New commits wake a stream through a watch channel, which cannot overflow.
+//! Cursors are only moved by explicit acks: delivery is at-least-once.
 
-use super::events::{Item, Params};
+use super::events::{Params, render_item};
 use super::{ApiError, AppState};
+use crate::store::PageLimit;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::header;
@@ -14,8 +16,12 @@ use axum::response::{IntoResponse, Response};
 use std::collections::VecDeque;
 use std::time::Duration;
 
-/// Events fetched from the store per page.
-const PAGE: usize = 256;
+/// Most events and bytes (of NDJSON lines) one stream holds at a time.
+const PAGE: PageLimit = PageLimit {
+    events: 256,
+    bytes: PAGE_BYTES,
+};
+const PAGE_BYTES: usize = 256 << 10;
 /// An idle stream sends a blank line this often so clients notice a dead node.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -25,6 +31,8 @@ struct Cursor {
     after: u64,
     buffered: VecDeque<Bytes>,
     commits: tokio::sync::watch::Receiver<u64>,
+    /// This stream's place under `max_streams`, given back when the client goes.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 pub async fn stream(
@@ -32,6 +40,7 @@ pub async fn stream(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(q.as_deref().unwrap_or(""))?;
+    let slot = st.limits.stream()?;
     let after = match (params.after, &params.consumer) {
         (Some(a), _) => a,
         (None, Some(name)) => {
@@ -47,6 +56,7 @@ pub async fn stream(
         after,
         buffered: VecDeque::new(),
         commits,
+        _slot: slot,
     };
     let body = futures::stream::unfold(cursor, next_chunk);
     Ok((
@@ -74,22 +84,20 @@ async fn next_chunk(mut c: Cursor) -> Option<(Result<Bytes, std::io::Error>, Cur
         let page = match c
             .st
             .store
-            .read(move |s| s.query(&filter, after, PAGE))
+            .read(move |s| {
+                s.query(&filter, after, PAGE, |ev| {
+                    let (mut line, len) = render_item(ev)?;
+                    line.push(b'\n');
+                    Ok((Bytes::from(line), len + 1))
+                })
+            })
             .await
         {
             Ok(p) => p,
             Err(e) => return Some((Err(std::io::Error::other(e.to_string())), c)),
         };
         c.after = page.next_after;
-        for ev in &page.events {
-            match serde_json::to_vec(&Item::from(ev)) {
-                Ok(mut line) => {
-                    line.push(b'\n');
-                    c.buffered.push_back(Bytes::from(line));
-                }
-                Err(e) => return Some((Err(std::io::Error::other(e)), c)),
-            }
-        }
+        c.buffered.extend(page.items);
         if !c.buffered.is_empty() || !page.complete {
             continue;
         }

@@ -11,7 +11,7 @@ mod schema;
 mod trace;
 mod writer;
 
-pub use read::{QueryPage, StoredEvent};
+pub use read::{PageLimit, QueryPage, SCAN_BUDGET, StoredEvent};
 pub use trace::{Direction, Graph, GraphEdge, GraphNode};
 pub use writer::{IngestError, Outcome};
 
@@ -144,7 +144,14 @@ impl Store {
     /// Allocates the seq for the next event this node signs. Gaps after a crash are fine:
     /// seq exists to let consumers notice gaps, never to reject.
     pub fn next_own_seq(&self) -> u64 {
-        self.inner.own_seq.fetch_add(1, Ordering::Relaxed)
+        // Saturating, like the writer's own-seq tracking: u64::MAX stays u64::MAX.
+        let prev = self
+            .inner
+            .own_seq
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                Some(s.saturating_add(1))
+            });
+        prev.unwrap_or_else(|s| s)
     }
 
     /// Stores verified events (trust decision, dedupe, indexes) and waits for the commit.

@@ -1,7 +1,8 @@
 //! Reads on redb snapshots: single events, filtered pages in arrival order, cursors, counts.
 //!
-//! Pages are bounded twice: by `limit` (events returned) and by a scan budget (rows looked
-//! at), so a sparse filter over a large store answers promptly with a cursor to continue from.
+//! Pages are bounded three ways: by `limit` (events returned), by bytes (as the caller renders
+//! them) and by a scan budget (rows looked at), so a sparse filter over a large store answers
+//! promptly with a cursor to continue from, and a page of large events stays small in memory.
 
 use super::schema::*;
 use super::{Store, StoreError};
@@ -20,11 +21,20 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
-/// One page of a query: events in arrival order, and where the next page starts.
+/// How much one query page may hold: events, and bytes as the caller renders them.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLimit {
+    pub events: usize,
+    pub bytes: usize,
+}
+
+/// One page of a query: rendered events in arrival order, and where the next page starts.
 #[derive(Debug, Clone)]
-pub struct QueryPage {
-    pub events: Vec<StoredEvent>,
-    /// Arrival seq of the last row looked at: pass it as `after` to continue.
+pub struct QueryPage<T> {
+    pub items: Vec<T>,
+    /// Sum of the rendered sizes of `items`.
+    pub bytes: usize,
+    /// Arrival seq of the last row consumed: pass it as `after` to continue.
     pub next_after: u64,
     /// True when the store holds nothing more to look at (as of this snapshot).
     pub complete: bool,
@@ -45,61 +55,61 @@ impl Store {
         load(&r, &id.0)
     }
 
-    /// Events matching `filter` with arrival seq > `after`, in arrival order.
-    pub fn query(
+    /// Events matching `filter` with arrival seq > `after`, in arrival order, each turned by
+    /// `render` into what the caller keeps and its size in bytes. Only one decoded event is
+    /// alive at a time, so a page costs what its rendered items cost. The page stops before
+    /// an item that would take it past `limit.bytes` (a first item always fits, so paging
+    /// advances), after `limit.events` items, or after [`SCAN_BUDGET`] rows.
+    pub fn query<T>(
         &self,
         filter: &Filter,
         after: u64,
-        limit: usize,
-    ) -> Result<QueryPage, StoreError> {
+        limit: PageLimit,
+        mut render: impl FnMut(&StoredEvent) -> Result<(T, usize), StoreError>,
+    ) -> Result<QueryPage<T>, StoreError> {
         let r = self.begin_read()?;
         let mut page = QueryPage {
-            events: Vec::new(),
+            items: Vec::new(),
+            bytes: 0,
             next_after: after,
             complete: true,
         };
         let mut scanned = 0usize;
-        // Pick the narrowest index the filter allows; every candidate is still checked in full.
-        let single_kind = match filter.kinds.as_slice() {
-            [k] if !k.contains('*') => Some(k.as_str()),
-            _ => None,
-        };
-        let single_community = match filter.communities.as_slice() {
-            [c] => Some(c.as_str()),
-            _ => None,
-        };
-        let mut visit = |seq: u64, id: &Id| -> Result<bool, StoreError> {
-            scanned += 1;
-            page.next_after = seq;
-            if let Some(ev) = load(&r, id)?
-                && filter.matches(&ev.event)
-            {
-                page.events.push(ev);
-            }
-            let more = page.events.len() < limit && scanned < SCAN_BUDGET;
-            Ok(more)
-        };
-        let stopped_early = if let Some(kind) = single_kind {
-            scan(
-                r.open_table(BY_KIND)?
-                    .range((kind, after.saturating_add(1))..=(kind, u64::MAX))?,
-                |(_, s)| s,
-                &mut visit,
-            )?
-        } else if let Some(community) = single_community {
-            scan(
-                r.open_table(BY_COMMUNITY)?
-                    .range((community, after.saturating_add(1))..=(community, u64::MAX))?,
-                |(_, s)| s,
-                &mut visit,
-            )?
-        } else {
-            scan(
+        let mut visit =
+            |seq: u64, id: &Id| -> Result<bool, StoreError> {
+                scanned += 1;
+                if let Some(ev) = load(&r, id)?
+                    && filter.matches(&ev.event)
+                {
+                    let (item, size) = render(&ev)?;
+                    if !page.items.is_empty() && page.bytes.saturating_add(size) > limit.bytes {
+                        // Left for the next page: `next_after` stays before it.
+                        return Ok(false);
+                    }
+                    page.items.push(item);
+                    page.bytes = page.bytes.saturating_add(size);
+                }
+                page.next_after = seq;
+                Ok(page.items.len() < limit.events
+                    && page.bytes < limit.bytes
+                    && scanned < SCAN_BUDGET)
+            };
+        let stopped_early = match plan(&r, filter)? {
+            Plan::Nothing => false,
+            Plan::Arrivals => scan(
                 r.open_table(ARRIVALS)?.range(after.saturating_add(1)..)?,
                 |s| s,
                 &mut visit,
-            )?
+            )?,
+            Plan::Kinds(keys) => merge_scan(&r.open_table(BY_KIND)?, &keys, after, &mut visit)?,
+            Plan::Communities(keys) => {
+                merge_scan(&r.open_table(BY_COMMUNITY)?, &keys, after, &mut visit)?
+            }
         };
+        drop(visit);
+        self.metrics()
+            .query_rows_scanned
+            .fetch_add(scanned as u64, std::sync::atomic::Ordering::Relaxed);
         page.complete = !stopped_early;
         Ok(page)
     }
@@ -185,6 +195,131 @@ fn scan<K: redb::Key + 'static>(
         let (k, id) = item?;
         if !visit(seq_of(k.value()), id.value())? {
             return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Most index keys (kinds or communities) one query merges; past it, the arrival log is walked.
+const MAX_MERGE: usize = 64;
+
+/// Which rows a query walks.
+enum Plan {
+    /// The filter names kinds of which the store holds none.
+    Nothing,
+    Arrivals,
+    /// These exact kinds, merged in arrival order.
+    Kinds(Vec<String>),
+    Communities(Vec<String>),
+}
+
+type SeqIndex = redb::ReadOnlyTable<(&'static str, u64), &'static Id>;
+
+/// Picks the narrowest index the filter allows; every candidate is still checked in full.
+/// A kind pattern `family.*` becomes the kinds the index holds under that prefix, found by
+/// seeking (O(log n) each), so a pattern that matches nothing costs no row scan.
+fn plan(r: &ReadTransaction, filter: &Filter) -> Result<Plan, StoreError> {
+    if !filter.kinds.is_empty() && !filter.kinds.iter().any(|k| k == "*") {
+        let t = r.open_table(BY_KIND)?;
+        let mut kinds = std::collections::BTreeSet::new();
+        for pattern in &filter.kinds {
+            match pattern.strip_suffix(".*") {
+                Some(family) => {
+                    // `family_of("x")` is "x", so the bare family name matches too.
+                    if has_key(&t, family)? {
+                        kinds.insert(family.to_string());
+                    }
+                    keys_with_prefix(&t, &format!("{family}."), &mut kinds)?;
+                }
+                None => {
+                    if has_key(&t, pattern)? {
+                        kinds.insert(pattern.clone());
+                    }
+                }
+            }
+            if kinds.len() > MAX_MERGE {
+                break;
+            }
+        }
+        if kinds.is_empty() {
+            return Ok(Plan::Nothing);
+        }
+        if kinds.len() <= MAX_MERGE {
+            return Ok(Plan::Kinds(kinds.into_iter().collect()));
+        }
+    }
+    if !filter.communities.is_empty() && filter.communities.len() <= MAX_MERGE {
+        let mut communities = filter.communities.clone();
+        communities.sort();
+        communities.dedup();
+        return Ok(Plan::Communities(communities));
+    }
+    Ok(Plan::Arrivals)
+}
+
+fn has_key(t: &SeqIndex, key: &str) -> Result<bool, StoreError> {
+    Ok(t.range((key, 0)..=(key, u64::MAX))?
+        .next()
+        .transpose()?
+        .is_some())
+}
+
+/// Adds the distinct keys starting with `prefix`, one seek per key, stopping past
+/// [`MAX_MERGE`].
+fn keys_with_prefix(
+    t: &SeqIndex,
+    prefix: &str,
+    out: &mut std::collections::BTreeSet<String>,
+) -> Result<(), StoreError> {
+    use std::ops::Bound;
+    let mut from: Option<String> = None;
+    while out.len() <= MAX_MERGE {
+        let next = match &from {
+            None => t.range((prefix, 0)..)?.next(),
+            Some(k) => t
+                .range::<(&str, u64)>((Bound::Excluded((k.as_str(), u64::MAX)), Bound::Unbounded))?
+                .next(),
+        };
+        let Some(item) = next.transpose()? else {
+            break;
+        };
+        let key = item.0.value().0.to_string();
+        if !key.starts_with(prefix) {
+            break;
+        }
+        out.insert(key.clone());
+        from = Some(key);
+    }
+    Ok(())
+}
+
+/// Walks the rows of several index keys in arrival order (a k-way merge), calling
+/// `visit(seq, id)` until it says stop. Returns true if stopped early.
+fn merge_scan(
+    t: &SeqIndex,
+    keys: &[String],
+    after: u64,
+    visit: &mut impl FnMut(u64, &Id) -> Result<bool, StoreError>,
+) -> Result<bool, StoreError> {
+    use std::cmp::Reverse;
+    let mut ranges = Vec::with_capacity(keys.len());
+    let mut heads = std::collections::BinaryHeap::new();
+    for (i, key) in keys.iter().enumerate() {
+        let mut range =
+            t.range((key.as_str(), after.saturating_add(1))..=(key.as_str(), u64::MAX))?;
+        if let Some(item) = range.next().transpose()? {
+            heads.push(Reverse((item.0.value().1, i, *item.1.value())));
+        }
+        ranges.push(range);
+    }
+    while let Some(Reverse((seq, i, id))) = heads.pop() {
+        if !visit(seq, &id)? {
+            return Ok(true);
+        }
+        if let Some(range) = ranges.get_mut(i)
+            && let Some(item) = range.next().transpose()?
+        {
+            heads.push(Reverse((item.0.value().1, i, *item.1.value())));
         }
     }
     Ok(false)

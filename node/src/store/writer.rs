@@ -512,7 +512,8 @@ impl Writer {
         }
         self.state.next_seq += 1;
         if self.state.own_author == Some(body.author) {
-            self.state.own_seq = self.state.own_seq.max(body.seq + 1);
+            // Saturating: an event of our key with seq = u64::MAX may be posted raw.
+            self.state.own_seq = self.state.own_seq.max(body.seq.saturating_add(1));
         }
         if event.kind() == Kind::TrustRoster.as_str()
             && self.state.trust.apply_roster(event, now).unwrap_or(false)
