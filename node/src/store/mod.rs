@@ -8,6 +8,9 @@
 pub mod digest;
 mod read;
 mod schema;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
 mod trace;
 mod writer;
 
