@@ -106,7 +106,6 @@ impl Store {
                 merge_scan(&r.open_table(BY_COMMUNITY)?, &keys, after, &mut visit)?
             }
         };
-        drop(visit);
         self.metrics()
             .query_rows_scanned
             .fetch_add(scanned as u64, std::sync::atomic::Ordering::Relaxed);
