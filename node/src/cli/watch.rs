@@ -52,6 +52,14 @@ pub async fn watch(
             }
             Err(e) => return Err(e.into()),
         };
+        if resp.status().as_u16() == 503 {
+            // A cap of the node (streams, connections) is full: a place frees up when
+            // another client leaves, so wait for it rather than fail the job.
+            eprintln!("fedci-node watch: the node is at a limit (503); retrying in {backoff:?}");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            continue;
+        }
         if resp.status().as_u16() >= 400 {
             let status = resp.status().as_u16();
             let body = resp
