@@ -324,6 +324,41 @@ fn slowloris_is_timed_out_and_capped_per_client_while_others_get_through() {
 }
 
 #[test]
+fn stalled_connections_are_closed_but_idle_streams_stay_open() {
+    let mut node = Node::new();
+    node.init("odl");
+    node.set_config("idle_timeout_secs", "3");
+    node.start();
+    let mut stream = node.stream("/v1/stream?kind=x-late.*");
+    // A body that stops half-way: headers are complete, so only the idle timeout catches it.
+    let mut stalled = send_unread(
+        &node,
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"kind\":",
+    );
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let end = stalled.read_to_end(&mut answer);
+    assert!(
+        end.is_ok() && started.elapsed() < Duration::from_secs(25),
+        "a connection stalled mid-body was not closed ({end:?} after {:?})",
+        started.elapsed()
+    );
+    assert!(metric(&node, "fedci_api_idle_timeouts_total") >= 1);
+    // Meanwhile the stream, with nothing to deliver for longer than the idle timeout, lives.
+    assert!(started.elapsed() > Duration::from_secs(3));
+    let id = node.publish("x-late.one", json!({}), &[]);
+    let ev = stream.next_event(Duration::from_secs(20));
+    assert_eq!(
+        ev.as_ref().map(|e| e["id"].clone()),
+        Some(json!(id)),
+        "an idle stream was closed by the idle timeout"
+    );
+}
+
+#[test]
 fn limit_zero_is_refused() {
     let node = Node::started("odl");
     node.publish("x-load.small", json!({}), &[]);

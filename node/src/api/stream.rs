@@ -22,8 +22,16 @@ const PAGE: PageLimit = PageLimit {
     bytes: PAGE_BYTES,
 };
 const PAGE_BYTES: usize = 256 << 10;
-/// An idle stream sends a blank line this often so clients notice a dead node.
+/// An idle stream sends a blank line this often so clients notice a dead node, and at least
+/// three times per idle timeout so the node's own idle timeout never closes a live stream.
 const KEEPALIVE: Duration = Duration::from_secs(15);
+
+fn keepalive(st: &AppState) -> Duration {
+    KEEPALIVE.min(
+        Duration::from_millis(st.config.idle_timeout_secs.saturating_mul(1000) / 3)
+            .max(Duration::from_millis(100)),
+    )
+}
 
 struct Cursor {
     st: AppState,
@@ -103,7 +111,7 @@ async fn next_chunk(mut c: Cursor) -> Option<(Result<Bytes, std::io::Error>, Cur
         }
         tokio::select! {
             changed = c.commits.changed() => if changed.is_err() { return None },
-            _ = tokio::time::sleep(KEEPALIVE) => return Some((Ok(Bytes::from_static(b"\n")), c)),
+            _ = tokio::time::sleep(keepalive(&c.st)) => return Some((Ok(Bytes::from_static(b"\n")), c)),
             _ = c.st.shutdown.cancelled() => return None,
         }
     }
