@@ -39,6 +39,20 @@ pub struct Item {
     pub arrival: u64,
     #[serde(flatten)]
     pub event: EventJson,
+    /// Set on single-event answers: whether the trust of now still authorises the event.
+    /// Lists and streams carry only events that it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted: Option<bool>,
+    /// Why not, when `trusted` is false (revoked key, re-pinned root, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untrusted_reason: Option<UntrustedReason>,
+}
+
+/// The trust verdict of a stored event that is no longer authorised.
+#[derive(Debug, Serialize)]
+pub struct UntrustedReason {
+    pub code: &'static str,
+    pub message: String,
 }
 
 impl From<&StoredEvent> for Item {
@@ -46,6 +60,23 @@ impl From<&StoredEvent> for Item {
         Item {
             arrival: s.seq,
             event: EventJson::from_event(&s.event),
+            trusted: None,
+            untrusted_reason: None,
+        }
+    }
+}
+
+impl Item {
+    /// The item with the current trust's verdict on it.
+    fn judged(s: &StoredEvent, trust: &fedci_keys::TrustStore) -> Self {
+        let verdict = trust.authorise(&s.event);
+        Item {
+            trusted: Some(verdict.is_ok()),
+            untrusted_reason: verdict.err().map(|r| UntrustedReason {
+                code: r.code(),
+                message: r.to_string(),
+            }),
+            ..Item::from(s)
         }
     }
 }
@@ -177,7 +208,7 @@ pub async fn get_event(
         )
             .into_response());
     }
-    Ok(Json(Item::from(&stored)).into_response())
+    Ok(Json(Item::judged(&stored, &st.store.trust())).into_response())
 }
 
 #[derive(Debug, Serialize)]

@@ -6,11 +6,13 @@
 //! serves as the home's lock: redb refuses a second open of the same file.
 
 pub mod digest;
+mod evidence;
 mod read;
 mod schema;
 mod trace;
 mod writer;
 
+pub use evidence::BundleError;
 pub use read::{QueryPage, StoredEvent};
 pub use trace::{Direction, Graph, GraphEdge, GraphNode};
 pub use writer::{IngestError, Outcome};
@@ -65,6 +67,8 @@ struct Inner {
     trust: watch::Receiver<Arc<TrustStore>>,
     own_seq: AtomicU64,
     metrics: Arc<Metrics>,
+    /// Stored events the trust of that version does not authorise (see `evidence.rs`).
+    untrusted: std::sync::Mutex<Option<(Arc<TrustStore>, u64)>>,
 }
 
 /// Joins the writer thread at shutdown, after every handle is dropped.
@@ -109,6 +113,7 @@ impl Store {
                 trust,
                 own_seq: AtomicU64::new(own_seq),
                 metrics,
+                untrusted: std::sync::Mutex::new(None),
             }),
         };
         Ok((store, WriterThread(thread)))

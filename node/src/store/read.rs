@@ -45,7 +45,8 @@ impl Store {
         load(&r, &id.0)
     }
 
-    /// Events matching `filter` with arrival seq > `after`, in arrival order.
+    /// Events matching `filter` with arrival seq > `after`, in arrival order. Events the
+    /// current trust no longer authorises (revoked, re-pinned root) are left out.
     pub fn query(
         &self,
         filter: &Filter,
@@ -53,6 +54,7 @@ impl Store {
         limit: usize,
     ) -> Result<QueryPage, StoreError> {
         let r = self.begin_read()?;
+        let trust = self.trust();
         let mut page = QueryPage {
             events: Vec::new(),
             next_after: after,
@@ -73,6 +75,7 @@ impl Store {
             page.next_after = seq;
             if let Some(ev) = load(&r, id)?
                 && filter.matches(&ev.event)
+                && trust.authorise(&ev.event).is_ok()
             {
                 page.events.push(ev);
             }

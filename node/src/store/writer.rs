@@ -139,15 +139,20 @@ impl State {
                 .map_err(|e| StoreError::Corrupt(format!("pin of {}: {e}", community.value())))?;
             trust.pin(community.value(), key);
         }
-        for item in r.open_table(ROSTERS)?.iter()? {
-            let (community, id) = item?;
+        // Every stored roster, not only the newest: trust judges events by the roster in force
+        // at their time. Rosters of a root no longer pinned are simply refused here.
+        let roster_kind = Kind::TrustRoster.as_str();
+        for item in r
+            .open_table(BY_KIND)?
+            .range((roster_kind, 0)..=(roster_kind, u64::MAX))?
+        {
+            let (_, id) = item?;
             let raw = events.get(id.value())?.ok_or_else(|| {
-                StoreError::Corrupt(format!("roster of {} missing", community.value()))
+                StoreError::Corrupt(format!("roster {} missing", hex::encode(id.value())))
             })?;
-            let event = Event::decode(raw.value()).map_err(|e| {
-                StoreError::Corrupt(format!("roster of {}: {e}", community.value()))
+            let event = Event::from_trusted_bytes(raw.value()).map_err(|e| {
+                StoreError::Corrupt(format!("roster {}: {e}", hex::encode(id.value())))
             })?;
-            // Stored rosters were accepted once; a re-pin since then simply leaves them unused.
             let _ = trust.apply_roster(&event, now_ms());
         }
         Ok(State {
@@ -587,20 +592,9 @@ impl Writer {
 }
 
 impl State {
+    /// Any change of pins or roster history: what readers judge stored events by.
     fn trust_changed(&self, after: &State) -> bool {
-        let pins = |s: &State| {
-            s.trust
-                .pins()
-                .map(|(c, k)| (c.to_string(), *k))
-                .collect::<Vec<_>>()
-        };
-        let rosters = |s: &State| {
-            s.trust
-                .pins()
-                .map(|(c, _)| s.trust.roster(c).map(|(_, id)| id))
-                .collect::<Vec<_>>()
-        };
-        pins(self) != pins(after) || rosters(self) != rosters(after)
+        self.trust != after.trust
     }
 }
 
