@@ -341,6 +341,9 @@ fn retire_keeps_old_and_new_exports_valid_and_revoke_refuses_later_events_everyw
         assert_eq!(stamp["trusted"], false, "{}: {stamp}", node.community());
         assert_eq!(stamp["untrusted_reason"]["code"], "revoked", "{stamp}");
         assert_eq!(node.event(&c.artifact)["trusted"], true);
+        // Each node records when it stored the event, by its own clock, beside the author's.
+        let arrived = stamp["arrived_at"].as_u64().expect("arrived_at");
+        assert!(arrived >= stamp["time"].as_u64().expect("time"), "{stamp}");
         let listed: Vec<String> = node
             .query_all("kind=confidence.modified&community=odl")
             .iter()

@@ -107,6 +107,13 @@ impl Store {
         Ok(page)
     }
 
+    /// This node's clock when it stored the event at arrival `seq` (None for events stored
+    /// before arrival times were recorded).
+    pub fn arrived_at(&self, seq: u64) -> Result<Option<u64>, StoreError> {
+        let r = self.begin_read()?;
+        Ok(r.open_table(ARRIVED_AT)?.get(seq)?.map(|g| g.value()))
+    }
+
     /// A durable consumer's cursor (0 if unknown).
     pub fn cursor(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
         let r = self.begin_read()?;

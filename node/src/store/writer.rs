@@ -110,6 +110,7 @@ impl State {
             w.open_table(EVENTS)?;
             w.open_table(INFO)?;
             w.open_table(ARRIVALS)?;
+            w.open_table(ARRIVED_AT)?;
             w.open_table(BY_KIND)?;
             w.open_table(BY_COMMUNITY)?;
             w.open_table(BY_TOPIC)?;
@@ -232,6 +233,7 @@ struct Tables<'t> {
     events: redb::Table<'t, &'static Id, &'static [u8]>,
     info: redb::Table<'t, &'static Id, (u64, u64, &'static str, &'static str)>,
     arrivals: redb::Table<'t, u64, &'static Id>,
+    arrived_at: redb::Table<'t, u64, u64>,
     by_kind: redb::Table<'t, (&'static str, u64), &'static Id>,
     by_community: redb::Table<'t, (&'static str, u64), &'static Id>,
     by_topic: redb::Table<'t, (&'static str, u64, &'static Id), ()>,
@@ -251,6 +253,7 @@ impl<'t> Tables<'t> {
             events: txn.open_table(EVENTS)?,
             info: txn.open_table(INFO)?,
             arrivals: txn.open_table(ARRIVALS)?,
+            arrived_at: txn.open_table(ARRIVED_AT)?,
             by_kind: txn.open_table(BY_KIND)?,
             by_community: txn.open_table(BY_COMMUNITY)?,
             by_topic: txn.open_table(BY_TOPIC)?,
@@ -490,6 +493,7 @@ impl Writer {
             (seq, body.time, body.kind.as_str(), body.community.as_str()),
         )?;
         t.arrivals.insert(seq, &id)?;
+        t.arrived_at.insert(seq, now)?;
         t.by_kind.insert((body.kind.as_str(), seq), &id)?;
         t.by_community.insert((body.community.as_str(), seq), &id)?;
         let topic = Topic::for_event(&body.community, &body.kind).to_string();
