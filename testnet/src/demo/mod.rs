@@ -188,11 +188,11 @@ async fn scenario(
             .check("ODL's stamp reached OPNFV and OpenStack", || {
                 node("opnfv")
                     .ok()?
-                    .cli(&["get", &stamp, "--field", "id"])
+                    .cli(&["get", stamp, "--field", "id"])
                     .ok()?;
                 node("openstack")
                     .ok()?
-                    .cli(&["get", &stamp, "--field", "id"])
+                    .cli(&["get", stamp, "--field", "id"])
                     .ok()
             })
             .await;
