@@ -363,3 +363,36 @@ fn retire_keeps_old_and_new_exports_valid_and_revoke_refuses_later_events_everyw
         assert_eq!(n["trusted"], false, "{n}");
     }
 }
+
+#[test]
+fn events_of_a_re_pinned_community_stop_being_served_as_trusted_until_pinned_back() {
+    let f = federation();
+    let artifact = f.opnfv.publish(
+        "artifact.created",
+        json!({"identity": "pkg:generic/opnfv-tool@1"}),
+        &[],
+    );
+    f.odl.wait_for_event(&artifact, GOSSIP);
+    let held = f.odl.query_all("community=opnfv").len();
+    assert!(held >= 2, "odl holds opnfv's roster and artifact: {held}");
+    assert_eq!(f.odl.status()["untrusted_events"], 0);
+
+    // Someone re-pins opnfv to another root: what the old root authorised is no longer trusted.
+    let mut other = Node::new();
+    other.init("opnfv");
+    f.odl.trust(&other);
+    let e = f.odl.event(&artifact);
+    assert_eq!(e["trusted"], false, "{e}");
+    assert_eq!(e["untrusted_reason"]["code"], "no_roster", "{e}");
+    assert!(
+        f.odl.query_all("community=opnfv").is_empty(),
+        "events of the old root are still listed"
+    );
+    assert_eq!(f.odl.status()["untrusted_events"], held as u64);
+
+    // Pinned back: the stored rosters and events are trusted again, nothing was lost.
+    f.odl.trust(&f.opnfv);
+    assert_eq!(f.odl.event(&artifact)["trusted"], true);
+    assert_eq!(f.odl.query_all("community=opnfv").len(), held);
+    assert_eq!(f.odl.status()["untrusted_events"], 0);
+}

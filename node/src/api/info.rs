@@ -148,7 +148,23 @@ pub fn pins_json(trust: &fedci_keys::TrustStore, detail: bool) -> Vec<serde_json
                 } else {
                     json!(r.entries.len())
                 };
-                json!({"serial": r.serial, "id": id, "keys": keys})
+                let mut roster = json!({"serial": r.serial, "id": id, "keys": keys});
+                if detail && !r.ended.is_empty() {
+                    roster["ended"] = json!(
+                        r.ended
+                            .iter()
+                            .map(|e| json!({
+                                "key": hex::encode(e.key),
+                                "how": match e.how {
+                                    fedci_keys::EndKind::Retired => "retired",
+                                    fedci_keys::EndKind::Revoked => "revoked",
+                                },
+                                "at": e.at,
+                            }))
+                            .collect::<Vec<_>>()
+                    );
+                }
+                roster
             });
             json!({"community": c, "root": k.to_string(), "roster": roster})
         })

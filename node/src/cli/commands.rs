@@ -292,6 +292,12 @@ async fn status(client: &Client, as_json: bool) -> Result<()> {
         s["events"],
         s["last_arrival"]
     );
+    if s["untrusted_events"].as_u64().unwrap_or(0) > 0 {
+        say!(
+            "untrusted   {} stored event(s) no longer authorised (revoked key or re-pinned root): not served in queries or streams",
+            s["untrusted_events"]
+        );
+    }
     for p in s["pins"].as_array().into_iter().flatten() {
         let roster = match p["roster"]["serial"].as_u64() {
             Some(serial) => format!("roster serial {serial}, {} key(s)", p["roster"]["keys"]),
