@@ -6,6 +6,7 @@
 
 use fedci_proto::Event;
 use fedci_tests::mesh::{MESH_TIMEOUT, wait_connected};
+use fedci_tests::net::sync_rounds;
 use fedci_tests::{Node, node_bin};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -362,6 +363,34 @@ fn retire_keeps_old_and_new_exports_valid_and_revoke_refuses_later_events_everyw
             .expect("trace shows the stamp");
         assert_eq!(n["trusted"], false, "{n}");
     }
+
+    // A node that joins later catches up the artifact, but nobody hands it the revoked stamp.
+    let mut late = Node::new();
+    late.init("late");
+    late.trust(&f.odl);
+    late.trust(&f.opnfv);
+    late.set_config("sync_interval_secs", "1");
+    late.start_with(&[
+        "--peer",
+        &f.odl.listen_addr(),
+        "--peer",
+        &f.opnfv.listen_addr(),
+    ]);
+    late.wait_for_event(&c.artifact, GOSSIP);
+    late.wait_for_event(&c.confidence, GOSSIP);
+    let (odl_peer, opnfv_peer) = (f.odl.peer_id(), f.opnfv.peer_id());
+    fedci_tests::wait_until(GOSSIP, "three catch-up rounds with odl and opnfv", || {
+        sync_rounds(&late, &odl_peer) >= 3 && sync_rounds(&late, &opnfv_peer) >= 3
+    });
+    assert!(
+        !late.has_event(&c.stamp),
+        "a revoked event was handed to a new node"
+    );
+    assert_eq!(
+        late.rejected_count("revoked"),
+        0,
+        "revoked events were offered"
+    );
 }
 
 #[test]

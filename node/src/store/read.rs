@@ -231,14 +231,22 @@ impl Store {
         Ok(out)
     }
 
-    /// The raw bytes of those of `ids` we hold, stopping once `max_bytes` are gathered.
+    /// The raw bytes of those of `ids` we hold, stopping once `max_bytes` are gathered. Events
+    /// the current trust no longer authorises (revoked since, re-pinned root) are not handed
+    /// out: a node passes on only what it vouches for.
     pub fn get_raws(&self, ids: &[EventId], max_bytes: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         let r = self.begin_read()?;
         let t = r.open_table(EVENTS)?;
+        let trust = self.trust();
         let mut out = Vec::new();
         let mut bytes = 0;
         for id in ids {
             if let Some(raw) = t.get(&id.0)? {
+                let vouched = Event::from_trusted_bytes(raw.value())
+                    .is_ok_and(|e| trust.authorise(&e).is_ok());
+                if !vouched {
+                    continue;
+                }
                 bytes += raw.value().len();
                 if bytes > max_bytes {
                     break;
