@@ -38,6 +38,7 @@ fn roster(serial: u64, entries: Vec<RosterEntry>) -> Roster {
         community: "odl".into(),
         serial,
         entries,
+        ended: vec![],
     }
 }
 

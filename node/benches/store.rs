@@ -60,6 +60,7 @@ fn bench(c: &mut Criterion) {
         community: "odl".into(),
         serial: 1,
         entries: vec![RosterEntry::any_kind(node.public())],
+        ended: vec![],
     };
     rt.block_on(async {
         store.pin("odl".into(), root.public()).await.unwrap();

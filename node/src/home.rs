@@ -142,6 +142,7 @@ impl Home {
             community: community.to_string(),
             serial: 1,
             entries: vec![RosterEntry::any_kind(node.public())],
+            ended: vec![],
         };
         let event = roster
             .sign(&root, crate::now_ms(), None)

@@ -216,6 +216,8 @@ enum Ty {
     Locations,
     Uint,
     RosterKeys,
+    /// `[{key: 32 bytes, <field>: uint}]`: a roster's retired or revoked keys.
+    KeyTimes(&'static str),
 }
 
 struct Field {
@@ -276,7 +278,12 @@ fn data_fields(kind: Kind) -> &'static [Field] {
             ),
         ),
     ];
-    const TRUST_ROSTER: &[Field] = &[req("serial", Uint), req("keys", RosterKeys)];
+    const TRUST_ROSTER: &[Field] = &[
+        req("serial", Uint),
+        req("keys", RosterKeys),
+        opt("retired", KeyTimes("at")),
+        opt("revoked", KeyTimes("since")),
+    ];
     match kind {
         Kind::ArtifactCreated => ARTIFACT_CREATED,
         Kind::ArtifactPublished => ARTIFACT_PUBLISHED,
@@ -433,6 +440,25 @@ fn check_type(v: &Value, ty: Ty) -> Result<(), &'static str> {
             ok.then_some(()).ok_or(
                 "an array of {key: 32 bytes, kinds: [text], not_before?: uint, not_after?: uint}",
             )
+        }
+        Ty::KeyTimes(field) => {
+            // Checked strictly for the same reason: an end the root wrote must take effect.
+            let ok = v.as_array().is_some_and(|a| {
+                a.iter().all(|e| {
+                    e.as_map().is_some_and(|m| {
+                        map_get(m, "key")
+                            .and_then(Value::as_bytes)
+                            .is_some_and(|b| b.len() == 32)
+                            && map_get(m, field)
+                                .and_then(Value::as_integer)
+                                .is_some_and(|i| u64::try_from(i).is_ok())
+                    })
+                })
+            });
+            ok.then_some(()).ok_or(match field {
+                "at" => "an array of {key: 32 bytes, at: uint}",
+                _ => "an array of {key: 32 bytes, since: uint}",
+            })
         }
     }
 }

@@ -461,24 +461,73 @@ fn roster_revocation_takes_effect_everywhere() {
         "opnfv refuses X's event while roster serial 2 authorises X: {r:?}"
     );
 
-    // Revoke X (serial 3); every node must enforce it.
+    // Remove X (serial 3) = retire it now: what X signed before stays valid everywhere, what
+    // it signs after is refused everywhere.
     odl.cli_ok(&["roster", "remove", &x_key]);
     for node in [odl, opnfv, openstack] {
         node.wait_for_roster_serial("odl", 3, GOSSIP);
     }
+    // X never heard of serial 3, so its node still signs.
+    let ev_c = x.publish(
+        "artifact.created",
+        json!({"identity": "pkg:generic/x-build@3"}),
+        &[],
+    );
+    let raw_c = raw_cli(&x, &ev_c);
     for node in [opnfv, openstack] {
         let r = node.post_raw(&raw_a);
+        assert!(
+            matches!(r.status, 200 | 201),
+            "{} refused an event X signed before it was retired: {r:?}",
+            node.community()
+        );
+        let r = node.post_raw(&raw_c);
         assert_eq!(
             r.status,
             403,
-            "{} accepted an event by revoked key {x_key}: {r:?}",
+            "{} accepted an event by retired key {x_key}: {r:?}",
             node.community()
         );
         assert_eq!(error_code(&r), "unknown_author", "{r:?}");
-        assert!(!node.has_event(&ev_a), "{} stored {ev_a}", node.community());
+        assert!(!node.has_event(&ev_c), "{} stored {ev_c}", node.community());
     }
     assert!(
         opnfv.has_event(&ev_b),
-        "a revocation must not erase events accepted before it"
+        "a retirement must not erase events accepted before it"
     );
+
+    // Revoke X since ev_b's time (serial 4, key compromised): ev_b, already stored, stops
+    // being served as trusted on every node; ev_a, signed earlier, stays trusted.
+    openstack.wait_for_event(&ev_b, GOSSIP);
+    let since = opnfv.event(&ev_b)["time"].as_u64().expect("time");
+    odl.cli_ok(&["roster", "revoke", &x_key, "--since", &since.to_string()]);
+    for node in [odl, opnfv, openstack] {
+        node.wait_for_roster_serial("odl", 4, GOSSIP);
+    }
+    for node in [opnfv, openstack] {
+        let b = node.event(&ev_b);
+        assert_eq!(b["trusted"], false, "{}: {b}", node.community());
+        assert_eq!(b["untrusted_reason"]["code"], "revoked", "{b}");
+        assert_eq!(node.event(&ev_a)["trusted"], true, "{}", node.community());
+        let ids: Vec<Value> = node
+            .query_all("community=odl&kind=artifact.created")
+            .iter()
+            .map(|e| e["id"].clone())
+            .collect();
+        assert!(
+            !ids.contains(&json!(ev_b)),
+            "{} still lists {ev_b}",
+            node.community()
+        );
+        assert!(
+            ids.contains(&json!(ev_a)),
+            "{} no longer lists {ev_a}",
+            node.community()
+        );
+        assert!(
+            node.status()["untrusted_events"].as_u64() >= Some(1),
+            "{}: status does not count the revoked event",
+            node.community()
+        );
+    }
 }

@@ -9,6 +9,7 @@ mod durability;
 mod federation;
 mod lifecycle;
 mod node_api;
+mod provenance;
 mod scenario;
 mod testnet_cli;
 mod trace;

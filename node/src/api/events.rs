@@ -40,6 +40,23 @@ pub struct Item {
     pub arrival: u64,
     #[serde(flatten)]
     pub event: EventJson,
+    /// Set on single-event answers: this node's clock (ms) when it stored the event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrived_at: Option<u64>,
+    /// Set on single-event answers: whether the trust of now still authorises the event.
+    /// Lists and streams carry only events that it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted: Option<bool>,
+    /// Why not, when `trusted` is false (revoked key, re-pinned root, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untrusted_reason: Option<UntrustedReason>,
+}
+
+/// The trust verdict of a stored event that is no longer authorised.
+#[derive(Debug, Serialize)]
+pub struct UntrustedReason {
+    pub code: &'static str,
+    pub message: String,
 }
 
 impl From<&StoredEvent> for Item {
@@ -47,6 +64,24 @@ impl From<&StoredEvent> for Item {
         Item {
             arrival: s.seq,
             event: EventJson::from_event(&s.event),
+            arrived_at: None,
+            trusted: None,
+            untrusted_reason: None,
+        }
+    }
+}
+
+impl Item {
+    /// The item with the current trust's verdict on it.
+    fn judged(s: &StoredEvent, trust: &fedci_keys::TrustStore) -> Self {
+        let verdict = trust.authorise(&s.event);
+        Item {
+            trusted: Some(verdict.is_ok()),
+            untrusted_reason: verdict.err().map(|r| UntrustedReason {
+                code: r.code(),
+                message: r.to_string(),
+            }),
+            ..Item::from(s)
         }
     }
 }
@@ -163,8 +198,16 @@ pub async fn get_event(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/cose"));
-    let stored = st.store.read(move |s| s.get(&id)).await?;
-    let stored =
+    let stored = st
+        .store
+        .read(move |s| {
+            Ok(match s.get(&id)? {
+                Some(e) => Some((s.arrived_at(e.seq)?, e)),
+                None => None,
+            })
+        })
+        .await?;
+    let (arrived_at, stored) =
         stored.ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
     if want_cose {
         let raw = stored.event.into_raw();
@@ -177,7 +220,11 @@ pub async fn get_event(
         )
             .into_response());
     }
-    Ok(Json(Item::from(&stored)).into_response())
+    let item = Item {
+        arrived_at,
+        ..Item::judged(&stored, &st.store.trust())
+    };
+    Ok(Json(item).into_response())
 }
 
 pub async fn query(

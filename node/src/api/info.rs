@@ -63,6 +63,9 @@ pub async fn trace(
     let Query(p) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let dir = p.direction.unwrap_or(Direction::Both);
     let depth = p.depth.unwrap_or(10);
+    if p.format.as_deref() == Some("bundle") {
+        return super::evidence::bundle(&st, id, dir, depth).await;
+    }
     let graph = st.store.read(move |s| s.trace(id, dir, depth)).await?;
     let graph = graph.ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
     match p.format.as_deref().unwrap_or("json") {
@@ -79,13 +82,13 @@ pub async fn trace(
             .into_response()),
         other => Err(ApiError::bad_request(
             "bad_format",
-            format!("format {other:?}: use json, dot or mermaid"),
+            format!("format {other:?}: use json, dot, mermaid or bundle"),
         )),
     }
 }
 
 pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let (events, consumers, missing, topics) = st
+    let (events, consumers, missing, topics, untrusted) = st
         .store
         .read(|s| {
             Ok((
@@ -93,6 +96,7 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
                 s.consumers()?,
                 s.missing_count()?,
                 s.topic_counts()?,
+                s.untrusted_count()?,
             ))
         })
         .await?;
@@ -105,6 +109,8 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": st.started.elapsed().as_secs(),
         "events": events,
+        // Stored events the trust of now no longer authorises: not served in lists or streams.
+        "untrusted_events": untrusted,
         "last_arrival": st.store.last_seq(),
         "dangling_link_targets": missing,
         "topic_events": topics,
@@ -142,7 +148,23 @@ pub fn pins_json(trust: &fedci_keys::TrustStore, detail: bool) -> Vec<serde_json
                 } else {
                     json!(r.entries.len())
                 };
-                json!({"serial": r.serial, "id": id, "keys": keys})
+                let mut roster = json!({"serial": r.serial, "id": id, "keys": keys});
+                if detail && !r.ended.is_empty() {
+                    roster["ended"] = json!(
+                        r.ended
+                            .iter()
+                            .map(|e| json!({
+                                "key": hex::encode(e.key),
+                                "how": match e.how {
+                                    fedci_keys::EndKind::Retired => "retired",
+                                    fedci_keys::EndKind::Revoked => "revoked",
+                                },
+                                "at": e.at,
+                            }))
+                            .collect::<Vec<_>>()
+                    );
+                }
+                roster
             });
             json!({"community": c, "root": k.to_string(), "roster": roster})
         })

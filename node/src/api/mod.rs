@@ -3,6 +3,7 @@
 
 mod error;
 mod events;
+mod evidence;
 mod info;
 mod limits;
 mod render;

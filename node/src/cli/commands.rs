@@ -1,11 +1,9 @@
 //! What each subcommand does.
 
 use super::client::Client;
-use super::{
-    Cli, Command, FilterArgs, PeerCommand, RosterCommand, TrustCommand, watch, with_query,
-};
+use super::{Cli, Command, FilterArgs, PeerCommand, TrustCommand, watch, with_query};
 use anyhow::{Context, Result, bail};
-use fedci_keys::{PublicKey, Roster, RosterEntry, SecretKey};
+use fedci_keys::PublicKey;
 use fedci_node::config::Config;
 use fedci_node::home::Home;
 use fedci_node::metrics::Metrics;
@@ -17,6 +15,10 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run_command(cli: Cli) -> Result<()> {
+    // Offline verification needs no home: it must work on a machine that never ran a node.
+    if let Command::Verify { file, roots, json } = &cli.command {
+        return super::evidence::verify(file, roots, *json);
+    }
     let home = Home::resolve(cli.home)?;
     match cli.command {
         Command::Init { community } => init(&home, &community).await,
@@ -28,7 +30,16 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             };
             run(home, opts).await
         }
-        Command::Roster(cmd) => roster(&home, cmd).await,
+        Command::Roster(cmd) => super::roster::roster(&home, cmd).await,
+        Command::Export {
+            id,
+            up,
+            down,
+            both: _,
+            depth,
+            out,
+        } => super::evidence::export(&client(&home)?, &id, up, down, depth, &out).await,
+        Command::Verify { .. } => unreachable_verify(),
         Command::Peer(PeerCommand::Block { peer_id }) => {
             client(&home)?
                 .post_json("/v1/peers/block", &json!({ "peer_id": peer_id }))
@@ -106,6 +117,11 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `verify` is answered before the home is resolved.
+fn unreachable_verify() -> Result<()> {
+    bail!("verify runs without a home")
 }
 
 fn client(home: &Home) -> Result<Client> {
@@ -276,6 +292,12 @@ async fn status(client: &Client, as_json: bool) -> Result<()> {
         s["events"],
         s["last_arrival"]
     );
+    if s["untrusted_events"].as_u64().unwrap_or(0) > 0 {
+        say!(
+            "untrusted   {} stored event(s) no longer authorised (revoked key or re-pinned root): not served in queries or streams",
+            s["untrusted_events"]
+        );
+    }
     for p in s["pins"].as_array().into_iter().flatten() {
         let roster = match p["roster"]["serial"].as_u64() {
             Some(serial) => format!("roster serial {serial}, {} key(s)", p["roster"]["keys"]),
@@ -373,96 +395,5 @@ fn print_bytes(body: &[u8]) -> Result<()> {
     if !body.ends_with(b"\n") {
         out.write_all(b"\n")?;
     }
-    Ok(())
-}
-
-/// Shows or changes this community's roster. Changes are signed with the root key and
-/// published through the node like any raw event, so they reach every peer.
-async fn roster(home: &Home, cmd: RosterCommand) -> Result<()> {
-    let config = home.load_config()?;
-    let client = Client::new(home.socket_path(&config));
-    let trust = client.get_json("/v1/trust").await?;
-    let current = trust["pins"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["community"] == config.community.as_str())
-        .map(|p| p["roster"].clone())
-        .unwrap_or_default();
-    let mut entries = Vec::new();
-    for k in current["keys"].as_array().into_iter().flatten() {
-        entries.push(RosterEntry {
-            key: k["key"].as_str().unwrap_or_default().parse()?,
-            kinds: k["kinds"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-            not_before: k["not_before"].as_u64(),
-            not_after: k["not_after"].as_u64(),
-        });
-    }
-    let (root_key, change) = match cmd {
-        RosterCommand::Show => {
-            say!(
-                "community {} roster serial {}",
-                config.community,
-                current["serial"]
-            );
-            for e in &entries {
-                say!("  {}  kinds {}", e.key, e.kinds.join(","));
-            }
-            return Ok(());
-        }
-        RosterCommand::Add {
-            key,
-            kinds,
-            root_key,
-        } => {
-            let key: PublicKey = key.parse()?;
-            entries.retain(|e| e.key != key);
-            let kinds = if kinds.is_empty() {
-                vec!["*".to_string()]
-            } else {
-                kinds
-            };
-            entries.push(RosterEntry {
-                key,
-                kinds,
-                not_before: None,
-                not_after: None,
-            });
-            (root_key, format!("added {key}"))
-        }
-        RosterCommand::Remove { key, root_key } => {
-            let key: PublicKey = key.parse()?;
-            let before = entries.len();
-            entries.retain(|e| e.key != key);
-            if entries.len() == before {
-                bail!("{key} is not in the roster");
-            }
-            (root_key, format!("revoked {key}"))
-        }
-    };
-    let root = SecretKey::load(&root_key.unwrap_or_else(|| home.root_key_path()))?;
-    let serial = current["serial"].as_u64().unwrap_or(0) + 1;
-    let previous = current["id"].as_str().and_then(|s| s.parse().ok());
-    let roster = Roster {
-        community: config.community.clone(),
-        serial,
-        entries,
-    };
-    let event = roster.sign(&root, fedci_node::now_ms(), previous)?;
-    let resp = client
-        .request(
-            Method::POST,
-            "/v1/events/raw",
-            Some(("application/cose", event.raw().to_vec())),
-            None,
-        )
-        .await?;
-    let _ = resp;
-    say!("{change}: roster serial {serial} ({})", event.id());
     Ok(())
 }

@@ -12,6 +12,8 @@ macro_rules! say {
 
 mod client;
 mod commands;
+mod evidence;
+mod roster;
 mod watch;
 
 pub use client::ClientError;
@@ -140,6 +142,39 @@ pub enum Command {
     /// Manage this community's roster (needs the root key): which node keys may publish.
     #[command(subcommand)]
     Roster(RosterCommand),
+    /// Write the evidence bundle of a trace: the exact signed bytes of its events and the
+    /// rosters that authorise them (RFC 8742 CBOR sequence), for `verify` anywhere.
+    Export {
+        id: String,
+        /// Only upstream: what this event was made from.
+        #[arg(long, conflicts_with_all = ["down", "both"])]
+        up: bool,
+        /// Only downstream: what was made from it.
+        #[arg(long, conflicts_with = "both")]
+        down: bool,
+        /// Both directions (the default).
+        #[arg(long)]
+        both: bool,
+        /// How many links deep to walk.
+        #[arg(long, default_value_t = 10)]
+        depth: u32,
+        /// The bundle file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Verify an evidence bundle offline, against root keys you give: needs no home, no node,
+    /// no network. Exit 0 and the verified chain, or exit 1 and one line per refused event.
+    Verify {
+        /// The bundle file (`export --out`), or - for stdin.
+        file: PathBuf,
+        /// A community's root key: COMMUNITY=@root.pub or COMMUNITY=HEX. Repeatable; events of
+        /// communities without one are unverified (a failure).
+        #[arg(long = "root", value_name = "COMMUNITY=@FILE|HEX", required = true)]
+        roots: Vec<String>,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,9 +191,29 @@ pub enum RosterCommand {
         #[arg(long, value_name = "FILE")]
         root_key: Option<PathBuf>,
     },
-    /// Revoke a node key: signs and publishes a new roster without it.
+    /// Retire a node key now: a new roster without it. Its events so far stay valid
+    /// (same as `retire` with no --at, except the key may be added back later).
     Remove {
         key: String,
+        #[arg(long, value_name = "FILE")]
+        root_key: Option<PathBuf>,
+    },
+    /// Retire a node key for good: its events up to --at stay valid, later ones are refused.
+    Retire {
+        key: String,
+        /// ms since epoch or RFC 3339; default now.
+        #[arg(long, value_parser = parse_time)]
+        at: Option<u64>,
+        #[arg(long, value_name = "FILE")]
+        root_key: Option<PathBuf>,
+    },
+    /// Revoke a compromised node key: its events from --since on are refused everywhere,
+    /// including those already stored; earlier ones stay valid.
+    Revoke {
+        key: String,
+        /// ms since epoch or RFC 3339: when the key stopped being trustworthy.
+        #[arg(long, value_parser = parse_time)]
+        since: u64,
         #[arg(long, value_name = "FILE")]
         root_key: Option<PathBuf>,
     },

@@ -6,6 +6,7 @@
 //! serves as the home's lock: redb refuses a second open of the same file.
 
 pub mod digest;
+mod evidence;
 mod read;
 mod schema;
 #[cfg(test)]
@@ -14,6 +15,7 @@ mod tests;
 mod trace;
 mod writer;
 
+pub use evidence::BundleError;
 pub use read::{PageLimit, QueryPage, SCAN_BUDGET, StoredEvent};
 pub use trace::{Direction, Graph, GraphEdge, GraphNode};
 pub use writer::{IngestError, Outcome};
@@ -68,6 +70,8 @@ struct Inner {
     trust: watch::Receiver<Arc<TrustStore>>,
     own_seq: AtomicU64,
     metrics: Arc<Metrics>,
+    /// Stored events the trust of that version does not authorise (see `evidence.rs`).
+    untrusted: std::sync::Mutex<Option<(Arc<TrustStore>, u64)>>,
 }
 
 /// Joins the writer thread at shutdown, after every handle is dropped.
@@ -112,6 +116,7 @@ impl Store {
                 trust,
                 own_seq: AtomicU64::new(own_seq),
                 metrics,
+                untrusted: std::sync::Mutex::new(None),
             }),
         };
         Ok((store, WriterThread(thread)))

@@ -59,7 +59,8 @@ impl Store {
     /// `render` into what the caller keeps and its size in bytes. Only one decoded event is
     /// alive at a time, so a page costs what its rendered items cost. The page stops before
     /// an item that would take it past `limit.bytes` (a first item always fits, so paging
-    /// advances), after `limit.events` items, or after [`SCAN_BUDGET`] rows.
+    /// advances), after `limit.events` items, or after [`SCAN_BUDGET`] rows. Events the
+    /// current trust no longer authorises (revoked, re-pinned root) are left out.
     pub fn query<T>(
         &self,
         filter: &Filter,
@@ -68,6 +69,7 @@ impl Store {
         mut render: impl FnMut(&StoredEvent) -> Result<(T, usize), StoreError>,
     ) -> Result<QueryPage<T>, StoreError> {
         let r = self.begin_read()?;
+        let trust = self.trust();
         let mut page = QueryPage {
             items: Vec::new(),
             bytes: 0,
@@ -80,6 +82,7 @@ impl Store {
                 scanned += 1;
                 if let Some(ev) = load(&r, id)?
                     && filter.matches(&ev.event)
+                    && trust.authorise(&ev.event).is_ok()
                 {
                     let (item, size) = render(&ev)?;
                     if !page.items.is_empty() && page.bytes.saturating_add(size) > limit.bytes {
@@ -111,6 +114,13 @@ impl Store {
             .fetch_add(scanned as u64, std::sync::atomic::Ordering::Relaxed);
         page.complete = !stopped_early;
         Ok(page)
+    }
+
+    /// This node's clock when it stored the event at arrival `seq` (None for events stored
+    /// before arrival times were recorded).
+    pub fn arrived_at(&self, seq: u64) -> Result<Option<u64>, StoreError> {
+        let r = self.begin_read()?;
+        Ok(r.open_table(ARRIVED_AT)?.get(seq)?.map(|g| g.value()))
     }
 
     /// A durable consumer's cursor (0 if unknown).
@@ -355,14 +365,22 @@ impl Store {
         Ok(out)
     }
 
-    /// The raw bytes of those of `ids` we hold, stopping once `max_bytes` are gathered.
+    /// The raw bytes of those of `ids` we hold, stopping once `max_bytes` are gathered. Events
+    /// the current trust no longer authorises (revoked since, re-pinned root) are not handed
+    /// out: a node passes on only what it vouches for.
     pub fn get_raws(&self, ids: &[EventId], max_bytes: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         let r = self.begin_read()?;
         let t = r.open_table(EVENTS)?;
+        let trust = self.trust();
         let mut out = Vec::new();
         let mut bytes = 0;
         for id in ids {
             if let Some(raw) = t.get(&id.0)? {
+                let vouched = Event::from_trusted_bytes(raw.value())
+                    .is_ok_and(|e| trust.authorise(&e).is_ok());
+                if !vouched {
+                    continue;
+                }
                 bytes += raw.value().len();
                 if bytes > max_bytes {
                     break;

@@ -12,6 +12,9 @@ pub const EVENTS: TableDefinition<&Id, &[u8]> = TableDefinition::new("events_v1"
 pub const INFO: TableDefinition<&Id, (u64, u64, &str, &str)> = TableDefinition::new("info_v1");
 /// arrival seq → id: the order events reached this node; consumer cursors point into it.
 pub const ARRIVALS: TableDefinition<u64, &Id> = TableDefinition::new("arrivals_v1");
+/// arrival seq → this node's clock (ms) when it stored the event: what an author's claimed
+/// `time` can be compared with (a backdated event shows up as one that arrived late).
+pub const ARRIVED_AT: TableDefinition<u64, u64> = TableDefinition::new("arrived_at_v1");
 /// (kind, arrival seq) → id.
 pub const BY_KIND: TableDefinition<(&str, u64), &Id> = TableDefinition::new("by_kind_v1");
 /// (community, arrival seq) → id.

@@ -37,6 +37,7 @@ async fn own_event_with_the_largest_seq_neither_panics_nor_breaks_later_publishe
         community: "odl".into(),
         serial: 1,
         entries: vec![RosterEntry::any_kind(node.public())],
+        ended: vec![],
     };
     let roster = roster.sign(&root, now - 60_000, None).unwrap();
     store.ingest(vec![roster], "test").await.unwrap();

@@ -37,6 +37,12 @@ pub struct GraphNode {
     pub label: String,
     /// Distance from the traced event (negative = upstream).
     pub depth: i64,
+    /// Whether the current trust still authorises the event (None when not held here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted: Option<bool>,
+    /// Why it is not trusted any more (revoked key, re-pinned root, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untrusted_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -70,11 +76,12 @@ impl Store {
             return Ok(None);
         };
         let rev = r.open_multimap_table(LINKS_REV)?;
+        let trust = self.trust();
         let depth = i64::from(depth.min(MAX_TRACE_DEPTH));
         let mut nodes: BTreeMap<EventId, GraphNode> = BTreeMap::new();
         let mut edges = std::collections::BTreeSet::new();
         let mut truncated = false;
-        nodes.insert(root, node_of(root, Some(&first.event), 0));
+        nodes.insert(root, node_of(&trust, root, Some(&first.event), 0));
         let mut queue = VecDeque::from([(root, 0i64)]);
         while let Some((id, d)) = queue.pop_front() {
             let Some(ev) = load(&r, &id.0)? else { continue };
@@ -113,7 +120,10 @@ impl Store {
                     continue;
                 }
                 let held = load(&r, &nid.0)?;
-                nodes.insert(nid, node_of(nid, held.as_ref().map(|s| &s.event), nd));
+                nodes.insert(
+                    nid,
+                    node_of(&trust, nid, held.as_ref().map(|s| &s.event), nd),
+                );
                 if held.is_some() {
                     queue.push_back((nid, nd));
                 }
@@ -135,7 +145,12 @@ impl Store {
     }
 }
 
-fn node_of(id: EventId, event: Option<&fedci_proto::Event>, depth: i64) -> GraphNode {
+fn node_of(
+    trust: &fedci_keys::TrustStore,
+    id: EventId,
+    event: Option<&fedci_proto::Event>,
+    depth: i64,
+) -> GraphNode {
     match event {
         None => GraphNode {
             id,
@@ -144,6 +159,8 @@ fn node_of(id: EventId, event: Option<&fedci_proto::Event>, depth: i64) -> Graph
             time: None,
             label: "(not held here)".into(),
             depth,
+            trusted: None,
+            untrusted_reason: None,
         },
         Some(e) => GraphNode {
             id,
@@ -152,6 +169,8 @@ fn node_of(id: EventId, event: Option<&fedci_proto::Event>, depth: i64) -> Graph
             time: Some(e.time()),
             label: label(e),
             depth,
+            trusted: Some(trust.authorise(e).is_ok()),
+            untrusted_reason: trust.authorise(e).err().map(|r| r.to_string()),
         },
     }
 }

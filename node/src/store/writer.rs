@@ -110,6 +110,7 @@ impl State {
             w.open_table(EVENTS)?;
             w.open_table(INFO)?;
             w.open_table(ARRIVALS)?;
+            w.open_table(ARRIVED_AT)?;
             w.open_table(BY_KIND)?;
             w.open_table(BY_COMMUNITY)?;
             w.open_table(BY_TOPIC)?;
@@ -139,15 +140,20 @@ impl State {
                 .map_err(|e| StoreError::Corrupt(format!("pin of {}: {e}", community.value())))?;
             trust.pin(community.value(), key);
         }
-        for item in r.open_table(ROSTERS)?.iter()? {
-            let (community, id) = item?;
+        // Every stored roster, not only the newest: trust judges events by the roster in force
+        // at their time. Rosters of a root no longer pinned are simply refused here.
+        let roster_kind = Kind::TrustRoster.as_str();
+        for item in r
+            .open_table(BY_KIND)?
+            .range((roster_kind, 0)..=(roster_kind, u64::MAX))?
+        {
+            let (_, id) = item?;
             let raw = events.get(id.value())?.ok_or_else(|| {
-                StoreError::Corrupt(format!("roster of {} missing", community.value()))
+                StoreError::Corrupt(format!("roster {} missing", hex::encode(id.value())))
             })?;
-            let event = Event::decode(raw.value()).map_err(|e| {
-                StoreError::Corrupt(format!("roster of {}: {e}", community.value()))
+            let event = Event::from_trusted_bytes(raw.value()).map_err(|e| {
+                StoreError::Corrupt(format!("roster {}: {e}", hex::encode(id.value())))
             })?;
-            // Stored rosters were accepted once; a re-pin since then simply leaves them unused.
             let _ = trust.apply_roster(&event, now_ms());
         }
         Ok(State {
@@ -227,6 +233,7 @@ struct Tables<'t> {
     events: redb::Table<'t, &'static Id, &'static [u8]>,
     info: redb::Table<'t, &'static Id, (u64, u64, &'static str, &'static str)>,
     arrivals: redb::Table<'t, u64, &'static Id>,
+    arrived_at: redb::Table<'t, u64, u64>,
     by_kind: redb::Table<'t, (&'static str, u64), &'static Id>,
     by_community: redb::Table<'t, (&'static str, u64), &'static Id>,
     by_topic: redb::Table<'t, (&'static str, u64, &'static Id), ()>,
@@ -246,6 +253,7 @@ impl<'t> Tables<'t> {
             events: txn.open_table(EVENTS)?,
             info: txn.open_table(INFO)?,
             arrivals: txn.open_table(ARRIVALS)?,
+            arrived_at: txn.open_table(ARRIVED_AT)?,
             by_kind: txn.open_table(BY_KIND)?,
             by_community: txn.open_table(BY_COMMUNITY)?,
             by_topic: txn.open_table(BY_TOPIC)?,
@@ -485,6 +493,7 @@ impl Writer {
             (seq, body.time, body.kind.as_str(), body.community.as_str()),
         )?;
         t.arrivals.insert(seq, &id)?;
+        t.arrived_at.insert(seq, now)?;
         t.by_kind.insert((body.kind.as_str(), seq), &id)?;
         t.by_community.insert((body.community.as_str(), seq), &id)?;
         let topic = Topic::for_event(&body.community, &body.kind).to_string();
@@ -588,20 +597,9 @@ impl Writer {
 }
 
 impl State {
+    /// Any change of pins or roster history: what readers judge stored events by.
     fn trust_changed(&self, after: &State) -> bool {
-        let pins = |s: &State| {
-            s.trust
-                .pins()
-                .map(|(c, k)| (c.to_string(), *k))
-                .collect::<Vec<_>>()
-        };
-        let rosters = |s: &State| {
-            s.trust
-                .pins()
-                .map(|(c, _)| s.trust.roster(c).map(|(_, id)| id))
-                .collect::<Vec<_>>()
-        };
-        pins(self) != pins(after) || rosters(self) != rosters(after)
+        self.trust != after.trust
     }
 }
 
