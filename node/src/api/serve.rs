@@ -120,8 +120,6 @@ async fn serve_conn(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
-    let client = slot.client;
-    let _slot = slot;
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Tracked {
         inner: stream,
@@ -132,7 +130,8 @@ async fn serve_conn(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_BUF);
-    let app = app.layer(axum::Extension(ClientId(client)));
+    // The slot is held for as long as this function runs, i.e. the connection lives.
+    let app = app.layer(axum::Extension(ClientId(slot.client)));
     let conn = builder.serve_connection(io, TowerToHyperService::new(app));
     tokio::pin!(conn);
     let mut shutting_down = false;
