@@ -1,8 +1,9 @@
 //! Publishing, fetching and querying events.
 
-use super::limits::body_with_permit;
+use super::limits::{ClientId, body_with_permit};
 use super::{ApiError, AppState};
 use crate::store::{IngestError, Outcome, PageLimit, StoreError, StoredEvent};
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -229,6 +230,7 @@ pub async fn get_event(
 
 pub async fn query(
     State(st): State<AppState>,
+    client: Option<Extension<ClientId>>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(q.as_deref().unwrap_or(""))?;
@@ -241,7 +243,8 @@ pub async fn query(
     };
     let after = params.after.unwrap_or(0);
     let filter = params.filter;
-    let permit = st.limits.answer().await?;
+    let client = client.map_or(ClientId(None), |Extension(c)| c);
+    let permit = st.limits.answer(client).await?;
     let page = st
         .store
         .read(move |s| s.query(&filter, after, limit, render_item))

@@ -13,7 +13,7 @@ mod strict_json;
 
 pub use error::ApiError;
 pub use info::pins_json;
-pub use limits::ApiLimits;
+pub use limits::{ApiLimits, ClientId};
 pub use serve::{ConnLimits, serve_listener};
 
 use crate::config::Config;

@@ -3,6 +3,7 @@
 //! a header-read timeout, an idle timeout, and a graceful end on shutdown. Any listener with
 //! any router is served by [`serve_listener`], so a second socket reuses all of it.
 
+use super::limits::ClientId;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use axum::Router;
@@ -115,7 +116,7 @@ async fn serve_conn(
     stream: UnixStream,
     app: Router,
     limits: ConnLimits,
-    _slot: Slot,
+    slot: Slot,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
@@ -129,6 +130,8 @@ async fn serve_conn(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_BUF);
+    // The slot is held for as long as this function runs, i.e. the connection lives.
+    let app = app.layer(axum::Extension(ClientId(slot.client)));
     let conn = builder.serve_connection(io, TowerToHyperService::new(app));
     tokio::pin!(conn);
     let mut shutting_down = false;

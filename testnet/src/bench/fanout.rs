@@ -92,7 +92,12 @@ impl FedciNet {
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         // Catch-up repairs what gossip drops; it must run within the driver's drain window,
         // or a dropped-then-repaired event would count as lost.
-        let mut net = Testnet::create(dir.path(), &refs, bin, "sync_interval_secs = 5\n")?;
+        let mut net = Testnet::create(
+            dir.path(),
+            &refs,
+            bin,
+            &format!("sync_interval_secs = 5\n{}", super::BENCH_API_CONFIG),
+        )?;
         net.start(super::fanout_topology(nodes))?;
         net.wait_connected(1, Duration::from_secs(30))
             .map_err(anyhow::Error::msg)?;

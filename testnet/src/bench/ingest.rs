@@ -39,6 +39,7 @@ pub async fn run(bin: &Path, opts: &IngestOpts) -> anyhow::Result<IngestReport> 
     let dir = tempfile::tempdir()?;
     let mut node = Node::new("bench", dir.path().join("bench"), bin);
     node.init("odl")?;
+    crate::net::set_config(&node.home, super::BENCH_API_CONFIG)?;
     node.start()?;
     let socket = node.socket();
     // Request bodies are built before the clock starts: the load generator shares the two

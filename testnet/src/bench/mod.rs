@@ -10,6 +10,13 @@ pub mod ingest;
 pub mod load;
 pub mod trace;
 
+/// Node config lines for benchmarks: one load-generator process holds up to hundreds of
+/// keep-alive connections and may pause between phases, so the socket's per-client connection
+/// cap and keep-alive timeout (guards against hostile local clients) are lifted. Nothing on
+/// the measured paths changes.
+pub const BENCH_API_CONFIG: &str =
+    "max_connections = 4096\nmax_connections_per_client = 4096\nheader_timeout_secs = 3600\n";
+
 use serde::Serialize;
 use std::time::Duration;
 

@@ -33,7 +33,10 @@ pub async fn run(bin: &Path, events: u64, depth: u64) -> anyhow::Result<TraceRep
     let (idle_start_ms, idle_rss_mb) = idle(bin, dir.path())?;
     let mut node = Node::new("odl", dir.path().join("odl"), bin);
     node.init("odl")?;
-    crate::net::set_config(&node.home, "listen = []\n")?;
+    crate::net::set_config(
+        &node.home,
+        &format!("listen = []\n{}", super::BENCH_API_CONFIG),
+    )?;
     node.start()?;
     let chains = (events / depth).max(1);
     let next = Arc::new(AtomicU64::new(0));
