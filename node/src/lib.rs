@@ -7,6 +7,7 @@ pub mod config;
 pub mod daemon;
 pub mod home;
 pub mod interests;
+pub mod interop;
 pub mod metrics;
 pub mod net;
 pub mod store;

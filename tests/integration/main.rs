@@ -7,6 +7,7 @@ mod catchup;
 mod consumers;
 mod durability;
 mod federation;
+mod interop;
 mod lifecycle;
 mod node_api;
 mod provenance;

@@ -117,9 +117,21 @@ pub async fn publish(State(st): State<AppState>, body: Bytes) -> Result<Response
             Ok(Link::new(l.rel.clone(), target))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
+    let event = sign_new(&st, req.kind, data, links, "api")?;
+    store_one(&st, event, "api").await
+}
+
+/// Signs a new event of this node with its node key.
+pub(super) fn sign_new(
+    st: &AppState,
+    kind: String,
+    data: ciborium::Value,
+    links: Vec<Link>,
+    source: &'static str,
+) -> Result<Event, ApiError> {
     let body = Body {
         v: fedci_proto::FORMAT_VERSION,
-        kind: req.kind,
+        kind,
         community: st.config.community.clone(),
         author: st.node_key.public().to_bytes(),
         time: crate::now_ms(),
@@ -127,11 +139,10 @@ pub async fn publish(State(st): State<AppState>, body: Bytes) -> Result<Response
         links,
         data,
     };
-    let event = sign(&body, st.node_key.signing_key()).map_err(|e| {
-        st.metrics.reject("api", e.code());
+    sign(&body, st.node_key.signing_key()).map_err(|e| {
+        st.metrics.reject(source, e.code());
         ApiError::from(e)
-    })?;
-    store_one(&st, event, "api").await
+    })
 }
 
 pub async fn publish_raw(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
@@ -143,7 +154,7 @@ pub async fn publish_raw(State(st): State<AppState>, body: Bytes) -> Result<Resp
 }
 
 /// Stores one event, hands it to the network if new, and answers with its id.
-async fn store_one(
+pub(super) async fn store_one(
     st: &AppState,
     event: Event,
     source: &'static str,
@@ -192,9 +203,13 @@ async fn store_one(
 pub async fn get_event(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    if let Some(format) = super::cloudevents::format_param(q.as_deref())? {
+        return get_as(&st, id, format).await;
+    }
     let want_cose = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -226,6 +241,32 @@ pub async fn get_event(
         ..Item::judged(&stored, &st.store.trust())
     };
     Ok(Json(item).into_response())
+}
+
+/// An event in an interop format, with the link targets the conversion may name.
+async fn get_as(
+    st: &AppState,
+    id: EventId,
+    format: crate::interop::Format,
+) -> Result<Response, ApiError> {
+    let found = st
+        .store
+        .read(move |s| {
+            let Some(e) = s.get(&id)? else {
+                return Ok(None);
+            };
+            let mut targets = std::collections::HashMap::new();
+            for l in &e.event.body().links {
+                if let Some(t) = s.get(&l.target)? {
+                    targets.insert(l.target, t.event);
+                }
+            }
+            Ok(Some((e.event, targets)))
+        })
+        .await?;
+    let (event, targets) =
+        found.ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
+    Ok(super::cloudevents::render(format, &event, &targets))
 }
 
 pub async fn query(

@@ -1,6 +1,7 @@
 //! The local socket API: HTTP/1.1 over a Unix socket, JSON in and out (the Docker Engine API
 //! convention), so any CI job can use `curl --unix-socket` and the CLI is just a client.
 
+mod cloudevents;
 mod error;
 mod events;
 mod evidence;
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/events", post(events::publish).get(events::query))
         .route("/v1/events/raw", post(events::publish_raw))
+        .route("/v1/cloudevents", post(cloudevents::import))
         .route("/v1/events/{id}", get(events::get_event))
         .route("/v1/stream", get(stream::stream))
         .route("/v1/consumers", get(info::consumers))

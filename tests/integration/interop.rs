@@ -1,0 +1,362 @@
+//! CDEvents / CloudEvents interop through a real node's socket, checked against the CDEvents
+//! spec's own conformance examples and JSON schemas (v0.5.1), read from a checkout of
+//! github.com/cdevents/spec named by `CDEVENTS_SPEC_DIR` (never copied into this repository).
+
+use fedci_tests::node::Node;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const STRUCTURED: &str = "application/cloudevents+json";
+const BATCH: &str = "application/cloudevents-batch+json";
+
+/// The spec checkout; the tests cannot run without it, so they fail saying so.
+fn spec_dir() -> PathBuf {
+    let dir = std::env::var_os("CDEVENTS_SPEC_DIR")
+        .map(PathBuf::from)
+        .expect(
+            "set CDEVENTS_SPEC_DIR to a checkout of https://github.com/cdevents/spec at tag v0.5.1",
+        );
+    let version = std::fs::read_to_string(dir.join("version.txt"))
+        .unwrap_or_else(|e| panic!("{}/version.txt: {e}", dir.display()));
+    assert_eq!(
+        version.trim(),
+        "0.5.1",
+        "CDEVENTS_SPEC_DIR is not the v0.5.1 spec"
+    );
+    dir
+}
+
+fn read_json(p: &Path) -> Value {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Every conformance example of the spec (one per event type) and the custom-event one.
+fn examples() -> Vec<(String, Value)> {
+    let dir = spec_dir();
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(dir.join("conformance"))
+        .expect("reading conformance/")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| (p.display().to_string(), read_json(&p)))
+        .collect();
+    let custom = dir.join("custom/conformance.json");
+    out.push((custom.display().to_string(), read_json(&custom)));
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(
+        out.len() >= 46,
+        "expected every v0.5.1 type, got {}",
+        out.len()
+    );
+    out
+}
+
+fn ctx<'a>(doc: &'a Value, field: &str) -> &'a str {
+    doc["context"][field].as_str().expect("context field")
+}
+
+fn structured(doc: &Value) -> Value {
+    json!({
+        "specversion": "1.0",
+        "id": ctx(doc, "id"),
+        "source": ctx(doc, "source"),
+        "type": ctx(doc, "type"),
+        "datacontenttype": "application/json",
+        "data": doc,
+    })
+}
+
+fn created_id(answer: &Value) -> String {
+    assert_eq!(answer["status"], "stored", "{answer}");
+    assert!(answer["arrival"].as_u64().is_some(), "{answer}");
+    answer["id"].as_str().expect("id").to_string()
+}
+
+#[test]
+fn spec_examples_round_trip_in_every_content_mode() {
+    let node = Node::started("odl");
+    let examples = examples();
+    let mut imported: Vec<(String, &Value, &str)> = Vec::new();
+    for (name, doc) in &examples {
+        let body = structured(doc).to_string();
+        let r = node.http(
+            "POST",
+            "/v1/cloudevents",
+            body.as_bytes(),
+            &[("content-type", STRUCTURED)],
+        );
+        assert_eq!(r.status, 201, "structured {name}: {r:?}");
+        imported.push((created_id(&r.json()), doc, "structured"));
+
+        let body = doc.to_string();
+        let headers = [
+            ("content-type", "application/json"),
+            ("ce-specversion", "1.0"),
+            ("ce-id", ctx(doc, "id")),
+            ("ce-source", ctx(doc, "source")),
+            ("ce-type", ctx(doc, "type")),
+        ];
+        let r = node.http("POST", "/v1/cloudevents", body.as_bytes(), &headers);
+        assert_eq!(r.status, 201, "binary {name}: {r:?}");
+        imported.push((created_id(&r.json()), doc, "binary"));
+    }
+    let batch = Value::Array(examples.iter().map(|(_, d)| structured(d)).collect()).to_string();
+    let r = node.http(
+        "POST",
+        "/v1/cloudevents",
+        batch.as_bytes(),
+        &[("content-type", BATCH)],
+    );
+    assert_eq!(r.status, 201, "batch: {r:?}");
+    let answers = r.json();
+    let answers = answers.as_array().expect("batch answer is a list");
+    assert_eq!(answers.len(), examples.len());
+    for (a, (_, doc)) in answers.iter().zip(&examples) {
+        imported.push((created_id(a), doc, "batch"));
+    }
+    for (id, doc, mode) in imported {
+        let out = node.get_json(&format!("/v1/events/{id}?format=cdevents"));
+        assert_eq!(
+            &out,
+            doc,
+            "{mode} import of {} exported differently",
+            ctx(doc, "type")
+        );
+        let ce = node.get_json(&format!("/v1/events/{id}?format=cloudevents"));
+        assert_eq!(&ce["data"], doc, "{mode}: CloudEvent data");
+        assert_eq!(ce["type"], doc["context"]["type"]);
+        assert_eq!(ce["id"], doc["context"]["id"]);
+        assert_eq!(ce["specversion"], "1.0");
+    }
+    // The mapping: a packaged artifact is an artifact.created with the purl as identity.
+    let packaged = examples
+        .iter()
+        .find(|(_, d)| ctx(d, "type").starts_with("dev.cdevents.artifact.packaged."))
+        .expect("artifact.packaged example");
+    let created = node.query_all("kind=artifact.created");
+    assert_eq!(created.len(), 3, "one per content mode");
+    assert_eq!(created[0]["data"]["identity"], packaged.1["subject"]["id"]);
+    assert_eq!(
+        node.query_all("kind=x-cdevents.testcaserun-finished").len(),
+        3
+    );
+}
+
+/// The v0.5.1 schemas by event type, plus the custom-event schema, compiled with `boon`.
+struct Schemas {
+    schemas: boon::Schemas,
+    by_type: HashMap<String, boon::SchemaIndex>,
+    custom: boon::SchemaIndex,
+}
+
+impl Schemas {
+    fn load() -> Schemas {
+        let dir = spec_dir();
+        let mut c = boon::Compiler::new();
+        c.enable_format_assertions();
+        let mut schemas = boon::Schemas::new();
+        let mut docs = Vec::new();
+        for sub in ["schemas", "schemas/links"] {
+            for e in std::fs::read_dir(dir.join(sub)).expect("reading schemas") {
+                let p = e.expect("entry").path();
+                if p.extension().is_some_and(|x| x == "json") {
+                    let s = read_json(&p);
+                    let id = s["$id"].as_str().expect("schema $id").to_string();
+                    c.add_resource(&id, s.clone()).expect("adding schema");
+                    docs.push((id, s));
+                }
+            }
+        }
+        let mut by_type = HashMap::new();
+        for (id, s) in &docs {
+            if let Some(ty) = s["properties"]["context"]["properties"]["type"]["default"].as_str() {
+                let idx = c
+                    .compile(id, &mut schemas)
+                    .unwrap_or_else(|e| panic!("{id}: {e:#}"));
+                by_type.insert(ty.to_string(), idx);
+            }
+        }
+        let custom_path = dir.join("custom/schema.json");
+        let custom_loc = "https://cdevents.dev/0.5.1/schema/custom";
+        c.add_resource(custom_loc, read_json(&custom_path))
+            .expect("custom schema");
+        let custom = c
+            .compile(custom_loc, &mut schemas)
+            .expect("compiling custom schema");
+        Schemas {
+            schemas,
+            by_type,
+            custom,
+        }
+    }
+
+    fn check(&self, doc: &Value) {
+        let ty = ctx(doc, "type");
+        let idx = if ty.starts_with("dev.cdeventsx.") {
+            self.custom
+        } else {
+            *self
+                .by_type
+                .get(ty)
+                .unwrap_or_else(|| panic!("no v0.5.1 schema for {ty}"))
+        };
+        if let Err(e) = self.schemas.validate(doc, idx) {
+            panic!("{ty} export is not schema-valid: {e:#}\n{doc:#}");
+        }
+    }
+}
+
+#[test]
+fn native_kinds_export_as_schema_valid_cdevents() {
+    let schemas = Schemas::load();
+    let node = Node::started("odl");
+    let art = node.publish(
+        "artifact.created",
+        json!({"identity": "pkg:maven/org.opendaylight/odl@1.0", "version": "1.0"}),
+        &[],
+    );
+    let comp = node.publish(
+        "composition.defined",
+        json!({"name": "release"}),
+        &[("ELEMENT", &art)],
+    );
+    let publ = node.publish(
+        "artifact.published",
+        json!({"locations": [{"type": "NEXUS", "uri": "https://nexus.example/odl-1.0.zip"}]}),
+        &[("ARTIFACT", &art)],
+    );
+    let trig = node.publish("activity.triggered", json!({"name": "csit"}), &[]);
+    let start = node.publish(
+        "activity.started",
+        json!({"name": "csit"}),
+        &[("ACTIVITY_EXECUTION", &trig)],
+    );
+    let fin = node.publish(
+        "activity.finished",
+        json!({"name": "csit", "outcome": "SUCCESS"}),
+        &[("ACTIVITY_EXECUTION", &trig)],
+    );
+    let conf = node.publish(
+        "confidence.modified",
+        json!({"name": "csit-passed", "value": "SUCCESS"}),
+        &[("SUBJECT", &art), ("CONFIDENCE_BASIS", &fin)],
+    );
+    let custom = node.publish("x-odl.nightly", json!({"n": 1}), &[]);
+    let expect = [
+        (&art, "dev.cdevents.artifact.packaged.0.3.0"),
+        (&publ, "dev.cdevents.artifact.published.0.3.0"),
+        (&comp, "dev.cdeventsx.fedci-composition.defined.0.1.0"),
+        (&conf, "dev.cdeventsx.fedci-confidence.modified.0.1.0"),
+        (&trig, "dev.cdevents.pipelinerun.queued.0.3.0"),
+        (&start, "dev.cdevents.pipelinerun.started.0.3.0"),
+        (&fin, "dev.cdevents.pipelinerun.finished.0.3.0"),
+        (&custom, "dev.cdeventsx.fedci-custom.published.0.1.0"),
+    ];
+    for (id, ty) in expect {
+        let doc = node.get_json(&format!("/v1/events/{id}?format=cdevents"));
+        assert_eq!(ctx(&doc, "type"), ty, "{doc}");
+        schemas.check(&doc);
+        // The original travels along: id and the signed bytes, which hash to the id.
+        assert_eq!(doc["customData"]["fedci"]["id"], id.as_str());
+        let cose = doc["customData"]["fedci"]["cose_sign1"]
+            .as_str()
+            .expect("cose_sign1");
+        assert_eq!(cose, hex_of(&node.raw(id)));
+    }
+    let p = node.get_json(&format!("/v1/events/{publ}?format=cdevents"));
+    assert_eq!(
+        p["subject"]["id"], "pkg:maven/org.opendaylight/odl@1.0",
+        "published names the purl"
+    );
+    let c = node.get_json(&format!("/v1/events/{conf}?format=cdevents"));
+    let links = c["context"]["links"].as_array().expect("links");
+    assert!(
+        links
+            .iter()
+            .any(|l| l["linkKind"] == "SUBJECT" && l["target"]["contextId"] == art.as_str())
+    );
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// What is wrong, the body, the headers.
+type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
+
+#[test]
+fn bad_cloudevents_get_4xx_and_store_nothing() {
+    let node = Node::started("odl");
+    let good = read_json(&spec_dir().join("conformance/pipelinerun_queued.json"));
+    let before = node.event_count();
+    let mut no_subject_id = good.clone();
+    no_subject_id["subject"]
+        .as_object_mut()
+        .expect("subject")
+        .remove("id");
+    let mut unknown_version = good.clone();
+    unknown_version["context"]["specversion"] = json!("9.9.0");
+    let mut ce03 = structured(&good);
+    ce03["specversion"] = json!("0.3");
+    let truncated = structured(&good).to_string();
+    let truncated = &truncated[..truncated.len() / 2];
+    let cases: Vec<Case> = vec![
+        (
+            "no subject.id",
+            structured(&no_subject_id).to_string(),
+            vec![("content-type", STRUCTURED)],
+        ),
+        (
+            "unknown CDEvents version",
+            structured(&unknown_version).to_string(),
+            vec![("content-type", STRUCTURED)],
+        ),
+        (
+            "not a CloudEvent",
+            good.to_string(),
+            vec![("content-type", "application/json")],
+        ),
+        (
+            "not a CloudEvent (structured)",
+            json!({"hello": "world"}).to_string(),
+            vec![("content-type", STRUCTURED)],
+        ),
+        (
+            "CloudEvents 0.3",
+            ce03.to_string(),
+            vec![("content-type", STRUCTURED)],
+        ),
+        (
+            "CloudEvents 0.3 binary",
+            good.to_string(),
+            vec![
+                ("content-type", "application/json"),
+                ("ce-specversion", "0.3"),
+                ("ce-id", "1"),
+                ("ce-source", "/x"),
+                ("ce-type", "dev.cdevents.pipelinerun.queued.0.3.0"),
+            ],
+        ),
+        (
+            "truncated JSON",
+            truncated.to_string(),
+            vec![("content-type", STRUCTURED)],
+        ),
+        (
+            "batch with one bad",
+            Value::Array(vec![structured(&good), structured(&no_subject_id)]).to_string(),
+            vec![("content-type", BATCH)],
+        ),
+    ];
+    for (what, body, headers) in cases {
+        let r = node.http("POST", "/v1/cloudevents", body.as_bytes(), &headers);
+        assert!((400..500).contains(&r.status), "{what}: {r:?}");
+        let e = r.json();
+        assert!(
+            e["error"]["code"].is_string() && e["error"]["message"].is_string(),
+            "{what}: {e}"
+        );
+        assert_eq!(node.event_count(), before, "{what} stored something");
+    }
+}
