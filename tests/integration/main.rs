@@ -14,3 +14,4 @@ mod provenance;
 mod scenario;
 mod testnet_cli;
 mod trace;
+mod webhook;

@@ -57,7 +57,18 @@ pub async fn run_command(cli: Cli) -> Result<()> {
         Command::Publish { kind, data, links } => {
             publish(&client(&home)?, kind, &data, &links).await
         }
-        Command::Get { id, raw, field } => get(&client(&home)?, &id, raw, field.as_deref()).await,
+        Command::Get {
+            id,
+            raw,
+            field,
+            format,
+        } => {
+            let path = match format {
+                Some(f) => format!("{id}?format={f}"),
+                None => id,
+            };
+            get(&client(&home)?, &path, raw, field.as_deref()).await
+        }
         Command::Query {
             filter,
             limit,
@@ -68,8 +79,15 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             filter,
             consumer,
             exec,
+            post,
+            headers,
             count,
-        } => watch::watch(client(&home)?, filter, consumer, exec, count).await,
+        } => {
+            let post = post
+                .map(|url| super::webhook::Webhook::new(&url, &headers))
+                .transpose()?;
+            watch::watch(client(&home)?, filter, consumer, exec, post, count).await
+        }
         Command::Trace {
             id,
             up,

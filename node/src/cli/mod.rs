@@ -15,6 +15,7 @@ mod commands;
 mod evidence;
 mod roster;
 mod watch;
+mod webhook;
 
 pub use client::ClientError;
 pub use commands::run_command;
@@ -77,6 +78,9 @@ pub enum Command {
         /// `links.0.target`; `links.REL` prints the targets of the REL links, one per line.
         #[arg(long, value_name = "PATH")]
         field: Option<String>,
+        /// Print the event as a CDEvent or a structured CloudEvent instead.
+        #[arg(long, value_parser = ["cdevents", "cloudevents"], conflicts_with_all = ["raw", "field"])]
+        format: Option<String>,
     },
     /// Print stored events matching a filter, one JSON per line, in arrival order.
     Query {
@@ -107,6 +111,13 @@ pub enum Command {
         /// FEDCI_EVENT_KIND, FEDCI_EVENT_COMMUNITY, FEDCI_EVENT_SEQ in the environment.
         #[arg(long, value_name = "CMD")]
         exec: Option<String>,
+        /// POST each event to this http:// URL as a binary-mode CloudEvent (CDEvents body,
+        /// ce-* headers); the position advances only on a 2xx, retried with backoff.
+        #[arg(long, value_name = "URL", conflicts_with = "exec")]
+        post: Option<String>,
+        /// Extra header for --post, as 'Name: value' (e.g. Authorization). Repeatable.
+        #[arg(long = "header", value_name = "NAME: VALUE", requires = "post")]
+        headers: Vec<String>,
         /// Exit after this many events have been handled (default: follow forever).
         #[arg(long)]
         count: Option<u64>,

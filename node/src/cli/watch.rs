@@ -6,6 +6,7 @@
 //! its stored cursor, an anonymous one from the last event it handled.
 
 use super::client::{Client, ClientError, api_error};
+use super::webhook::Webhook;
 use super::{FilterArgs, with_query};
 use anyhow::{Result, bail};
 use http_body_util::BodyExt;
@@ -27,6 +28,7 @@ pub async fn watch(
     filter: FilterArgs,
     consumer: Option<String>,
     exec: Option<String>,
+    post: Option<Webhook>,
     count: Option<u64>,
 ) -> Result<()> {
     let mut after: Option<u64> = None;
@@ -106,9 +108,15 @@ pub async fn watch(
                 }
                 let event: Value = serde_json::from_slice(line)?;
                 let arrival = event["arrival"].as_u64().unwrap_or(0);
-                match &exec {
-                    Some(cmd) => run_until_success(cmd, line, &event).await,
-                    None => {
+                match (&exec, &post) {
+                    (Some(cmd), _) => {
+                        until_success("command", &event, || run_once(cmd, line, &event)).await;
+                    }
+                    (None, Some(hook)) => {
+                        let client = &client;
+                        until_success("POST", &event, || post_once(client, hook, &event)).await;
+                    }
+                    (None, None) => {
                         let mut out = std::io::stdout().lock();
                         out.write_all(line)?;
                         out.write_all(b"\n")?;
@@ -136,17 +144,21 @@ pub async fn watch(
     }
 }
 
-/// Runs the trigger command until it exits 0, backing off between attempts.
-async fn run_until_success(cmd: &str, line: &[u8], event: &Value) {
+/// Repeats one delivery (command or webhook) until it succeeds, backing off between attempts:
+/// the cursor moves only after it did.
+async fn until_success<F, Fut>(what: &str, event: &Value, mut attempt: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let mut backoff = Duration::from_secs(1);
-    let field = |k: &str| event[k].as_str().unwrap_or_default().to_string();
     loop {
-        match run_once(cmd, line, event, &field).await {
+        match attempt().await {
             Ok(()) => return,
             Err(why) => {
                 eprintln!(
-                    "fedci-node watch: command failed for event {} ({why}); retrying in {backoff:?}",
-                    field("id")
+                    "fedci-node watch: {what} failed for event {} ({why}); retrying in {backoff:?}",
+                    event["id"].as_str().unwrap_or_default()
                 );
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -155,12 +167,24 @@ async fn run_until_success(cmd: &str, line: &[u8], event: &Value) {
     }
 }
 
-async fn run_once(
-    cmd: &str,
-    line: &[u8],
-    event: &Value,
-    field: &impl Fn(&str) -> String,
-) -> Result<(), String> {
+/// Fetches the event as CDEvents from the node and posts it to the webhook.
+async fn post_once(client: &Client, hook: &Webhook, event: &Value) -> Result<(), String> {
+    let id = event["id"].as_str().unwrap_or_default();
+    let resp = client
+        .request(
+            Method::GET,
+            &format!("/v1/events/{id}?format=cdevents"),
+            None,
+            None,
+        )
+        .await
+        .map_err(|e| format!("fetching it as CDEvents: {e}"))?;
+    let doc: Value = serde_json::from_slice(&resp.body).map_err(|e| e.to_string())?;
+    hook.post_once(&doc).await
+}
+
+async fn run_once(cmd: &str, line: &[u8], event: &Value) -> Result<(), String> {
+    let field = |k: &str| event[k].as_str().unwrap_or_default().to_string();
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
