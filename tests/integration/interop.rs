@@ -207,10 +207,8 @@ impl Schemas {
     }
 }
 
-#[test]
-fn native_kinds_export_as_schema_valid_cdevents() {
-    let schemas = Schemas::load();
-    let node = Node::started("odl");
+/// One event of every native data kind, linked as the vocabulary wants; by kind.
+fn publish_natives(node: &Node) -> HashMap<&'static str, String> {
     let art = node.publish(
         "artifact.created",
         json!({"identity": "pkg:maven/org.opendaylight/odl@1.0", "version": "1.0"}),
@@ -243,15 +241,42 @@ fn native_kinds_export_as_schema_valid_cdevents() {
         &[("SUBJECT", &art), ("CONFIDENCE_BASIS", &fin)],
     );
     let custom = node.publish("x-odl.nightly", json!({"n": 1}), &[]);
+    HashMap::from([
+        ("artifact.created", art),
+        ("composition.defined", comp),
+        ("artifact.published", publ),
+        ("activity.triggered", trig),
+        ("activity.started", start),
+        ("activity.finished", fin),
+        ("confidence.modified", conf),
+        ("x-odl.nightly", custom),
+    ])
+}
+
+#[test]
+fn native_kinds_export_as_schema_valid_cdevents() {
+    let schemas = Schemas::load();
+    let node = Node::started("odl");
+    let n = publish_natives(&node);
+    let (art, comp, publ, trig, start, fin, conf, custom) = (
+        &n["artifact.created"],
+        &n["composition.defined"],
+        &n["artifact.published"],
+        &n["activity.triggered"],
+        &n["activity.started"],
+        &n["activity.finished"],
+        &n["confidence.modified"],
+        &n["x-odl.nightly"],
+    );
     let expect = [
-        (&art, "dev.cdevents.artifact.packaged.0.3.0"),
-        (&publ, "dev.cdevents.artifact.published.0.3.0"),
-        (&comp, "dev.cdeventsx.fedci-composition.defined.0.1.0"),
-        (&conf, "dev.cdeventsx.fedci-confidence.modified.0.1.0"),
-        (&trig, "dev.cdevents.pipelinerun.queued.0.3.0"),
-        (&start, "dev.cdevents.pipelinerun.started.0.3.0"),
-        (&fin, "dev.cdevents.pipelinerun.finished.0.3.0"),
-        (&custom, "dev.cdeventsx.fedci-custom.published.0.1.0"),
+        (art, "dev.cdevents.artifact.packaged.0.3.0"),
+        (publ, "dev.cdevents.artifact.published.0.3.0"),
+        (comp, "dev.cdeventsx.fedci-composition.defined.0.1.0"),
+        (conf, "dev.cdeventsx.fedci-confidence.modified.0.1.0"),
+        (trig, "dev.cdevents.pipelinerun.queued.0.3.0"),
+        (start, "dev.cdevents.pipelinerun.started.0.3.0"),
+        (fin, "dev.cdevents.pipelinerun.finished.0.3.0"),
+        (custom, "dev.cdeventsx.fedci-custom.published.0.1.0"),
     ];
     for (id, ty) in expect {
         let doc = node.get_json(&format!("/v1/events/{id}?format=cdevents"));
@@ -359,4 +384,94 @@ fn bad_cloudevents_get_4xx_and_store_nothing() {
         );
         assert_eq!(node.event_count(), before, "{what} stored something");
     }
+}
+
+/// The Eiffel event schemas, from a checkout of github.com/eiffel-community/eiffel named by
+/// `EIFFEL_REPO_DIR` (its `schemas/<Type>/<version>.json`).
+fn eiffel_schema(ty: &str, version: &str) -> Value {
+    let dir = std::env::var_os("EIFFEL_REPO_DIR")
+        .map(PathBuf::from)
+        .expect("set EIFFEL_REPO_DIR to a checkout of https://github.com/eiffel-community/eiffel");
+    read_json(&dir.join(format!("schemas/{ty}/{version}.json")))
+}
+
+#[test]
+fn native_kinds_export_as_schema_valid_eiffel() {
+    let node = Node::started("odl");
+    let n = publish_natives(&node);
+    let expect = [
+        ("artifact.created", "EiffelArtifactCreatedEvent", "4.0.2"),
+        (
+            "artifact.published",
+            "EiffelArtifactPublishedEvent",
+            "4.0.1",
+        ),
+        (
+            "composition.defined",
+            "EiffelCompositionDefinedEvent",
+            "4.0.1",
+        ),
+        (
+            "confidence.modified",
+            "EiffelConfidenceLevelModifiedEvent",
+            "4.0.1",
+        ),
+        (
+            "activity.triggered",
+            "EiffelActivityTriggeredEvent",
+            "5.0.1",
+        ),
+        ("activity.started", "EiffelActivityStartedEvent", "5.0.1"),
+        ("activity.finished", "EiffelActivityFinishedEvent", "4.1.1"),
+    ];
+    let mut meta_ids = HashMap::new();
+    let mut docs = Vec::new();
+    for (kind, ty, version) in expect {
+        let doc = node.get_json(&format!("/v1/events/{}?format=eiffel", n[kind]));
+        let mut c = boon::Compiler::new();
+        c.enable_format_assertions();
+        let mut schemas = boon::Schemas::new();
+        let loc = format!("https://eiffel.example/{ty}/{version}.json");
+        c.add_resource(&loc, eiffel_schema(ty, version))
+            .expect("schema");
+        let idx = c
+            .compile(&loc, &mut schemas)
+            .unwrap_or_else(|e| panic!("{ty}: {e:#}"));
+        if let Err(e) = schemas.validate(&doc, idx) {
+            panic!("{kind} as {ty} {version} is not schema-valid: {e:#}\n{doc:#}");
+        }
+        assert_eq!(doc["meta"]["type"], ty);
+        let id = doc["meta"]["id"].as_str().expect("meta.id").to_string();
+        assert_eq!(&id[14..15], "5", "meta.id is a version-5 UUID: {id}");
+        meta_ids.insert(n[kind].clone(), id);
+        docs.push((kind, doc));
+    }
+    // Deterministic, and a link's target is the meta.id its target exports with.
+    let again = node.get_json(&format!(
+        "/v1/events/{}?format=eiffel",
+        n["artifact.created"]
+    ));
+    assert_eq!(
+        again["meta"]["id"].as_str(),
+        meta_ids.get(&n["artifact.created"]).map(String::as_str)
+    );
+    let mut checked = 0;
+    for (kind, doc) in &docs {
+        let event = node.event(&n[*kind]);
+        let fedci_links = event["links"].as_array().expect("links");
+        let links = doc["links"].as_array().expect("links");
+        assert_eq!(links.len(), fedci_links.len(), "{kind}");
+        for (l, f) in links.iter().zip(fedci_links) {
+            let target = f["target"].as_str().expect("target");
+            assert_eq!(
+                l["target"].as_str(),
+                meta_ids.get(target).map(String::as_str),
+                "{kind}: {l}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "links checked: {checked}");
+    let r = node.get(&format!("/v1/events/{}?format=eiffel", n["x-odl.nightly"]));
+    assert_eq!(r.status, 422, "a kind Eiffel has no event for: {r:?}");
 }

@@ -95,16 +95,25 @@ pub fn format_param(query: Option<&str>) -> Result<Option<Format>, ApiError> {
 
 /// One stored event in an interop format; `targets` are its link targets this node holds.
 pub fn render(format: Format, event: &Event, targets: &HashMap<EventId, Event>) -> Response {
-    let doc = cdevents::export(event, targets);
     match format {
-        Format::Cdevents => Json(doc).into_response(),
-        Format::Cloudevents => match cloudevents::structured_export(&doc) {
-            Some(ce) => {
-                ([(header::CONTENT_TYPE, cloudevents::STRUCTURED)], Json(ce)).into_response()
-            }
-            None => {
-                ApiError::internal(format!("event {} does not convert", event.id())).into_response()
-            }
+        Format::Eiffel => match crate::interop::eiffel::export(event, targets) {
+            Some(doc) => Json(doc).into_response(),
+            None => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no_eiffel_type",
+                format!("Eiffel has no event for kind {}", event.body().kind),
+            )
+            .into_response(),
         },
+        Format::Cdevents => Json(cdevents::export(event, targets)).into_response(),
+        Format::Cloudevents => {
+            match cloudevents::structured_export(&cdevents::export(event, targets)) {
+                Some(ce) => {
+                    ([(header::CONTENT_TYPE, cloudevents::STRUCTURED)], Json(ce)).into_response()
+                }
+                None => ApiError::internal(format!("event {} does not convert", event.id()))
+                    .into_response(),
+            }
+        }
     }
 }

@@ -78,8 +78,8 @@ pub enum Command {
         /// `links.0.target`; `links.REL` prints the targets of the REL links, one per line.
         #[arg(long, value_name = "PATH")]
         field: Option<String>,
-        /// Print the event as a CDEvent or a structured CloudEvent instead.
-        #[arg(long, value_parser = ["cdevents", "cloudevents"], conflicts_with_all = ["raw", "field"])]
+        /// Print the event as a CDEvent, a structured CloudEvent or an Eiffel event instead.
+        #[arg(long, value_parser = ["cdevents", "cloudevents", "eiffel"], conflicts_with_all = ["raw", "field"])]
         format: Option<String>,
     },
     /// Print stored events matching a filter, one JSON per line, in arrival order.

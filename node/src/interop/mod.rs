@@ -7,6 +7,7 @@
 
 pub mod cdevents;
 pub mod cloudevents;
+pub mod eiffel;
 
 /// Why a document cannot be imported. Every variant is the sender's fault (a 4xx).
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,7 @@ impl ImportError {
 pub enum Format {
     Cdevents,
     Cloudevents,
+    Eiffel,
 }
 
 impl std::str::FromStr for Format {
@@ -51,7 +53,10 @@ impl std::str::FromStr for Format {
         match s {
             "cdevents" => Ok(Format::Cdevents),
             "cloudevents" => Ok(Format::Cloudevents),
-            other => Err(format!("unknown format {other:?} (cdevents, cloudevents)")),
+            "eiffel" => Ok(Format::Eiffel),
+            other => Err(format!(
+                "unknown format {other:?} (cdevents, cloudevents, eiffel)"
+            )),
         }
     }
 }
