@@ -8,6 +8,7 @@
 //! the ODL artifact, and exits 0 only if every step was observed.
 
 mod evidence;
+mod interop;
 mod show;
 
 use crate::net::{Testnet, Topology, status};
@@ -231,6 +232,12 @@ async fn scenario(
             "the chain verified offline with only the root keys",
             verified,
         );
+    }
+    println!();
+    heading("6. Interop: ODL's stamp as CDEvents and as Eiffel (what CD tools consume)");
+    if let Some(stamp) = &stamp {
+        let shown = interop::show(node("odl")?, stamp)?;
+        steps.record("the stamp exported as CDEvents and as Eiffel", shown);
     }
     println!();
     heading("Result");
