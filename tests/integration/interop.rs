@@ -282,6 +282,9 @@ fn native_kinds_export_as_schema_valid_cdevents() {
         let doc = node.get_json(&format!("/v1/events/{id}?format=cdevents"));
         assert_eq!(ctx(&doc, "type"), ty, "{doc}");
         schemas.check(&doc);
+        let cli: Value = serde_json::from_str(&node.cli_ok(&["get", id, "--format", "cdevents"]))
+            .expect("get --format cdevents prints JSON");
+        assert_eq!(cli, doc, "the CLI prints what the socket answers");
         // The original travels along: id and the signed bytes, which hash to the id.
         assert_eq!(doc["customData"]["fedci"]["id"], id.as_str());
         let cose = doc["customData"]["fedci"]["cose_sign1"]
@@ -441,6 +444,10 @@ fn native_kinds_export_as_schema_valid_eiffel() {
             panic!("{kind} as {ty} {version} is not schema-valid: {e:#}\n{doc:#}");
         }
         assert_eq!(doc["meta"]["type"], ty);
+        let cli: Value =
+            serde_json::from_str(&node.cli_ok(&["get", &n[kind], "--format", "eiffel"]))
+                .expect("get --format eiffel prints JSON");
+        assert_eq!(cli, doc, "the CLI prints what the socket answers");
         let id = doc["meta"]["id"].as_str().expect("meta.id").to_string();
         assert_eq!(&id[14..15], "5", "meta.id is a version-5 UUID: {id}");
         meta_ids.insert(n[kind].clone(), id);
