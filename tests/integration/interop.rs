@@ -292,6 +292,15 @@ fn native_kinds_export_as_schema_valid_cdevents() {
             .expect("cose_sign1");
         assert_eq!(cose, hex_of(&node.raw(id)));
     }
+    // The roster the node's init published is native too: a custom event.
+    let rosters = node.query_all("kind=trust.roster");
+    let roster = rosters.first().expect("init published a roster");
+    let doc = node.get_json(&format!(
+        "/v1/events/{}?format=cdevents",
+        roster["id"].as_str().expect("id")
+    ));
+    assert_eq!(ctx(&doc, "type"), "dev.cdeventsx.fedci-trust.roster.0.1.0");
+    schemas.check(&doc);
     let p = node.get_json(&format!("/v1/events/{publ}?format=cdevents"));
     assert_eq!(
         p["subject"]["id"], "pkg:maven/org.opendaylight/odl@1.0",
