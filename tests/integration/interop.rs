@@ -491,3 +491,47 @@ fn native_kinds_export_as_schema_valid_eiffel() {
     let r = node.get(&format!("/v1/events/{}?format=eiffel", n["x-odl.nightly"]));
     assert_eq!(r.status, 422, "a kind Eiffel has no event for: {r:?}");
 }
+
+#[test]
+fn query_and_watch_print_interop_formats() {
+    let node = Node::started("odl");
+    let n = publish_natives(&node);
+    let lines = |text: &str| -> Vec<Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON per line"))
+            .collect()
+    };
+    // Eiffel has no event for x- kinds or rosters: those are skipped, the rest printed.
+    let eiffel = lines(&node.cli_ok(&["query", "--format", "eiffel"]));
+    assert_eq!(eiffel.len(), 7, "{eiffel:?}");
+    assert!(eiffel.iter().all(|e| {
+        e["meta"]["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Eiffel"))
+    }));
+    let cd = lines(&node.cli_ok(&["query", "--kind", "activity.*", "--format", "cdevents"]));
+    let types: Vec<&str> = cd.iter().map(|d| ctx(d, "type")).collect();
+    assert_eq!(
+        types,
+        [
+            "dev.cdevents.pipelinerun.queued.0.3.0",
+            "dev.cdevents.pipelinerun.started.0.3.0",
+            "dev.cdevents.pipelinerun.finished.0.3.0"
+        ]
+    );
+    let watched = lines(&node.cli_ok(&[
+        "watch",
+        "--kind",
+        "activity.*",
+        "--format",
+        "cloudevents",
+        "--count",
+        "3",
+    ]));
+    assert_eq!(watched.len(), 3);
+    assert_eq!(watched[0]["specversion"], "1.0");
+    assert_eq!(
+        watched[0]["data"]["customData"]["fedci"]["id"],
+        n["activity.triggered"].as_str()
+    );
+}

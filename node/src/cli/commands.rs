@@ -74,19 +74,31 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             limit,
             last,
             field,
-        } => query(&client(&home)?, &filter, limit, last, field.as_deref()).await,
+            format,
+        } => {
+            query(
+                &client(&home)?,
+                &filter,
+                limit,
+                last,
+                field.as_deref(),
+                format.as_deref(),
+            )
+            .await
+        }
         Command::Watch {
             filter,
             consumer,
             exec,
             post,
             headers,
+            format,
             count,
         } => {
             let post = post
                 .map(|url| super::webhook::Webhook::new(&url, &headers))
                 .transpose()?;
-            watch::watch(client(&home)?, filter, consumer, exec, post, count).await
+            watch::watch(client(&home)?, filter, consumer, exec, post, format, count).await
         }
         Command::Trace {
             id,
@@ -249,22 +261,11 @@ async fn query(
     limit: usize,
     last: Option<usize>,
     field: Option<&str>,
+    format: Option<&str>,
 ) -> Result<()> {
     let mut after = 0u64;
     let mut events: std::collections::VecDeque<Value> = std::collections::VecDeque::new();
     let mut seen = 0usize;
-    let mut out = std::io::stdout().lock();
-    let emit = |out: &mut std::io::StdoutLock<'_>, ev: &Value| -> Result<()> {
-        match field {
-            Some(path) => {
-                for line in super::field_lines(ev, path) {
-                    writeln!(out, "{line}")?;
-                }
-            }
-            None => writeln!(out, "{ev}")?,
-        }
-        Ok(())
-    };
     // With --last, every matching event is read (only N are kept), whatever --limit says.
     let limit = if last.is_some() { usize::MAX } else { limit };
     while seen < limit {
@@ -282,7 +283,7 @@ async fn query(
                         events.pop_front();
                     }
                 }
-                None => emit(&mut out, ev)?,
+                None => emit(client, ev, field, format).await?,
             }
         }
         after = page["next_after"].as_u64().unwrap_or(after);
@@ -291,7 +292,52 @@ async fn query(
         }
     }
     for ev in &events {
-        emit(&mut out, ev)?;
+        emit(client, ev, field, format).await?;
+    }
+    Ok(())
+}
+
+/// Prints one event of a query: whole, one field of it, or in an interop format (an event
+/// the format has no rendering for is named on stderr and skipped).
+async fn emit(
+    client: &Client,
+    ev: &Value,
+    field: Option<&str>,
+    format: Option<&str>,
+) -> Result<()> {
+    let converted;
+    let ev = match format {
+        Some(f) => {
+            let id = ev["id"].as_str().unwrap_or_default();
+            match client
+                .get_json(&format!("/v1/events/{id}?format={f}"))
+                .await
+            {
+                Ok(v) => {
+                    converted = v;
+                    &converted
+                }
+                Err(super::client::ClientError::Api {
+                    status: 422,
+                    message,
+                    ..
+                }) => {
+                    eprintln!("fedci-node query: skipped {id}: {message}");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => ev,
+    };
+    let mut out = std::io::stdout().lock();
+    match field {
+        Some(path) => {
+            for line in super::field_lines(ev, path) {
+                writeln!(out, "{line}")?;
+            }
+        }
+        None => writeln!(out, "{ev}")?,
     }
     Ok(())
 }

@@ -95,6 +95,9 @@ pub enum Command {
         /// Print one field per event instead of the event (see `get --field`).
         #[arg(long, value_name = "PATH")]
         field: Option<String>,
+        /// Print each event as a CDEvent, a structured CloudEvent or an Eiffel event.
+        #[arg(long, value_parser = ["cdevents", "cloudevents", "eiffel"])]
+        format: Option<String>,
     },
     /// Follow events as they arrive (history first), optionally running a command per event.
     ///
@@ -118,6 +121,10 @@ pub enum Command {
         /// Extra header for --post, as 'Name: value' (e.g. Authorization). Repeatable.
         #[arg(long = "header", value_name = "NAME: VALUE", requires = "post")]
         headers: Vec<String>,
+        /// Print (or give --exec) each event as a CDEvent, a structured CloudEvent or an
+        /// Eiffel event; events the format has no rendering for are skipped.
+        #[arg(long, value_parser = ["cdevents", "cloudevents", "eiffel"], conflicts_with = "post")]
+        format: Option<String>,
         /// Exit after this many events have been handled (default: follow forever).
         #[arg(long)]
         count: Option<u64>,

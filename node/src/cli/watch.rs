@@ -29,6 +29,7 @@ pub async fn watch(
     consumer: Option<String>,
     exec: Option<String>,
     post: Option<Webhook>,
+    format: Option<String>,
     count: Option<u64>,
 ) -> Result<()> {
     let mut after: Option<u64> = None;
@@ -108,7 +109,14 @@ pub async fn watch(
                 }
                 let event: Value = serde_json::from_slice(line)?;
                 let arrival = event["arrival"].as_u64().unwrap_or(0);
+                let converted = match &format {
+                    Some(f) if post.is_none() => convert(&client, &event, f).await?,
+                    _ => Some(line.to_vec()),
+                };
+                let line: &[u8] = converted.as_deref().unwrap_or_default();
                 match (&exec, &post) {
+                    // The format has no rendering of this event: named on stderr, skipped.
+                    _ if converted.is_none() => {}
                     (Some(cmd), _) => {
                         until_success("command", &event, || run_once(cmd, line, &event)).await;
                     }
@@ -164,6 +172,35 @@ where
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+/// The event in `format`, as one JSON line; None (and a note on stderr) when the format has
+/// no rendering for its kind.
+async fn convert(client: &Client, event: &Value, format: &str) -> Result<Option<Vec<u8>>> {
+    let id = event["id"].as_str().unwrap_or_default();
+    match client
+        .request(
+            Method::GET,
+            &format!("/v1/events/{id}?format={format}"),
+            None,
+            None,
+        )
+        .await
+    {
+        Ok(resp) => {
+            let doc: Value = serde_json::from_slice(&resp.body)?;
+            Ok(Some(serde_json::to_vec(&doc)?))
+        }
+        Err(ClientError::Api {
+            status: 422,
+            message,
+            ..
+        }) => {
+            eprintln!("fedci-node watch: skipped {id}: {message}");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
