@@ -535,3 +535,48 @@ fn query_and_watch_print_interop_formats() {
         n["activity.triggered"].as_str()
     );
 }
+
+#[test]
+fn cdevents_links_to_known_fedci_events_become_fedci_links() {
+    let node = Node::started("odl");
+    let trig = node.publish("activity.triggered", json!({"name": "csit"}), &[]);
+    let post = |doc: &Value| {
+        let r = node.http(
+            "POST",
+            "/v1/cloudevents",
+            structured(doc).to_string().as_bytes(),
+            &[("content-type", STRUCTURED)],
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+        created_id(&r.json())
+    };
+    // The spec's pipelinerun.finished example, linked to the run fedci exported as queued.
+    let mut doc = read_json(&spec_dir().join("conformance/pipelinerun_finished.json"));
+    doc["context"]["links"] = json!([{
+        "linkType": "RELATION", "linkKind": "TRIGGER", "target": {"contextId": trig}
+    }]);
+    let id = post(&doc);
+    let ev = node.event(&id);
+    assert_eq!(ev["kind"], "activity.finished", "{ev}");
+    assert_eq!(
+        ev["links"],
+        json!([{"rel": "ACTIVITY_EXECUTION", "target": trig}])
+    );
+    let outcome = match doc["subject"]["content"]["outcome"].as_str() {
+        Some("success") => "SUCCESS",
+        Some("failure") => "FAILURE",
+        Some("cancel") => "ABORTED",
+        _ => "INCONCLUSIVE",
+    };
+    assert_eq!(ev["data"]["outcome"], outcome);
+    assert_eq!(
+        node.get_json(&format!("/v1/events/{id}?format=cdevents")),
+        doc
+    );
+    // The same event linked to an id this node does not hold keeps its own kind, no links.
+    doc["context"]["links"][0]["target"]["contextId"] = json!("ab".repeat(32));
+    let id = post(&doc);
+    let ev = node.event(&id);
+    assert_eq!(ev["kind"], "x-cdevents.pipelinerun-finished");
+    assert_eq!(ev["links"], json!([]));
+}

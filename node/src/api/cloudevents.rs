@@ -57,11 +57,31 @@ pub async fn import(
         ApiError::from(e)
     })?;
     let mut answers = Vec::with_capacity(imported.len());
-    for item in imported {
+    for mut item in imported {
+        let doc: Value = item.data[cdevents::DOC_FIELD]
+            .as_str()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        let wanted = cdevents::link_targets(&doc);
+        if !wanted.is_empty() {
+            let known = st
+                .store
+                .read(move |s| {
+                    let mut known = Vec::new();
+                    for id in wanted {
+                        if let Some(e) = s.get(&id)? {
+                            known.push((id, e.event.body().kind.clone()));
+                        }
+                    }
+                    Ok(known)
+                })
+                .await?;
+            cdevents::resolve_links(&mut item, &known);
+        }
         let data = json_to_data(&item.data).map_err(|e| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_data", e.to_string())
         })?;
-        let event = sign_new(&st, item.kind, data, Vec::new(), "cloudevents")?;
+        let event = sign_new(&st, item.kind, data, item.links, "cloudevents")?;
         let resp = store_one(&st, event, "cloudevents").await?;
         if !batch {
             return Ok(resp);

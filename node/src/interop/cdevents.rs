@@ -21,6 +21,86 @@ pub struct Imported {
     pub data: Value,
     /// The CDEvent as the SDK parsed it.
     pub cdevent: CDEvent,
+    /// fedci links, from CDEvents links whose targets are fedci events this node holds
+    /// (see [`link_targets`] and [`resolve_links`]).
+    pub links: Vec<fedci_proto::Link>,
+}
+
+/// The context ids a CDEvent links to (RELATION targets, PATH and END sources) that are
+/// fedci ids, in order, without repeats.
+pub fn link_targets(doc: &Value) -> Vec<EventId> {
+    let mut out = Vec::new();
+    let links = doc["context"]["links"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    for l in links.iter().take(64) {
+        let id = l["target"]["contextId"]
+            .as_str()
+            .or_else(|| l["from"]["contextId"].as_str());
+        if let Some(id) = id.and_then(|s| s.parse::<EventId>().ok()) {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
+/// Turns the links whose targets this node holds (`known`: id and kind) into fedci links. A
+/// pipelinerun/build/testsuiterun started or finished that links to a known
+/// `activity.triggered` becomes `activity.started` / `activity.finished` of it; every other
+/// link is a `CAUSE`.
+pub fn resolve_links(item: &mut Imported, known: &[(EventId, String)]) {
+    let ty = item.cdevent.ty().to_string();
+    let run_pred = ty.strip_prefix("dev.cdevents.").and_then(|rest| {
+        let mut p = rest.split('.');
+        match (p.next(), p.next()) {
+            (
+                Some("pipelinerun" | "build" | "testsuiterun"),
+                Some(pred @ ("started" | "finished")),
+            ) => Some(pred),
+            _ => None,
+        }
+    });
+    let run = known
+        .iter()
+        .find(|(_, k)| k == Kind::ActivityTriggered.as_str())
+        .map(|(id, _)| *id);
+    if let (Some(pred), Some(run)) = (run_pred, run) {
+        let doc: Value = item.data[DOC_FIELD]
+            .as_str()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        let content = &doc["subject"]["content"];
+        let name = content["pipelineName"]
+            .as_str()
+            .or_else(|| item.data["cdevents_subject"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        item.data["name"] = Value::String(name);
+        if pred == "started" {
+            item.kind = Kind::ActivityStarted.as_str().into();
+        } else {
+            item.kind = Kind::ActivityFinished.as_str().into();
+            let outcome = match content["outcome"].as_str() {
+                Some("success") => "SUCCESS",
+                Some("failure") => "FAILURE",
+                Some("cancel") => "ABORTED",
+                _ => "INCONCLUSIVE",
+            };
+            item.data["outcome"] = Value::String(outcome.into());
+        }
+        item.links.push(fedci_proto::Link::new(
+            "ACTIVITY_EXECUTION".to_string(),
+            run,
+        ));
+    }
+    for (id, _) in known {
+        if !item.links.iter().any(|l| l.target == *id) {
+            item.links
+                .push(fedci_proto::Link::new("CAUSE".to_string(), *id));
+        }
+    }
 }
 
 /// Validates a CDEvent document and maps it to a fedci kind and data.
@@ -64,6 +144,7 @@ pub fn import(doc: &Value) -> Result<Imported, ImportError> {
         kind,
         data,
         cdevent,
+        links: Vec::new(),
     })
 }
 
