@@ -37,10 +37,10 @@ pub fn link_targets(doc: &Value) -> Vec<EventId> {
         let id = l["target"]["contextId"]
             .as_str()
             .or_else(|| l["from"]["contextId"].as_str());
-        if let Some(id) = id.and_then(|s| s.parse::<EventId>().ok()) {
-            if !out.contains(&id) {
-                out.push(id);
-            }
+        if let Some(id) = id.and_then(|s| s.parse::<EventId>().ok())
+            && !out.contains(&id)
+        {
+            out.push(id);
         }
     }
     out
