@@ -580,3 +580,56 @@ fn cdevents_links_to_known_fedci_events_become_fedci_links() {
     assert_eq!(ev["kind"], "x-cdevents.pipelinerun-finished");
     assert_eq!(ev["links"], json!([]));
 }
+
+#[test]
+fn export_intoto_writes_the_confidence_chain_as_slsa_verification_summaries() {
+    let node = Node::started("odl");
+    let digest = "ab".repeat(32);
+    let art = node.publish(
+        "artifact.created",
+        json!({"identity": "pkg:maven/org.opendaylight/odl@1.0", "digest": format!("sha256:{digest}")}),
+        &[],
+    );
+    let tested = node.publish(
+        "confidence.modified",
+        json!({"name": "csit", "value": "SUCCESS"}),
+        &[("SUBJECT", &art)],
+    );
+    let release = node.publish(
+        "confidence.modified",
+        json!({"name": "release", "value": "FAILURE"}),
+        &[("SUBJECT", &art), ("CONFIDENCE_BASIS", &tested)],
+    );
+    let out = node.home().join("chain.intoto.jsonl");
+    node.cli_ok(&[
+        "export",
+        &release,
+        "--format",
+        "intoto",
+        "--out",
+        out.to_str().expect("path"),
+    ]);
+    let text = std::fs::read_to_string(&out).expect("the statements file");
+    let mut by_policy = HashMap::new();
+    for line in text.lines() {
+        let s: Value = serde_json::from_str(line).expect("one JSON statement per line");
+        assert_eq!(s["_type"], "https://in-toto.io/Statement/v1");
+        assert_eq!(
+            s["predicateType"],
+            "https://slsa.dev/verification_summary/v1"
+        );
+        assert_eq!(
+            s["subject"][0]["name"],
+            "pkg:maven/org.opendaylight/odl@1.0"
+        );
+        assert_eq!(s["subject"][0]["digest"]["sha256"], digest.as_str());
+        let policy = s["predicate"]["policy"]["uri"]
+            .as_str()
+            .expect("policy")
+            .to_string();
+        by_policy.insert(policy, s["predicate"]["verificationResult"].clone());
+    }
+    assert_eq!(by_policy.len(), 2, "both confidences of the chain: {text}");
+    assert_eq!(by_policy["fedci:confidence:csit"], "PASSED");
+    assert_eq!(by_policy["fedci:confidence:release"], "FAILED");
+}

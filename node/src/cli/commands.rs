@@ -38,7 +38,11 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             both: _,
             depth,
             out,
-        } => super::evidence::export(&client(&home)?, &id, up, down, depth, &out).await,
+            format,
+        } => match format.as_str() {
+            "intoto" => super::intoto::export(&client(&home)?, &id, depth, &out).await,
+            _ => super::evidence::export(&client(&home)?, &id, up, down, depth, &out).await,
+        },
         Command::Verify { .. } => unreachable_verify(),
         Command::Peer(PeerCommand::Block { peer_id }) => {
             client(&home)?

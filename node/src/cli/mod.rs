@@ -13,6 +13,7 @@ macro_rules! say {
 mod client;
 mod commands;
 mod evidence;
+mod intoto;
 mod roster;
 mod watch;
 mod webhook;
@@ -179,6 +180,10 @@ pub enum Command {
         /// The bundle file to write.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// `bundle` (signed events, for `verify`) or `intoto`: the confidence chain upstream
+        /// as in-toto Statement v1 lines (SLSA Verification Summaries).
+        #[arg(long, default_value = "bundle", value_parser = ["bundle", "intoto"])]
+        format: String,
     },
     /// Verify an evidence bundle offline, against root keys you give: needs no home, no node,
     /// no network. Exit 0 and the verified chain, or exit 1 and one line per refused event.
