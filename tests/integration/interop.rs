@@ -6,6 +6,7 @@ use fedci_tests::node::Node;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const STRUCTURED: &str = "application/cloudevents+json";
 const BATCH: &str = "application/cloudevents-batch+json";
@@ -519,6 +520,38 @@ fn query_and_watch_print_interop_formats() {
             "dev.cdevents.pipelinerun.finished.0.3.0"
         ]
     );
+    // The same formats on the socket's pages and stream: {"arrival", "<format>": doc}.
+    let page = node.get_json("/v1/events?kind=activity.*,x-odl.nightly&format=eiffel");
+    let items = page["events"].as_array().expect("events");
+    assert_eq!(items.len(), 4, "{page}");
+    assert!(items.iter().all(|i| i["arrival"].as_u64().is_some()));
+    assert_eq!(
+        items[0]["eiffel"]["meta"]["type"],
+        "EiffelActivityTriggeredEvent"
+    );
+    assert_eq!(
+        items[3]["eiffel"],
+        Value::Null,
+        "Eiffel has no event for x- kinds"
+    );
+    let mut stream = fedci_tests::http::EventStream::open(
+        &node.socket(),
+        "/v1/stream?kind=activity.*&format=cdevents",
+    )
+    .expect("opening the stream");
+    let first = stream
+        .next_event(Duration::from_secs(20))
+        .expect("a stream item");
+    assert_eq!(
+        first["cdevent"]["context"]["type"],
+        "dev.cdevents.pipelinerun.queued.0.3.0"
+    );
+    assert_eq!(
+        first["cdevent"]["customData"]["fedci"]["id"],
+        n["activity.triggered"].as_str()
+    );
+    let bad = node.get("/v1/events?format=spdx");
+    assert_eq!(bad.status, 400, "{bad:?}");
     let watched = lines(&node.cli_ok(&[
         "watch",
         "--kind",

@@ -137,3 +137,23 @@ pub fn render(format: Format, event: &Event, targets: &HashMap<EventId, Event>) 
         }
     }
 }
+
+/// One page or stream item in an interop format: its arrival and the document (`null` when
+/// the format has no rendering). Link targets are not looked up here, so an
+/// `artifact.published` names its artifact by fedci id rather than purl.
+pub fn list_item(format: Format, ev: &crate::store::StoredEvent) -> Value {
+    let none = HashMap::new();
+    let (key, doc) = match format {
+        Format::Cdevents => ("cdevent", cdevents::export(&ev.event, &none)),
+        Format::Cloudevents => (
+            "cloudevent",
+            cloudevents::structured_export(&cdevents::export(&ev.event, &none))
+                .unwrap_or(Value::Null),
+        ),
+        Format::Eiffel => (
+            "eiffel",
+            crate::interop::eiffel::export(&ev.event, &none).unwrap_or(Value::Null),
+        ),
+    };
+    serde_json::json!({"arrival": ev.seq, key: doc})
+}

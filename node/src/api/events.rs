@@ -284,11 +284,12 @@ pub async fn query(
     };
     let after = params.after.unwrap_or(0);
     let filter = params.filter;
+    let format = params.format;
     let client = client.map_or(ClientId(None), |Extension(c)| c);
     let permit = st.limits.answer(client).await?;
     let page = st
         .store
-        .read(move |s| s.query(&filter, after, limit, render_item))
+        .read(move |s| s.query(&filter, after, limit, |ev| render_item(ev, format)))
         .await?;
     // Items are rendered once, as they are read; the page is their concatenation.
     let mut out = Vec::with_capacity(page.bytes + page.items.len() + 64);
@@ -314,10 +315,17 @@ pub async fn query(
         .into_response())
 }
 
-/// An event as one JSON item of a page or a stream, with its size.
-pub fn render_item(ev: &StoredEvent) -> Result<(Vec<u8>, usize), StoreError> {
-    let json = serde_json::to_vec(&Item::from(ev))
-        .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", ev.event.id())))?;
+/// An event as one JSON item of a page or a stream, with its size. In an interop format the
+/// item is `{"arrival", "<format>": document}` (`null` when the format has no rendering).
+pub fn render_item(
+    ev: &StoredEvent,
+    format: Option<crate::interop::Format>,
+) -> Result<(Vec<u8>, usize), StoreError> {
+    let json = match format {
+        None => serde_json::to_vec(&Item::from(ev)),
+        Some(f) => serde_json::to_vec(&super::cloudevents::list_item(f, ev)),
+    }
+    .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", ev.event.id())))?;
     let len = json.len();
     Ok((json, len))
 }
@@ -335,6 +343,8 @@ pub struct Params {
     pub after: Option<u64>,
     pub limit: Option<usize>,
     pub consumer: Option<String>,
+    /// Items in an interop format instead of fedci JSON.
+    pub format: Option<crate::interop::Format>,
 }
 
 impl Params {
@@ -367,11 +377,17 @@ impl Params {
                     p.limit = Some(usize::try_from(n).unwrap_or(usize::MAX));
                 }
                 "consumer" => p.consumer = Some(check_consumer(&v)?),
+                "format" => {
+                    p.format = Some(
+                        v.parse()
+                            .map_err(|e: String| ApiError::bad_request("bad_format", e))?,
+                    )
+                }
                 other => {
                     return Err(ApiError::bad_request(
                         "bad_query",
                         format!(
-                            "unknown parameter {other:?} (kind, community, since, until, link, after, limit, consumer)"
+                            "unknown parameter {other:?} (kind, community, since, until, link, after, limit, consumer, format)"
                         ),
                     ));
                 }

@@ -88,13 +88,14 @@ async fn next_chunk(mut c: Cursor) -> Option<(Result<Bytes, std::io::Error>, Cur
         // Mark the current commit as seen before reading, so a commit racing the read wakes us.
         c.commits.borrow_and_update();
         let filter = c.params.filter.clone();
+        let format = c.params.format;
         let after = c.after;
         let page = match c
             .st
             .store
             .read(move |s| {
                 s.query(&filter, after, PAGE, |ev| {
-                    let (mut line, len) = render_item(ev)?;
+                    let (mut line, len) = render_item(ev, format)?;
                     line.push(b'\n');
                     Ok((Bytes::from(line), len + 1))
                 })
