@@ -14,6 +14,12 @@ pub struct Metrics {
     pub commits: AtomicU64,
     pub commit_events: AtomicU64,
     pub api_requests: AtomicU64,
+    /// 1 while the store cannot write (a commit failed and no recovery has worked yet).
+    pub store_failing: AtomicU64,
+    /// Batches whose commit failed, and recovery attempts that failed.
+    pub store_write_failures: AtomicU64,
+    /// Times the writer closed and reopened the database after an I/O error.
+    pub store_reopens: AtomicU64,
     /// (source, reason) → count of events refused.
     rejected: Mutex<BTreeMap<(String, String), u64>>,
     /// (status, code) → count of API errors.
@@ -84,6 +90,23 @@ impl Metrics {
             "fedci_api_requests_total",
             "Requests served on the local socket.",
             &self.api_requests,
+        );
+        counter(
+            &mut out,
+            "fedci_store_write_failures_total",
+            "Failed commits and failed store recovery attempts.",
+            &self.store_write_failures,
+        );
+        counter(
+            &mut out,
+            "fedci_store_reopens_total",
+            "Times the database was closed and reopened after an I/O error.",
+            &self.store_reopens,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP fedci_store_failing 1 while the store cannot write (disk full, I/O error); it retries with backoff.\n# TYPE fedci_store_failing gauge\nfedci_store_failing {}",
+            self.store_failing.load(Relaxed)
         );
         let _ = writeln!(
             out,

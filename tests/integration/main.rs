@@ -4,6 +4,7 @@ mod bad_input;
 mod bench;
 mod catchup;
 mod consumers;
+mod disk_full;
 mod durability;
 mod federation;
 mod lifecycle;

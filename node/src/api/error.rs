@@ -58,6 +58,12 @@ impl From<crate::store::StoreError> for ApiError {
                 "shutting_down",
                 "the node is shutting down",
             ),
+            e @ (crate::store::StoreError::Unavailable(_)
+            | crate::store::StoreError::CommitFailed(_)) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_failing",
+                e.to_string(),
+            ),
             other => Self::internal(other),
         }
     }

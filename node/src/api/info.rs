@@ -84,8 +84,10 @@ pub async fn trace(
     }
 }
 
+/// Answers even while the store cannot be read (then without the counts), so a supervisor
+/// always learns the store's state.
 pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let (events, consumers, missing, topics) = st
+    let counts = st
         .store
         .read(|s| {
             Ok((
@@ -95,7 +97,14 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
                 s.topic_counts()?,
             ))
         })
-        .await?;
+        .await;
+    let (events, consumers, missing, topics) = match counts {
+        Ok((e, c, m, t)) => (json!(e), json!(c), json!(m), json!(t)),
+        Err(e) => {
+            tracing::warn!(error = %e, "status: store unreadable");
+            (json!(null), json!({}), json!(null), json!({}))
+        }
+    };
     let trust = st.store.trust();
     let pins = pins_json(&trust, false);
     let mut out = json!({
@@ -111,6 +120,7 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
         "consumers": consumers,
         "pins": pins,
         "rejected": st.metrics.rejected_by_reason(),
+        "store": st.store.health().view(),
     });
     if let Some(net) = &st.net {
         out["network"] = net.status();
@@ -221,15 +231,16 @@ fn set_blocked(st: &AppState, body: &[u8], blocked: bool) -> Result<Response, Ap
 }
 
 pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let events = st.store.read(|s| s.count()).await?;
-    let text = st.metrics.render(&[
-        ("fedci_events", "Events held in the store.", events),
-        (
-            "fedci_last_arrival",
-            "Arrival seq of the newest event.",
-            st.store.last_seq(),
-        ),
-    ]);
+    let mut gauges = vec![(
+        "fedci_last_arrival",
+        "Arrival seq of the newest event.",
+        st.store.last_seq(),
+    )];
+    // Metrics must answer while the store is failing: that is when they matter.
+    if let Ok(events) = st.store.read(|s| s.count()).await {
+        gauges.push(("fedci_events", "Events held in the store.", events));
+    }
+    let text = st.metrics.render(&gauges);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

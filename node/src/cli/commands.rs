@@ -276,6 +276,14 @@ async fn status(client: &Client, as_json: bool) -> Result<()> {
         s["events"],
         s["last_arrival"]
     );
+    match s["store"]["state"].as_str() {
+        Some("ok") => say!("store       ok"),
+        _ => say!(
+            "store       FAILING: {} (retry {}; publishes are refused until it recovers)",
+            s["store"]["error"].as_str().unwrap_or("unknown error"),
+            s["store"]["retries"]
+        ),
+    }
     for p in s["pins"].as_array().into_iter().flatten() {
         let roster = match p["roster"]["serial"].as_u64() {
             Some(serial) => format!("roster serial {serial}, {} key(s)", p["roster"]["keys"]),

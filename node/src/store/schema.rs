@@ -37,3 +37,6 @@ pub const ROSTERS: TableDefinition<&str, &Id> = TableDefinition::new("rosters_v1
 pub const PEERS: TableDefinition<&str, ()> = TableDefinition::new("peers_v1");
 /// counters: `next_seq` (next arrival seq), `own_seq` (next seq for events this node signs).
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
+/// scratch space the writer fills and empties to prove the disk takes writes again after a
+/// failure (see `writer/recover.rs`); empty at rest.
+pub const PROBE: TableDefinition<u64, &[u8]> = TableDefinition::new("probe_v1");

@@ -5,8 +5,12 @@
 //! then answers each caller. The trust store lives here too, so a roster and the events it
 //! authorises are decided in the order they are committed.
 
+mod recover;
+
 use super::StoreError;
+use super::health::Health;
 use super::schema::*;
+use super::slot::DbSlot;
 use crate::metrics::Metrics;
 use fedci_keys::{Decision, PublicKey, RejectReason, TrustStore};
 use fedci_proto::vocab::{self, Kind, VocabError};
@@ -16,7 +20,9 @@ use redb::{
     ReadableTableMetadata, WriteTransaction,
 };
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Ingest sources that are this node's own publishes (strict link checks apply).
@@ -184,25 +190,35 @@ fn rebuild_topic_sums(db: &Database) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// What the writer shares with the [`Store`](super::Store) handles.
+pub(crate) struct Shared {
+    pub db: Arc<DbSlot>,
+    pub state: State,
+    pub committed: watch::Sender<u64>,
+    pub trust: watch::Sender<Arc<TrustStore>>,
+    /// The API's counter for this node's own `seq`: raised when a reload finds more.
+    pub own_seq: Arc<AtomicU64>,
+    pub health: Arc<Health>,
+    pub metrics: Arc<Metrics>,
+}
+
 pub(crate) fn spawn(
-    db: Arc<Database>,
-    state: State,
+    shared: Shared,
     rx: mpsc::Receiver<Request>,
-    committed: watch::Sender<u64>,
-    trust: watch::Sender<Arc<TrustStore>>,
-    metrics: Arc<Metrics>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    // Only for waiting on the queue with a deadline while the store is failing.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))?;
     let mut writer = Writer {
         tally: Tally::default(),
-        db,
-        state,
-        committed,
-        trust,
-        metrics,
+        s: shared,
+        failing: None,
     };
     std::thread::Builder::new()
         .name("fedci-store-writer".into())
-        .spawn(move || writer.run(rx))
+        .spawn(move || writer.run(rx, &rt))
         .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))
 }
 
@@ -215,11 +231,15 @@ struct Tally {
 
 struct Writer {
     tally: Tally,
-    db: Arc<Database>,
-    state: State,
-    committed: watch::Sender<u64>,
-    trust: watch::Sender<Arc<TrustStore>>,
-    metrics: Arc<Metrics>,
+    s: Shared,
+    /// Set while writes fail: how often recovery was tried and when to try next.
+    failing: Option<Failing>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failing {
+    retries: u32,
+    next_try: Instant,
 }
 
 /// Every table a batch writes, opened once per write transaction.
@@ -270,8 +290,7 @@ enum Answer {
 
 impl Request {
     /// Sends this request's answer, or the batch's failure, to its caller.
-    fn reply(self, answer: Result<Answer, &str>) {
-        let failed = |why: &str| StoreError::CommitFailed(why.to_string());
+    fn reply(self, answer: Result<Answer, StoreError>) {
         match (self, answer) {
             (Request::Ingest { reply, .. }, Ok(Answer::Outcomes(o))) => drop(reply.send(Ok(o))),
             (Request::Ack { reply, .. }, Ok(Answer::Count(n))) => drop(reply.send(Ok(n))),
@@ -281,14 +300,14 @@ impl Request {
                 | Request::AddPeer { reply, .. },
                 Ok(Answer::Flag(b)),
             ) => drop(reply.send(Ok(b))),
-            (Request::Ingest { reply, .. }, Err(why)) => drop(reply.send(Err(failed(why)))),
-            (Request::Ack { reply, .. }, Err(why)) => drop(reply.send(Err(failed(why)))),
+            (Request::Ingest { reply, .. }, Err(why)) => drop(reply.send(Err(why))),
+            (Request::Ack { reply, .. }, Err(why)) => drop(reply.send(Err(why))),
             (
                 Request::RemoveConsumer { reply, .. }
                 | Request::Pin { reply, .. }
                 | Request::AddPeer { reply, .. },
                 Err(why),
-            ) => drop(reply.send(Err(failed(why)))),
+            ) => drop(reply.send(Err(why))),
             (_, Ok(_)) => tracing::error!(
                 "store writer: answer of the wrong shape; caller sees the writer as closed"
             ),
@@ -323,8 +342,23 @@ fn announce(batch: &[Request], answers: &[Answer]) {
 }
 
 impl Writer {
-    fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
-        while let Some(first) = rx.blocking_recv() {
+    fn run(&mut self, mut rx: mpsc::Receiver<Request>, rt: &tokio::runtime::Runtime) {
+        loop {
+            let first = match self.failing {
+                None => rt.block_on(rx.recv()),
+                Some(f) => {
+                    let wait = f.next_try.saturating_duration_since(Instant::now());
+                    // The timer must be made inside the runtime.
+                    match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                        Ok(req) => req,
+                        Err(_) => {
+                            self.try_recover();
+                            continue;
+                        }
+                    }
+                }
+            };
+            let Some(first) = first else { break };
             let mut batch = vec![first];
             let mut weight = batch[0].weight();
             while weight < MAX_BATCH_EVENTS {
@@ -336,16 +370,24 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit_batch(batch);
+            match self.s.health.error() {
+                // Queued before the store failed: refused at once, nothing is tried.
+                Some(error) => {
+                    for req in batch {
+                        req.reply(Err(StoreError::Unavailable(error.clone())));
+                    }
+                }
+                None => self.commit_batch(batch),
+            }
         }
         tracing::debug!("store writer stopped");
     }
 
     fn commit_batch(&mut self, batch: Vec<Request>) {
-        let before = self.state.clone();
+        let before = self.s.state.clone();
         let mut stored = 0u64;
         let result = (|| -> Result<Vec<Answer>, StoreError> {
-            let mut txn = self.db.begin_write()?;
+            let mut txn = self.s.db.get()?.begin_write()?;
             txn.set_durability(Durability::Immediate)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut answers = Vec::with_capacity(batch.len());
@@ -353,8 +395,8 @@ impl Writer {
             for req in &batch {
                 answers.push(self.apply(&mut t, req, &mut stored)?);
             }
-            t.meta.insert("next_seq", self.state.next_seq)?;
-            t.meta.insert("own_seq", self.state.own_seq)?;
+            t.meta.insert("next_seq", self.s.state.next_seq)?;
+            t.meta.insert("own_seq", self.s.state.own_seq)?;
             drop(t);
             announce(&batch, &answers);
             txn.commit()?;
@@ -364,34 +406,38 @@ impl Writer {
             Ok(answers) => {
                 // Counted only now: a batch that fails to commit changed nothing.
                 let tally = std::mem::take(&mut self.tally);
-                self.metrics
+                self.s
+                    .metrics
                     .events_duplicate
                     .fetch_add(tally.duplicates, Relaxed);
                 for (source, code) in tally.rejects {
-                    self.metrics.reject(source, code);
+                    self.s.metrics.reject(source, code);
                 }
-                self.metrics.commits.fetch_add(1, Relaxed);
-                self.metrics.commit_events.fetch_add(stored, Relaxed);
-                self.metrics.events_stored.fetch_add(stored, Relaxed);
+                self.s.metrics.commits.fetch_add(1, Relaxed);
+                self.s.metrics.commit_events.fetch_add(stored, Relaxed);
+                self.s.metrics.events_stored.fetch_add(stored, Relaxed);
                 if stored > 0 {
-                    self.committed.send_replace(self.state.next_seq - 1);
+                    self.s.committed.send_replace(self.s.state.next_seq - 1);
                 }
-                if before.trust_changed(&self.state) {
-                    self.trust.send_replace(Arc::new(self.state.trust.clone()));
+                if before.trust_changed(&self.s.state) {
+                    self.s
+                        .trust
+                        .send_replace(Arc::new(self.s.state.trust.clone()));
                 }
                 for (req, answer) in batch.into_iter().zip(answers) {
                     req.reply(Ok(answer));
                 }
             }
             Err(e) => {
-                // Nothing of the batch is stored: roll back what we changed in memory and tell
-                // every caller. No reply was sent yet, so nobody saw a false success.
+                // Nothing of the batch is acknowledged: roll back what we changed in memory and
+                // tell every caller. No reply was sent yet, so nobody saw a false success.
                 tracing::error!(error = %e, "store commit failed");
-                self.state = before;
+                self.s.state = before;
                 self.tally = Tally::default();
                 let why = e.to_string();
+                self.failed(why.clone());
                 for req in batch {
-                    req.reply(Err(&why));
+                    req.reply(Err(StoreError::Unavailable(why.clone())));
                 }
             }
         }
@@ -425,7 +471,7 @@ impl Writer {
                     .get(consumer.as_str())?
                     .map(|g| g.value())
                     .unwrap_or(0);
-                let new = old.max((*seq).min(self.state.next_seq - 1));
+                let new = old.max((*seq).min(self.s.state.next_seq - 1));
                 t.consumers.insert(consumer.as_str(), new)?;
                 Answer::Count(new)
             }
@@ -433,7 +479,7 @@ impl Writer {
                 Answer::Flag(t.consumers.remove(consumer.as_str())?.is_some())
             }
             Request::Pin { community, key, .. } => {
-                let changed = self.state.trust.pin(community, *key);
+                let changed = self.s.state.trust.pin(community, *key);
                 t.pins.insert(community.as_str(), &key.to_bytes())?;
                 if changed {
                     t.rosters.remove(community.as_str())?;
@@ -458,7 +504,7 @@ impl Writer {
             return Ok(Outcome::Duplicate);
         }
         let now = now_ms();
-        if let Decision::Reject(reason) = self.state.trust.decide(event, now) {
+        if let Decision::Reject(reason) = self.s.state.trust.decide(event, now) {
             return Ok(Outcome::Rejected(reason.into()));
         }
         // Links whose target we hold must point at a kind the vocabulary allows. Our own
@@ -477,7 +523,7 @@ impl Writer {
                 }
             }
         }
-        let seq = self.state.next_seq;
+        let seq = self.s.state.next_seq;
         let body = event.body();
         t.events.insert(&id, event.raw())?;
         t.info.insert(
@@ -510,12 +556,12 @@ impl Writer {
         if t.missing.remove(&id)?.is_some() {
             self.check_resolved_links(t, &id, &body.kind)?;
         }
-        self.state.next_seq += 1;
-        if self.state.own_author == Some(body.author) {
-            self.state.own_seq = self.state.own_seq.max(body.seq + 1);
+        self.s.state.next_seq += 1;
+        if self.s.state.own_author == Some(body.author) {
+            self.s.state.own_seq = self.s.state.own_seq.max(body.seq + 1);
         }
         if event.kind() == Kind::TrustRoster.as_str()
-            && self.state.trust.apply_roster(event, now).unwrap_or(false)
+            && self.s.state.trust.apply_roster(event, now).unwrap_or(false)
         {
             t.rosters.insert(body.community.as_str(), &id)?;
             tracing::info!(community = %body.community, id = %event.id().short(), "roster in force");
@@ -571,6 +617,7 @@ impl Writer {
             };
             if event.community() == community
                 && self
+                    .s
                     .state
                     .trust
                     .apply_roster(&event, now_ms())
