@@ -37,6 +37,9 @@ pub enum HomeError {
     NoHome,
 }
 
+/// The home's mode: the group (CI users) may reach the CI socket; others get nothing.
+pub const HOME_MODE: u32 = 0o750;
+
 /// Paths inside a home.
 #[derive(Debug, Clone)]
 pub struct Home {
@@ -86,6 +89,29 @@ impl Home {
         self.dir.join(&config.socket)
     }
 
+    pub fn admin_socket_path(&self, config: &Config) -> PathBuf {
+        self.dir.join(&config.admin_socket)
+    }
+
+    /// The home is 0750 at most (the group reaches the CI socket, others nothing) and the
+    /// store 0600; a wider mode (a copied or hand-made home) is narrowed, with a warning.
+    pub fn tighten_modes(&self) -> Result<(), HomeError> {
+        for (path, max) in [(self.dir.clone(), HOME_MODE), (self.store_path(), 0o600)] {
+            let io = |source| HomeError::Io {
+                path: path.clone(),
+                source,
+            };
+            let mode = std::fs::metadata(&path).map_err(io)?.permissions().mode() & 0o7777;
+            if mode & !max != 0 {
+                let narrowed = mode & max;
+                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), now = format!("{narrowed:o}"), "mode was wider than the node allows; narrowed");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(narrowed))
+                    .map_err(io)?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn load_config(&self) -> Result<Config, HomeError> {
         let path = self.config_path();
         let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
@@ -122,7 +148,7 @@ impl Home {
         };
         std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o750)
+            .mode(HOME_MODE)
             .create(&self.dir)
             .map_err(io(&self.dir))?;
         let root = SecretKey::generate()?;
@@ -137,7 +163,9 @@ impl Home {
             Some(node.public().to_bytes()),
             Arc::new(Metrics::default()),
         )?;
-        store.pin(community.to_string(), root.public()).await?;
+        store
+            .pin(community.to_string(), root.public(), community)
+            .await?;
         let roster = Roster {
             community: community.to_string(),
             serial: 1,
@@ -164,9 +192,12 @@ impl Home {
             message: e.to_string(),
         })?;
         std::fs::write(self.config_path(), text).map_err(io(&self.config_path()))?;
-        // Group may traverse the home to reach the 0660 socket; key files stay 0600.
-        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o750))
+        // Group may traverse the home to reach the 0660 CI socket; keys, the store and the
+        // admin socket stay 0600.
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(HOME_MODE))
             .map_err(io(&self.dir))?;
+        std::fs::set_permissions(self.store_path(), std::fs::Permissions::from_mode(0o600))
+            .map_err(io(&self.store_path()))?;
         Ok(InitReport {
             community: community.to_string(),
             root_key: root.public(),

@@ -58,6 +58,9 @@ impl From<crate::store::StoreError> for ApiError {
                 "shutting_down",
                 "the node is shutting down",
             ),
+            e @ crate::store::StoreError::OwnRoot(_) => {
+                Self::new(StatusCode::CONFLICT, "own_root", e.to_string())
+            }
             e @ (crate::store::StoreError::Unavailable(_)
             | crate::store::StoreError::CommitFailed(_)) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -1,8 +1,9 @@
 //! Consumers, trace, status, trust, peers, metrics and the JSON 404/405.
 
+use super::access::{Access, consumer_refusal};
 use super::events::{check_consumer, parse_id};
 use super::{ApiError, AppState};
-use crate::store::Direction;
+use crate::store::{ConsumerOutcome, Direction};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -20,13 +21,19 @@ struct AckRequest {
 
 pub async fn ack(
     State(st): State<AppState>,
+    access: Access,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let name = check_consumer(&name)?;
     let req: AckRequest = json_body(&body)?;
-    let cursor = st.store.ack(name.clone(), req.arrival).await?;
-    Ok(Json(json!({"consumer": name, "cursor": cursor})).into_response())
+    let caller = access.consumer_caller()?;
+    match st.store.ack(name.clone(), req.arrival, caller).await? {
+        ConsumerOutcome::Done { cursor } => {
+            Ok(Json(json!({"consumer": name, "cursor": cursor})).into_response())
+        }
+        refused => Err(consumer_refusal(&name, refused)),
+    }
 }
 
 pub async fn consumers(State(st): State<AppState>) -> Result<Response, ApiError> {
@@ -36,13 +43,16 @@ pub async fn consumers(State(st): State<AppState>) -> Result<Response, ApiError>
 
 pub async fn remove_consumer(
     State(st): State<AppState>,
+    access: Access,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let name = check_consumer(&name)?;
-    if st.store.remove_consumer(name.clone()).await? {
-        Ok(Json(json!({"consumer": name, "removed": true})).into_response())
-    } else {
-        Err(ApiError::not_found(format!("no consumer {name:?}")))
+    let caller = access.consumer_caller()?;
+    match st.store.remove_consumer(name.clone(), caller).await? {
+        ConsumerOutcome::Done { .. } => {
+            Ok(Json(json!({"consumer": name, "removed": true})).into_response())
+        }
+        refused => Err(consumer_refusal(&name, refused)),
     }
 }
 
@@ -174,7 +184,10 @@ pub async fn pin(State(st): State<AppState>, body: Bytes) -> Result<Response, Ap
         .key
         .parse()
         .map_err(|e: fedci_keys::KeyError| ApiError::bad_request("bad_key", e.to_string()))?;
-    let changed = st.store.pin(req.community.clone(), key).await?;
+    let changed = st
+        .store
+        .pin(req.community.clone(), key, &st.config.community)
+        .await?;
     Ok(
         Json(json!({"community": req.community, "root": key.to_string(), "changed": changed}))
             .into_response(),

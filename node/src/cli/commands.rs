@@ -2,7 +2,8 @@
 
 use super::client::Client;
 use super::{
-    Cli, Command, FilterArgs, PeerCommand, RosterCommand, TrustCommand, watch, with_query,
+    Cli, Command, ConsumerCommand, FilterArgs, PeerCommand, RosterCommand, TrustCommand, watch,
+    with_query,
 };
 use anyhow::{Context, Result, bail};
 use fedci_keys::{PublicKey, Roster, RosterEntry, SecretKey};
@@ -29,15 +30,16 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             run(home, opts).await
         }
         Command::Roster(cmd) => roster(&home, cmd).await,
+        Command::Consumer(cmd) => consumer(&home, cmd).await,
         Command::Peer(PeerCommand::Block { peer_id }) => {
-            client(&home)?
+            admin_client(&home)?
                 .post_json("/v1/peers/block", &json!({ "peer_id": peer_id }))
                 .await?;
             say!("blocked {peer_id}");
             Ok(())
         }
         Command::Peer(PeerCommand::Unblock { peer_id }) => {
-            client(&home)?
+            admin_client(&home)?
                 .post_json("/v1/peers/unblock", &json!({ "peer_id": peer_id }))
                 .await?;
             say!("unblocked {peer_id}");
@@ -92,7 +94,7 @@ pub async fn run_command(cli: Cli) -> Result<()> {
         }
         Command::Trust(TrustCommand::List) => trust_list(&home).await,
         Command::Peer(PeerCommand::Add { addr }) => {
-            let v = client(&home)?
+            let v = admin_client(&home)?
                 .post_json("/v1/peers", &json!({ "addr": addr }))
                 .await?;
             say!(
@@ -108,9 +110,46 @@ pub async fn run_command(cli: Cli) -> Result<()> {
     }
 }
 
+/// The CI socket: what CI jobs use.
 fn client(home: &Home) -> Result<Client> {
     let config = home.load_config()?;
     Ok(Client::new(home.socket_path(&config)))
+}
+
+/// The owner-only admin socket: trust, peers, rosters, anyone's consumers.
+fn admin_client(home: &Home) -> Result<Client> {
+    let config = home.load_config()?;
+    Ok(Client::new(home.admin_socket_path(&config)))
+}
+
+async fn consumer(home: &Home, cmd: ConsumerCommand) -> Result<()> {
+    match cmd {
+        ConsumerCommand::List => {
+            let v = client(home)?.get_json("/v1/consumers").await?;
+            for (name, cursor) in v.as_object().into_iter().flatten() {
+                say!("{name:<24} at arrival {cursor}");
+            }
+        }
+        ConsumerCommand::Remove { name } => {
+            let path = format!("/v1/consumers/{name}");
+            // The owner goes through the admin socket (any consumer); others cannot open it
+            // and use the CI socket, where the node lets them remove only their own.
+            let resp = match admin_client(home)?
+                .request(Method::DELETE, &path, None, None)
+                .await
+            {
+                Err(super::ClientError::NotPermitted(_) | super::ClientError::Connect { .. }) => {
+                    client(home)?
+                        .request(Method::DELETE, &path, None, None)
+                        .await?
+                }
+                other => other?,
+            };
+            let _ = resp;
+            say!("removed consumer {name}");
+        }
+    }
+    Ok(())
 }
 
 async fn init(home: &Home, community: &str) -> Result<()> {
@@ -315,7 +354,7 @@ async fn trust_add(home: &Home, community: &str, key: &str) -> Result<()> {
     };
     fedci_proto::body::check_community(community)?;
     let config = home.load_config()?;
-    let client = Client::new(home.socket_path(&config));
+    let client = Client::new(home.admin_socket_path(&config));
     let changed = match client
         .post_json(
             "/v1/trust/pins",
@@ -326,10 +365,12 @@ async fn trust_add(home: &Home, community: &str, key: &str) -> Result<()> {
         Ok(v) => v["changed"] == true,
         Err(super::ClientError::Connect { .. }) => {
             let (store, writer) = open_offline(home, &config)?;
-            let changed = store.pin(community.to_string(), key).await?;
+            let changed = store
+                .pin(community.to_string(), key, &config.community)
+                .await;
             drop(store);
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-            changed
+            changed?
         }
         Err(e) => return Err(e.into()),
     };
@@ -388,7 +429,7 @@ fn print_bytes(body: &[u8]) -> Result<()> {
 /// published through the node like any raw event, so they reach every peer.
 async fn roster(home: &Home, cmd: RosterCommand) -> Result<()> {
     let config = home.load_config()?;
-    let client = Client::new(home.socket_path(&config));
+    let client = Client::new(home.admin_socket_path(&config));
     let trust = client.get_json("/v1/trust").await?;
     let current = trust["pins"]
         .as_array()

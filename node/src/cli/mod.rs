@@ -1,5 +1,6 @@
 //! The `fedci-node` command line: `init` and `run` act on the home; every other command is a
-//! client of the running node's socket (`trust` also works with the node stopped).
+//! client of the running node: CI commands on its CI socket, trust, peer and roster commands
+//! on its owner-only admin socket (`trust` also works with the node stopped).
 
 /// `println!` that returns the write error instead of panicking (e.g. `| head` closing the
 /// pipe); `main` treats a broken pipe as a normal end.
@@ -140,6 +141,18 @@ pub enum Command {
     /// Manage this community's roster (needs the root key): which node keys may publish.
     #[command(subcommand)]
     Roster(RosterCommand),
+    /// Durable consumers (the cursors of `watch --consumer`).
+    #[command(subcommand)]
+    Consumer(ConsumerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsumerCommand {
+    /// List consumers and their cursors.
+    List,
+    /// Forget a consumer: it starts from the beginning next time. The node's owner may remove
+    /// any consumer; anyone else only those their uid made.
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,7 +21,7 @@ pub use health::{Failure, Health, HealthView};
 
 pub use read::{QueryPage, StoredEvent};
 pub use trace::{Direction, Graph, GraphEdge, GraphNode};
-pub use writer::{IngestError, Outcome};
+pub use writer::{Caller, ConsumerOutcome, IngestError, Outcome};
 
 use crate::metrics::Metrics;
 use fedci_keys::{PublicKey, TrustStore};
@@ -48,6 +48,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store could not commit: {0}")]
     CommitFailed(String),
+    #[error(
+        "refusing to re-pin {0}: it is this node's own community; its root changes only with a new home"
+    )]
+    OwnRoot(String),
     #[error("the store cannot write ({0}); it retries by itself, nothing was stored")]
     Unavailable(String),
 }
@@ -191,24 +195,52 @@ impl Store {
         .await?
     }
 
-    /// Moves a durable consumer's cursor forward to `seq` (never backwards).
-    pub async fn ack(&self, consumer: String, seq: u64) -> Result<u64, StoreError> {
+    /// Moves a durable consumer's cursor forward to `seq` (never backwards), if `caller`
+    /// may (see [`Caller`]).
+    pub async fn ack(
+        &self,
+        consumer: String,
+        seq: u64,
+        caller: Caller,
+    ) -> Result<ConsumerOutcome, StoreError> {
         self.call(|reply| writer::Request::Ack {
             consumer,
             seq,
+            caller,
             reply,
         })
         .await?
     }
 
-    /// Forgets a durable consumer: it starts from the beginning next time.
-    pub async fn remove_consumer(&self, consumer: String) -> Result<bool, StoreError> {
-        self.call(|reply| writer::Request::RemoveConsumer { consumer, reply })
-            .await?
+    /// Forgets a durable consumer, if `caller` may: it starts from the beginning next time.
+    pub async fn remove_consumer(
+        &self,
+        consumer: String,
+        caller: Caller,
+    ) -> Result<ConsumerOutcome, StoreError> {
+        self.call(|reply| writer::Request::RemoveConsumer {
+            consumer,
+            caller,
+            reply,
+        })
+        .await?
     }
 
-    /// Pins a community's root key. Returns true if it changed anything.
-    pub async fn pin(&self, community: String, key: PublicKey) -> Result<bool, StoreError> {
+    /// Pins a community's root key. Returns true if it changed anything. The root of
+    /// `own_community` is never replaced: re-pinning it to another key would make this node
+    /// refuse its own events (a new root means a new home).
+    pub async fn pin(
+        &self,
+        community: String,
+        key: PublicKey,
+        own_community: &str,
+    ) -> Result<bool, StoreError> {
+        if community == own_community
+            && let Some(current) = self.trust().pinned(&community)
+            && *current != key
+        {
+            return Err(StoreError::OwnRoot(community));
+        }
         self.call(|reply| writer::Request::Pin {
             community,
             key,

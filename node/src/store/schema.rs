@@ -29,6 +29,8 @@ pub const LINKS_REV: MultimapTableDefinition<&Id, &Id> =
 pub const MISSING: TableDefinition<&Id, u64> = TableDefinition::new("missing_v1");
 /// durable consumer name → last acknowledged arrival seq.
 pub const CONSUMERS: TableDefinition<&str, u64> = TableDefinition::new("consumers_v1");
+/// durable consumer name → uid that owns it (may ack or delete it over the CI socket).
+pub const CONSUMER_OWNERS: TableDefinition<&str, u32> = TableDefinition::new("consumer_owners_v1");
 /// community → pinned root public key.
 pub const PINS: TableDefinition<&str, &Id> = TableDefinition::new("pins_v1");
 /// community → id of the roster event in force.

@@ -5,7 +5,10 @@
 //! then answers each caller. The trust store lives here too, so a roster and the events it
 //! authorises are decided in the order they are committed.
 
+mod consumers;
 mod recover;
+
+pub use consumers::{Caller, ConsumerOutcome};
 
 use super::StoreError;
 use super::health::Health;
@@ -72,11 +75,13 @@ pub(crate) enum Request {
     Ack {
         consumer: String,
         seq: u64,
-        reply: oneshot::Sender<Result<u64, StoreError>>,
+        caller: Caller,
+        reply: oneshot::Sender<Result<ConsumerOutcome, StoreError>>,
     },
     RemoveConsumer {
         consumer: String,
-        reply: oneshot::Sender<Result<bool, StoreError>>,
+        caller: Caller,
+        reply: oneshot::Sender<Result<ConsumerOutcome, StoreError>>,
     },
     Pin {
         community: String,
@@ -123,6 +128,7 @@ impl State {
             w.open_multimap_table(LINKS_REV)?;
             w.open_table(MISSING)?;
             w.open_table(CONSUMERS)?;
+            w.open_table(CONSUMER_OWNERS)?;
             w.open_table(PINS)?;
             w.open_table(ROSTERS)?;
             w.open_table(PEERS)?;
@@ -254,6 +260,7 @@ struct Tables<'t> {
     links_rev: redb::MultimapTable<'t, &'static Id, &'static Id>,
     missing: redb::Table<'t, &'static Id, u64>,
     consumers: redb::Table<'t, &'static str, u64>,
+    consumer_owners: redb::Table<'t, &'static str, u32>,
     pins: redb::Table<'t, &'static str, &'static Id>,
     rosters: redb::Table<'t, &'static str, &'static Id>,
     peers: redb::Table<'t, &'static str, ()>,
@@ -273,6 +280,7 @@ impl<'t> Tables<'t> {
             links_rev: txn.open_multimap_table(LINKS_REV)?,
             missing: txn.open_table(MISSING)?,
             consumers: txn.open_table(CONSUMERS)?,
+            consumer_owners: txn.open_table(CONSUMER_OWNERS)?,
             pins: txn.open_table(PINS)?,
             rosters: txn.open_table(ROSTERS)?,
             peers: txn.open_table(PEERS)?,
@@ -284,7 +292,7 @@ impl<'t> Tables<'t> {
 /// A request's answer, held until the batch commits.
 enum Answer {
     Outcomes(Vec<Outcome>),
-    Count(u64),
+    Consumer(ConsumerOutcome),
     Flag(bool),
 }
 
@@ -293,21 +301,20 @@ impl Request {
     fn reply(self, answer: Result<Answer, StoreError>) {
         match (self, answer) {
             (Request::Ingest { reply, .. }, Ok(Answer::Outcomes(o))) => drop(reply.send(Ok(o))),
-            (Request::Ack { reply, .. }, Ok(Answer::Count(n))) => drop(reply.send(Ok(n))),
             (
-                Request::RemoveConsumer { reply, .. }
-                | Request::Pin { reply, .. }
-                | Request::AddPeer { reply, .. },
-                Ok(Answer::Flag(b)),
-            ) => drop(reply.send(Ok(b))),
+                Request::Ack { reply, .. } | Request::RemoveConsumer { reply, .. },
+                Ok(Answer::Consumer(c)),
+            ) => drop(reply.send(Ok(c))),
+            (Request::Pin { reply, .. } | Request::AddPeer { reply, .. }, Ok(Answer::Flag(b))) => {
+                drop(reply.send(Ok(b)))
+            }
             (Request::Ingest { reply, .. }, Err(why)) => drop(reply.send(Err(why))),
-            (Request::Ack { reply, .. }, Err(why)) => drop(reply.send(Err(why))),
-            (
-                Request::RemoveConsumer { reply, .. }
-                | Request::Pin { reply, .. }
-                | Request::AddPeer { reply, .. },
-                Err(why),
-            ) => drop(reply.send(Err(why))),
+            (Request::Ack { reply, .. } | Request::RemoveConsumer { reply, .. }, Err(why)) => {
+                drop(reply.send(Err(why)))
+            }
+            (Request::Pin { reply, .. } | Request::AddPeer { reply, .. }, Err(why)) => {
+                drop(reply.send(Err(why)))
+            }
             (_, Ok(_)) => tracing::error!(
                 "store writer: answer of the wrong shape; caller sees the writer as closed"
             ),
@@ -465,19 +472,15 @@ impl Writer {
                 }
                 Answer::Outcomes(outcomes)
             }
-            Request::Ack { consumer, seq, .. } => {
-                let old = t
-                    .consumers
-                    .get(consumer.as_str())?
-                    .map(|g| g.value())
-                    .unwrap_or(0);
-                let new = old.max((*seq).min(self.s.state.next_seq - 1));
-                t.consumers.insert(consumer.as_str(), new)?;
-                Answer::Count(new)
-            }
-            Request::RemoveConsumer { consumer, .. } => {
-                Answer::Flag(t.consumers.remove(consumer.as_str())?.is_some())
-            }
+            Request::Ack {
+                consumer,
+                seq,
+                caller,
+                ..
+            } => consumers::ack(t, consumer, *seq, self.s.state.next_seq - 1, *caller)?,
+            Request::RemoveConsumer {
+                consumer, caller, ..
+            } => consumers::remove(t, consumer, *caller)?,
             Request::Pin { community, key, .. } => {
                 let changed = self.s.state.trust.pin(community, *key);
                 t.pins.insert(community.as_str(), &key.to_bytes())?;
