@@ -102,8 +102,10 @@ impl Home {
                 source,
             };
             let mode = std::fs::metadata(&path).map_err(io)?.permissions().mode() & 0o7777;
-            if mode & !max != 0 {
-                let narrowed = mode & max;
+            // Only permission bits: a setgid home (so sockets get the CI group) stays setgid.
+            let wide = mode & 0o777 & !max;
+            if wide != 0 {
+                let narrowed = mode & !wide;
                 tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), now = format!("{narrowed:o}"), "mode was wider than the node allows; narrowed");
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(narrowed))
                     .map_err(io)?;

@@ -42,10 +42,11 @@ fn blocked(node: &Node) -> Vec<Value> {
 fn ci_socket_cannot_change_trust_or_peers_admin_socket_can() {
     let mut odl = Node::new();
     let odl_root = odl.init("odl");
-    // A home made wider than allowed is narrowed by `run`.
-    std::fs::set_permissions(odl.home(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert_eq!(mode(odl.home()), 0o750, "home mode after init");
+    // A home made wider than allowed is narrowed by `run`; setgid (the CI group) stays.
+    std::fs::set_permissions(odl.home(), std::fs::Permissions::from_mode(0o2777)).unwrap();
     odl.start();
-    assert_eq!(mode(odl.home()), 0o750, "home mode after run");
+    assert_eq!(mode(odl.home()), 0o2750, "home mode after run");
     assert_eq!(mode(&odl.socket()), 0o660, "CI socket mode");
     assert_eq!(mode(&odl.admin_socket()), 0o600, "admin socket mode");
     for f in ["root.key", "node.key", "store.redb"] {
