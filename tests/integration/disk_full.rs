@@ -87,26 +87,26 @@ fn disk_full_then_freed_publishing_resumes_without_restart() {
             .any(|l| l.starts_with("store") && l.contains("FAILING")),
         "`status` must say the store is failing:\n{human}"
     );
+    let mut slowest = Duration::ZERO;
     for n in 0..5 {
         let t = Instant::now();
         let r = publish(&node, 5000 + n);
         assert_eq!(r.status, 503, "publish on a full disk: {r:?}");
         assert_eq!(r.json()["error"]["code"], "store_failing", "{r:?}");
-        assert!(
-            t.elapsed() < FAST,
-            "a failing publish took {:?}",
-            t.elapsed()
-        );
+        slowest = slowest.max(t.elapsed());
     }
+    assert!(slowest < FAST, "a failing publish took {slowest:?}");
 
     // Free the space: the node recovers by itself, without a restart.
     let pid = node.pid();
     std::fs::remove_file(&filler).expect("removing the filler");
+    let freed = Instant::now();
     wait_until(
         RECOVERY,
         "the store to report ok after space was freed",
         || store_state(&node)["state"] == "ok",
     );
+    let recovered_in = freed.elapsed();
     for n in 0..10 {
         let r = publish(&node, 9000 + n);
         assert_eq!(r.status, 201, "publish after space was freed: {r:?}");
@@ -140,7 +140,8 @@ fn disk_full_then_freed_publishing_resumes_without_restart() {
         "acknowledged events lost across a restart"
     );
     eprintln!(
-        "disk_full: {} events acknowledged, 0 lost; recovered without restart",
+        "disk_full: {} events acknowledged, 0 lost; failing publishes answered in <= {slowest:?}; \
+         store ok {recovered_in:?} after space was freed, without a restart",
         acked.len()
     );
 }

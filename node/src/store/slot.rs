@@ -45,6 +45,11 @@ impl DbSlot {
         })
     }
 
+    /// The store file's directory (the home).
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     /// The current handle, or `Unavailable` while a reopen has not succeeded yet.
     pub fn get(&self) -> Result<Arc<Database>, StoreError> {
         self.db

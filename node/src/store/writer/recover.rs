@@ -8,6 +8,7 @@ use super::{Failing, State, Writer};
 use crate::store::StoreError;
 use crate::store::schema::PROBE;
 use redb::{Database, Durability};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -58,6 +59,10 @@ impl Writer {
     }
 
     fn recover(&mut self) -> Result<(), StoreError> {
+        // Reopening after a failure makes redb repair the file (a walk of the whole store):
+        // first check, cheaply, that the disk takes writes at all.
+        disk_takes_writes(self.s.db.dir())
+            .map_err(|e| StoreError::Unavailable(format!("probe write in the home: {e}")))?;
         let db = self.s.db.reopen()?;
         self.s.metrics.store_reopens.fetch_add(1, Relaxed);
         let state = State::load(&db, self.s.state.own_author)?;
@@ -77,7 +82,19 @@ impl Writer {
     }
 }
 
-/// Writes [`PROBE_BYTES`] durably and removes them again.
+/// Writes [`PROBE_BYTES`] to a scratch file beside the store, syncs it, and removes it.
+fn disk_takes_writes(dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = dir.join(".store-probe");
+    let result = std::fs::File::create(&path).and_then(|mut f| {
+        f.write_all(&vec![0u8; PROBE_BYTES])?;
+        f.sync_all()
+    });
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// Writes [`PROBE_BYTES`] durably into the store and removes them again.
 fn probe(db: &Database) -> Result<(), StoreError> {
     let fill = vec![0u8; PROBE_BYTES];
     for write in [true, false] {
