@@ -136,9 +136,16 @@ impl Home {
         Ok(SecretKey::load(&self.node_key_path())?)
     }
 
-    /// Creates the home: keys, `root.pub`, config, and a store that pins our own root and
-    /// holds the first roster (serial 1) naming the node key for every kind.
-    pub async fn init(&self, community: &str) -> Result<InitReport, HomeError> {
+    /// Creates the home of a new community: keys, `root.pub`, config, and a store that pins
+    /// our own root and holds the first roster (serial 1) naming the node key for every kind.
+    /// With `join`, the home is another node of an existing community: no root key is made,
+    /// the store pins `join` (the community's root, which is never re-pinned later), and the
+    /// root's holder authorises the new node key with `roster add`.
+    pub async fn init(
+        &self,
+        community: &str,
+        join: Option<PublicKey>,
+    ) -> Result<InitReport, HomeError> {
         fedci_proto::body::check_community(community)
             .map_err(|_| HomeError::BadCommunity(community.to_string()))?;
         if self.config_path().exists() {
@@ -153,12 +160,17 @@ impl Home {
             .mode(HOME_MODE)
             .create(&self.dir)
             .map_err(io(&self.dir))?;
-        let root = SecretKey::generate()?;
         let node = SecretKey::generate()?;
-        root.save(&self.root_key_path())?;
         node.save(&self.node_key_path())?;
-        root.public()
-            .save(&self.root_pub_path(), &format!("fedci root key of community {community}: pin it with `fedci-node trust add {community} @root.pub`"))?;
+        let (root_key, root_secret) = match join {
+            Some(key) => (key, None),
+            None => {
+                let root = SecretKey::generate()?;
+                root.save(&self.root_key_path())?;
+                (root.public(), Some(root))
+            }
+        };
+        root_key.save(&self.root_pub_path(), &format!("fedci root key of community {community}: pin it with `fedci-node trust add {community} @root.pub`"))?;
 
         let (store, writer) = Store::open(
             &self.store_path(),
@@ -166,19 +178,21 @@ impl Home {
             Arc::new(Metrics::default()),
         )?;
         store
-            .pin(community.to_string(), root.public(), community)
+            .pin(community.to_string(), root_key, community)
             .await?;
-        let roster = Roster {
-            community: community.to_string(),
-            serial: 1,
-            entries: vec![RosterEntry::any_kind(node.public())],
-        };
-        let event = roster
-            .sign(&root, crate::now_ms(), None)
-            .map_err(|e| HomeError::Roster(e.to_string()))?;
-        match store.ingest(vec![event], "init").await?.first() {
-            Some(Outcome::Stored { .. }) => {}
-            other => return Err(HomeError::Roster(format!("{other:?}"))),
+        if let Some(root) = &root_secret {
+            let roster = Roster {
+                community: community.to_string(),
+                serial: 1,
+                entries: vec![RosterEntry::any_kind(node.public())],
+            };
+            let event = roster
+                .sign(root, crate::now_ms(), None)
+                .map_err(|e| HomeError::Roster(e.to_string()))?;
+            match store.ingest(vec![event], "init").await?.first() {
+                Some(Outcome::Stored { .. }) => {}
+                other => return Err(HomeError::Roster(format!("{other:?}"))),
+            }
         }
         drop(store);
         // Joining waits for the writer thread: not on the runtime's threads.
@@ -202,7 +216,7 @@ impl Home {
             .map_err(io(&self.store_path()))?;
         Ok(InitReport {
             community: community.to_string(),
-            root_key: root.public(),
+            root_key,
             node_key: node.public(),
         })
     }

@@ -134,7 +134,20 @@ impl Node {
 
     /// `init --community C`; returns the root public key (the last line of stdout).
     pub fn init(&mut self, community: &str) -> String {
-        let out = self.cli_ok(&["init", "--community", community]);
+        self.init_with(community, &[])
+    }
+
+    /// `init --community C --root @OTHER/root.pub`: another node of `other`'s community,
+    /// pinning its root (the root's holder must still `roster add` this node's key).
+    pub fn init_joining(&mut self, other: &Node) -> String {
+        let root = format!("@{}", other.home().join("root.pub").display());
+        self.init_with(other.community(), &["--root", &root])
+    }
+
+    fn init_with(&mut self, community: &str, extra: &[&str]) -> String {
+        let mut args = vec!["init", "--community", community];
+        args.extend_from_slice(extra);
+        let out = self.cli_ok(&args);
         let key = last_line(&out);
         assert!(
             is_id(&key),

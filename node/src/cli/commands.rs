@@ -20,7 +20,10 @@ use tokio_util::sync::CancellationToken;
 pub async fn run_command(cli: Cli) -> Result<()> {
     let home = Home::resolve(cli.home)?;
     match cli.command {
-        Command::Init { community } => init(&home, &community).await,
+        Command::Init { community, root } => {
+            let join = root.as_deref().map(parse_key).transpose()?;
+            init(&home, &community, join).await
+        }
         Command::Run(args) => {
             let opts = fedci_node::daemon::RunOptions {
                 listen: args.listen,
@@ -152,8 +155,16 @@ async fn consumer(home: &Home, cmd: ConsumerCommand) -> Result<()> {
     Ok(())
 }
 
-async fn init(home: &Home, community: &str) -> Result<()> {
-    let r = home.init(community).await?;
+/// A public key as 64 hex characters, or @FILE (a `root.pub`).
+fn parse_key(arg: &str) -> Result<PublicKey> {
+    Ok(match arg.strip_prefix('@') {
+        Some(path) => PublicKey::from_file(std::path::Path::new(path))?,
+        None => arg.parse()?,
+    })
+}
+
+async fn init(home: &Home, community: &str, join: Option<PublicKey>) -> Result<()> {
+    let r = home.init(community, join).await?;
     say!(
         "initialised community {} in {}",
         r.community,
@@ -348,10 +359,7 @@ async fn status(client: &Client, as_json: bool) -> Result<()> {
 
 /// Pins through the running node, or straight into the store when the node is stopped.
 async fn trust_add(home: &Home, community: &str, key: &str) -> Result<()> {
-    let key: PublicKey = match key.strip_prefix('@') {
-        Some(path) => PublicKey::from_file(std::path::Path::new(path))?,
-        None => key.parse()?,
-    };
+    let key = parse_key(key)?;
     fedci_proto::body::check_community(community)?;
     let config = home.load_config()?;
     let client = Client::new(home.admin_socket_path(&config));

@@ -51,6 +51,11 @@ pub enum Command {
         /// The community this node speaks for (a-z, 0-9, '-'), e.g. `odl`.
         #[arg(long)]
         community: String,
+        /// Join an existing community as another node: pin its root (64 hex, or @FILE, its
+        /// root.pub) instead of making a new one. The root's holder then authorises this
+        /// node's key with `roster add`. A node's own root is never re-pinned later.
+        #[arg(long, value_name = "KEY")]
+        root: Option<String>,
     },
     /// Run the node until SIGINT or SIGTERM.
     Run(RunArgs),
