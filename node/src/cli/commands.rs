@@ -1,20 +1,14 @@
 //! What each subcommand does.
 
+use super::admin;
 use super::client::Client;
-use super::{
-    Cli, Command, ConsumerCommand, FilterArgs, PeerCommand, RosterCommand, TrustCommand, watch,
-    with_query,
-};
-use anyhow::{Context, Result, bail};
-use fedci_keys::{PublicKey, Roster, RosterEntry, SecretKey};
-use fedci_node::config::Config;
+use super::{Cli, Command, FilterArgs, PeerCommand, TrustCommand, watch, with_query};
+use anyhow::{Context, Result};
+use fedci_keys::PublicKey;
 use fedci_node::home::Home;
-use fedci_node::metrics::Metrics;
-use fedci_node::store::Store;
 use hyper::Method;
 use serde_json::{Value, json};
 use std::io::Write;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run_command(cli: Cli) -> Result<()> {
@@ -32,8 +26,8 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             };
             run(home, opts).await
         }
-        Command::Roster(cmd) => roster(&home, cmd).await,
-        Command::Consumer(cmd) => consumer(&home, cmd).await,
+        Command::Roster(cmd) => admin::roster(&home, cmd).await,
+        Command::Consumer(cmd) => admin::consumer(&home, cmd).await,
         Command::Peer(PeerCommand::Block { peer_id }) => {
             admin_client(&home)?
                 .post_json("/v1/peers/block", &json!({ "peer_id": peer_id }))
@@ -93,9 +87,9 @@ pub async fn run_command(cli: Cli) -> Result<()> {
         }
         Command::Status { json } => status(&client(&home)?, json).await,
         Command::Trust(TrustCommand::Add { community, key }) => {
-            trust_add(&home, &community, &key).await
+            admin::trust_add(&home, &community, &key).await
         }
-        Command::Trust(TrustCommand::List) => trust_list(&home).await,
+        Command::Trust(TrustCommand::List) => admin::trust_list(&home).await,
         Command::Peer(PeerCommand::Add { addr }) => {
             let v = admin_client(&home)?
                 .post_json("/v1/peers", &json!({ "addr": addr }))
@@ -114,49 +108,19 @@ pub async fn run_command(cli: Cli) -> Result<()> {
 }
 
 /// The CI socket: what CI jobs use.
-fn client(home: &Home) -> Result<Client> {
+pub(super) fn client(home: &Home) -> Result<Client> {
     let config = home.load_config()?;
     Ok(Client::new(home.socket_path(&config)))
 }
 
 /// The owner-only admin socket: trust, peers, rosters, anyone's consumers.
-fn admin_client(home: &Home) -> Result<Client> {
+pub(super) fn admin_client(home: &Home) -> Result<Client> {
     let config = home.load_config()?;
     Ok(Client::new(home.admin_socket_path(&config)))
 }
 
-async fn consumer(home: &Home, cmd: ConsumerCommand) -> Result<()> {
-    match cmd {
-        ConsumerCommand::List => {
-            let v = client(home)?.get_json("/v1/consumers").await?;
-            for (name, cursor) in v.as_object().into_iter().flatten() {
-                say!("{name:<24} at arrival {cursor}");
-            }
-        }
-        ConsumerCommand::Remove { name } => {
-            let path = format!("/v1/consumers/{name}");
-            // The owner goes through the admin socket (any consumer); others cannot open it
-            // and use the CI socket, where the node lets them remove only their own.
-            let resp = match admin_client(home)?
-                .request(Method::DELETE, &path, None, None)
-                .await
-            {
-                Err(super::ClientError::NotPermitted(_) | super::ClientError::Connect { .. }) => {
-                    client(home)?
-                        .request(Method::DELETE, &path, None, None)
-                        .await?
-                }
-                other => other?,
-            };
-            let _ = resp;
-            say!("removed consumer {name}");
-        }
-    }
-    Ok(())
-}
-
 /// A public key as 64 hex characters, or @FILE (a `root.pub`).
-fn parse_key(arg: &str) -> Result<PublicKey> {
+pub(super) fn parse_key(arg: &str) -> Result<PublicKey> {
     Ok(match arg.strip_prefix('@') {
         Some(path) => PublicKey::from_file(std::path::Path::new(path))?,
         None => arg.parse()?,
@@ -357,169 +321,11 @@ async fn status(client: &Client, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Pins through the running node, or straight into the store when the node is stopped.
-async fn trust_add(home: &Home, community: &str, key: &str) -> Result<()> {
-    let key = parse_key(key)?;
-    fedci_proto::body::check_community(community)?;
-    let config = home.load_config()?;
-    let client = Client::new(home.admin_socket_path(&config));
-    let changed = match client
-        .post_json(
-            "/v1/trust/pins",
-            &json!({"community": community, "key": key.to_string()}),
-        )
-        .await
-    {
-        Ok(v) => v["changed"] == true,
-        Err(super::ClientError::Connect { .. }) => {
-            let (store, writer) = open_offline(home, &config)?;
-            let changed = store
-                .pin(community.to_string(), key, &config.community)
-                .await;
-            drop(store);
-            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-            changed?
-        }
-        Err(e) => return Err(e.into()),
-    };
-    say!(
-        "{} {community} root {key}",
-        if changed { "pinned" } else { "already pinned:" }
-    );
-    Ok(())
-}
-
-async fn trust_list(home: &Home) -> Result<()> {
-    let config = home.load_config()?;
-    let client = Client::new(home.socket_path(&config));
-    let v = match client.get_json("/v1/trust").await {
-        Ok(v) => v,
-        Err(super::ClientError::Connect { .. }) => {
-            let (store, writer) = open_offline(home, &config)?;
-            let pins = fedci_node::api::pins_json(&store.trust(), false);
-            drop(store);
-            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-            json!({ "pins": pins })
-        }
-        Err(e) => return Err(e.into()),
-    };
-    for p in v["pins"].as_array().into_iter().flatten() {
-        say!(
-            "{:<12} {}  roster serial {}",
-            p["community"].as_str().unwrap_or("?"),
-            p["root"].as_str().unwrap_or("?"),
-            p["roster"]["serial"]
-        );
-    }
-    Ok(())
-}
-
-fn open_offline(home: &Home, _config: &Config) -> Result<(Store, fedci_node::store::WriterThread)> {
-    match Store::open(&home.store_path(), None, Arc::new(Metrics::default())) {
-        Ok(s) => Ok(s),
-        Err(fedci_node::store::StoreError::AlreadyOpen) => {
-            bail!("the node is running but its socket does not answer; try again")
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn print_bytes(body: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(body)?;
     if !body.ends_with(b"\n") {
         out.write_all(b"\n")?;
     }
-    Ok(())
-}
-
-/// Shows or changes this community's roster. Changes are signed with the root key and
-/// published through the node like any raw event, so they reach every peer.
-async fn roster(home: &Home, cmd: RosterCommand) -> Result<()> {
-    let config = home.load_config()?;
-    let client = Client::new(home.admin_socket_path(&config));
-    let trust = client.get_json("/v1/trust").await?;
-    let current = trust["pins"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["community"] == config.community.as_str())
-        .map(|p| p["roster"].clone())
-        .unwrap_or_default();
-    let mut entries = Vec::new();
-    for k in current["keys"].as_array().into_iter().flatten() {
-        entries.push(RosterEntry {
-            key: k["key"].as_str().unwrap_or_default().parse()?,
-            kinds: k["kinds"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-            not_before: k["not_before"].as_u64(),
-            not_after: k["not_after"].as_u64(),
-        });
-    }
-    let (root_key, change) = match cmd {
-        RosterCommand::Show => {
-            say!(
-                "community {} roster serial {}",
-                config.community,
-                current["serial"]
-            );
-            for e in &entries {
-                say!("  {}  kinds {}", e.key, e.kinds.join(","));
-            }
-            return Ok(());
-        }
-        RosterCommand::Add {
-            key,
-            kinds,
-            root_key,
-        } => {
-            let key: PublicKey = key.parse()?;
-            entries.retain(|e| e.key != key);
-            let kinds = if kinds.is_empty() {
-                vec!["*".to_string()]
-            } else {
-                kinds
-            };
-            entries.push(RosterEntry {
-                key,
-                kinds,
-                not_before: None,
-                not_after: None,
-            });
-            (root_key, format!("added {key}"))
-        }
-        RosterCommand::Remove { key, root_key } => {
-            let key: PublicKey = key.parse()?;
-            let before = entries.len();
-            entries.retain(|e| e.key != key);
-            if entries.len() == before {
-                bail!("{key} is not in the roster");
-            }
-            (root_key, format!("revoked {key}"))
-        }
-    };
-    let root = SecretKey::load(&root_key.unwrap_or_else(|| home.root_key_path()))?;
-    let serial = current["serial"].as_u64().unwrap_or(0) + 1;
-    let previous = current["id"].as_str().and_then(|s| s.parse().ok());
-    let roster = Roster {
-        community: config.community.clone(),
-        serial,
-        entries,
-    };
-    let event = roster.sign(&root, fedci_node::now_ms(), previous)?;
-    let resp = client
-        .request(
-            Method::POST,
-            "/v1/events/raw",
-            Some(("application/cose", event.raw().to_vec())),
-            None,
-        )
-        .await?;
-    let _ = resp;
-    say!("{change}: roster serial {serial} ({})", event.id());
     Ok(())
 }

@@ -11,6 +11,7 @@ macro_rules! say {
     }};
 }
 
+mod admin;
 mod client;
 mod commands;
 mod watch;
