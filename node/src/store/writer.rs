@@ -353,6 +353,11 @@ impl Writer {
         loop {
             let first = match self.failing {
                 None => rt.block_on(rx.recv()),
+                // Due first, so a steady trickle of requests cannot put recovery off.
+                Some(f) if f.next_try <= Instant::now() => {
+                    self.try_recover();
+                    continue;
+                }
                 Some(f) => {
                     let wait = f.next_try.saturating_duration_since(Instant::now());
                     // The timer must be made inside the runtime.
