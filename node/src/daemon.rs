@@ -86,7 +86,7 @@ pub async fn run(
         Err(StoreError::AlreadyOpen) => return Err(DaemonError::AlreadyRunning(home.dir.clone())),
         other => other?,
     };
-    home.tighten_modes()?;
+    home.tighten_modes();
     // We hold the store's lock, so any socket file left here is from a node that died.
     let socket = home.socket_path(&config);
     let admin_socket = home.admin_socket_path(&config);

@@ -94,24 +94,30 @@ impl Home {
     }
 
     /// The home is 0750 at most (the group reaches the CI socket, others nothing) and the
-    /// store 0600; a wider mode (a copied or hand-made home) is narrowed, with a warning.
-    pub fn tighten_modes(&self) -> Result<(), HomeError> {
+    /// store 0600; a wider mode (a copied or hand-made home) is narrowed, with a warning, or
+    /// only warned about when this user may not change it.
+    pub fn tighten_modes(&self) {
         for (path, max) in [(self.dir.clone(), HOME_MODE), (self.store_path(), 0o600)] {
-            let io = |source| HomeError::Io {
-                path: path.clone(),
-                source,
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
             };
-            let mode = std::fs::metadata(&path).map_err(io)?.permissions().mode() & 0o7777;
+            let mode = meta.permissions().mode() & 0o7777;
             // Only permission bits: a setgid home (so sockets get the CI group) stays setgid.
             let wide = mode & 0o777 & !max;
-            if wide != 0 {
-                let narrowed = mode & !wide;
-                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), now = format!("{narrowed:o}"), "mode was wider than the node allows; narrowed");
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(narrowed))
-                    .map_err(io)?;
+            if wide == 0 {
+                continue;
+            }
+            let narrowed = mode & !wide;
+            let (mode, now) = (format!("{mode:o}"), format!("{narrowed:o}"));
+            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(narrowed)) {
+                Ok(()) => {
+                    tracing::warn!(path = %path.display(), %mode, %now, "mode was wider than the node allows; narrowed")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), %mode, want = %now, error = %e, "mode is wider than the node allows and cannot be narrowed")
+                }
             }
         }
-        Ok(())
     }
 
     pub fn load_config(&self) -> Result<Config, HomeError> {
