@@ -30,11 +30,18 @@ pub struct PeerCred {
     pub uid: Option<u32>,
 }
 
+impl PeerCred {
+    /// The uid at the other end of an accepted connection (for any serve loop).
+    pub fn of(stream: &tokio::net::UnixStream) -> PeerCred {
+        PeerCred {
+            uid: stream.peer_cred().ok().map(|c| c.uid()),
+        }
+    }
+}
+
 impl Connected<IncomingStream<'_, UnixListener>> for PeerCred {
     fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Self {
-        PeerCred {
-            uid: stream.io().peer_cred().ok().map(|c| c.uid()),
-        }
+        PeerCred::of(stream.io())
     }
 }
 
