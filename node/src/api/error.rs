@@ -61,8 +61,7 @@ impl From<crate::store::StoreError> for ApiError {
             e @ crate::store::StoreError::OwnRoot(_) => {
                 Self::new(StatusCode::CONFLICT, "own_root", e.to_string())
             }
-            e @ (crate::store::StoreError::Unavailable(_)
-            | crate::store::StoreError::CommitFailed(_)) => Self::new(
+            e @ crate::store::StoreError::Unavailable(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store_failing",
                 e.to_string(),

@@ -46,8 +46,6 @@ pub enum StoreError {
     Closed,
     #[error("store holds an unreadable record: {0}")]
     Corrupt(String),
-    #[error("the store could not commit: {0}")]
-    CommitFailed(String),
     #[error(
         "refusing to re-pin {0}: it is this node's own community; its root changes only with a new home"
     )]

@@ -217,9 +217,24 @@ pub(crate) fn spawn(
         .enable_time()
         .build()
         .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))?;
+    let Shared {
+        db,
+        state,
+        committed,
+        trust,
+        own_seq,
+        health,
+        metrics,
+    } = shared;
     let mut writer = Writer {
         tally: Tally::default(),
-        s: shared,
+        db,
+        state,
+        committed,
+        trust,
+        metrics,
+        own_seq,
+        health,
         failing: None,
     };
     std::thread::Builder::new()
@@ -237,7 +252,13 @@ struct Tally {
 
 struct Writer {
     tally: Tally,
-    s: Shared,
+    db: Arc<DbSlot>,
+    state: State,
+    committed: watch::Sender<u64>,
+    trust: watch::Sender<Arc<TrustStore>>,
+    metrics: Arc<Metrics>,
+    own_seq: Arc<AtomicU64>,
+    health: Arc<Health>,
     /// Set while writes fail: how often recovery was tried and when to try next.
     failing: Option<Failing>,
 }
@@ -382,7 +403,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            match self.s.health.error() {
+            match self.health.error() {
                 // Queued before the store failed: refused at once, nothing is tried.
                 Some(error) => {
                     for req in batch {
@@ -396,10 +417,10 @@ impl Writer {
     }
 
     fn commit_batch(&mut self, batch: Vec<Request>) {
-        let before = self.s.state.clone();
+        let before = self.state.clone();
         let mut stored = 0u64;
         let result = (|| -> Result<Vec<Answer>, StoreError> {
-            let mut txn = self.s.db.get()?.begin_write()?;
+            let mut txn = self.db.get()?.begin_write()?;
             txn.set_durability(Durability::Immediate)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut answers = Vec::with_capacity(batch.len());
@@ -407,8 +428,8 @@ impl Writer {
             for req in &batch {
                 answers.push(self.apply(&mut t, req, &mut stored)?);
             }
-            t.meta.insert("next_seq", self.s.state.next_seq)?;
-            t.meta.insert("own_seq", self.s.state.own_seq)?;
+            t.meta.insert("next_seq", self.state.next_seq)?;
+            t.meta.insert("own_seq", self.state.own_seq)?;
             drop(t);
             announce(&batch, &answers);
             txn.commit()?;
@@ -418,23 +439,20 @@ impl Writer {
             Ok(answers) => {
                 // Counted only now: a batch that fails to commit changed nothing.
                 let tally = std::mem::take(&mut self.tally);
-                self.s
-                    .metrics
+                self.metrics
                     .events_duplicate
                     .fetch_add(tally.duplicates, Relaxed);
                 for (source, code) in tally.rejects {
-                    self.s.metrics.reject(source, code);
+                    self.metrics.reject(source, code);
                 }
-                self.s.metrics.commits.fetch_add(1, Relaxed);
-                self.s.metrics.commit_events.fetch_add(stored, Relaxed);
-                self.s.metrics.events_stored.fetch_add(stored, Relaxed);
+                self.metrics.commits.fetch_add(1, Relaxed);
+                self.metrics.commit_events.fetch_add(stored, Relaxed);
+                self.metrics.events_stored.fetch_add(stored, Relaxed);
                 if stored > 0 {
-                    self.s.committed.send_replace(self.s.state.next_seq - 1);
+                    self.committed.send_replace(self.state.next_seq - 1);
                 }
-                if before.trust_changed(&self.s.state) {
-                    self.s
-                        .trust
-                        .send_replace(Arc::new(self.s.state.trust.clone()));
+                if before.trust_changed(&self.state) {
+                    self.trust.send_replace(Arc::new(self.state.trust.clone()));
                 }
                 for (req, answer) in batch.into_iter().zip(answers) {
                     req.reply(Ok(answer));
@@ -444,7 +462,7 @@ impl Writer {
                 // Nothing of the batch is acknowledged: roll back what we changed in memory and
                 // tell every caller. No reply was sent yet, so nobody saw a false success.
                 tracing::error!(error = %e, "store commit failed");
-                self.s.state = before;
+                self.state = before;
                 self.tally = Tally::default();
                 let why = e.to_string();
                 self.failed(why.clone());
@@ -482,12 +500,12 @@ impl Writer {
                 seq,
                 caller,
                 ..
-            } => consumers::ack(t, consumer, *seq, self.s.state.next_seq - 1, *caller)?,
+            } => consumers::ack(t, consumer, *seq, self.state.next_seq - 1, *caller)?,
             Request::RemoveConsumer {
                 consumer, caller, ..
             } => consumers::remove(t, consumer, *caller)?,
             Request::Pin { community, key, .. } => {
-                let changed = self.s.state.trust.pin(community, *key);
+                let changed = self.state.trust.pin(community, *key);
                 t.pins.insert(community.as_str(), &key.to_bytes())?;
                 if changed {
                     t.rosters.remove(community.as_str())?;
@@ -512,7 +530,7 @@ impl Writer {
             return Ok(Outcome::Duplicate);
         }
         let now = now_ms();
-        if let Decision::Reject(reason) = self.s.state.trust.decide(event, now) {
+        if let Decision::Reject(reason) = self.state.trust.decide(event, now) {
             return Ok(Outcome::Rejected(reason.into()));
         }
         // Links whose target we hold must point at a kind the vocabulary allows. Our own
@@ -531,7 +549,7 @@ impl Writer {
                 }
             }
         }
-        let seq = self.s.state.next_seq;
+        let seq = self.state.next_seq;
         let body = event.body();
         t.events.insert(&id, event.raw())?;
         t.info.insert(
@@ -564,12 +582,12 @@ impl Writer {
         if t.missing.remove(&id)?.is_some() {
             self.check_resolved_links(t, &id, &body.kind)?;
         }
-        self.s.state.next_seq += 1;
-        if self.s.state.own_author == Some(body.author) {
-            self.s.state.own_seq = self.s.state.own_seq.max(body.seq + 1);
+        self.state.next_seq += 1;
+        if self.state.own_author == Some(body.author) {
+            self.state.own_seq = self.state.own_seq.max(body.seq + 1);
         }
         if event.kind() == Kind::TrustRoster.as_str()
-            && self.s.state.trust.apply_roster(event, now).unwrap_or(false)
+            && self.state.trust.apply_roster(event, now).unwrap_or(false)
         {
             t.rosters.insert(body.community.as_str(), &id)?;
             tracing::info!(community = %body.community, id = %event.id().short(), "roster in force");
@@ -625,7 +643,6 @@ impl Writer {
             };
             if event.community() == community
                 && self
-                    .s
                     .state
                     .trust
                     .apply_roster(&event, now_ms())

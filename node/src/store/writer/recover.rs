@@ -27,9 +27,9 @@ fn backoff(retries: u32) -> Duration {
 impl Writer {
     /// A commit failed: writes are refused until a recovery works; the first one starts now.
     pub(super) fn failed(&mut self, error: String) {
-        self.s.metrics.store_write_failures.fetch_add(1, Relaxed);
+        self.metrics.store_write_failures.fetch_add(1, Relaxed);
         let retries = self.failing.map_or(0, |f| f.retries);
-        self.s.health.set_failing(error, u64::from(retries));
+        self.health.set_failing(error, u64::from(retries));
         self.failing = Some(Failing {
             retries,
             next_try: Instant::now(),
@@ -42,14 +42,14 @@ impl Writer {
             Ok(()) => {
                 tracing::info!(retries = f.retries, "store writable again");
                 self.failing = None;
-                self.s.health.set_ok();
+                self.health.set_ok();
             }
             Err(e) => {
                 let retries = f.retries.saturating_add(1);
                 let wait = backoff(retries);
-                self.s.metrics.store_write_failures.fetch_add(1, Relaxed);
+                self.metrics.store_write_failures.fetch_add(1, Relaxed);
                 tracing::warn!(error = %e, retries, next_in = ?wait, "store still cannot write");
-                self.s.health.set_failing(e.to_string(), u64::from(retries));
+                self.health.set_failing(e.to_string(), u64::from(retries));
                 self.failing = Some(Failing {
                     retries,
                     next_try: Instant::now() + wait,
@@ -61,23 +61,21 @@ impl Writer {
     fn recover(&mut self) -> Result<(), StoreError> {
         // Reopening after a failure makes redb repair the file (a walk of the whole store):
         // first check, cheaply, that the disk takes writes at all.
-        disk_takes_writes(self.s.db.dir())
+        disk_takes_writes(self.db.dir())
             .map_err(|e| StoreError::Unavailable(format!("probe write in the home: {e}")))?;
-        let db = self.s.db.reopen()?;
-        self.s.metrics.store_reopens.fetch_add(1, Relaxed);
-        let state = State::load(&db, self.s.state.own_author)?;
+        let db = self.db.reopen()?;
+        self.metrics.store_reopens.fetch_add(1, Relaxed);
+        let state = State::load(&db, self.state.own_author)?;
         probe(&db)?;
         // What is committed is the truth: a commit reported failed may still have landed.
-        let before = std::mem::replace(&mut self.s.state, state);
-        if self.s.state.next_seq != before.next_seq {
-            self.s.committed.send_replace(self.s.state.next_seq - 1);
+        let before = std::mem::replace(&mut self.state, state);
+        if self.state.next_seq != before.next_seq {
+            self.committed.send_replace(self.state.next_seq - 1);
         }
-        if before.trust_changed(&self.s.state) {
-            self.s
-                .trust
-                .send_replace(Arc::new(self.s.state.trust.clone()));
+        if before.trust_changed(&self.state) {
+            self.trust.send_replace(Arc::new(self.state.trust.clone()));
         }
-        self.s.own_seq.fetch_max(self.s.state.own_seq, Relaxed);
+        self.own_seq.fetch_max(self.state.own_seq, Relaxed);
         Ok(())
     }
 }
