@@ -99,3 +99,28 @@ fn open_file(path: &Path) -> Result<Database, StoreError> {
         .set_cache_size(CACHE_BYTES)
         .create(path)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopen_waits_for_readers_and_serves_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = Arc::new(DbSlot::open(&dir.path().join("s.redb")).unwrap());
+        let snapshot = slot.begin_read().unwrap();
+        let reopening = {
+            let slot = slot.clone();
+            std::thread::spawn(move || slot.reopen().map(|_| ()))
+        };
+        // While the reopen waits for our snapshot, new readers are told to come back later.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while slot.get().is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(matches!(slot.get(), Err(StoreError::Unavailable(_))));
+        drop(snapshot);
+        reopening.join().unwrap().unwrap();
+        assert!(slot.begin_read().is_ok(), "readable after the reopen");
+    }
+}
