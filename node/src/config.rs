@@ -9,8 +9,10 @@ use std::path::PathBuf;
 pub struct Config {
     /// The community this node speaks for, e.g. `odl`.
     pub community: String,
-    /// The API socket; relative paths are inside the home.
+    /// The CI socket (mode 0660: the home's group); relative paths are inside the home.
     pub socket: PathBuf,
+    /// The owner-only admin socket (mode 0600) for trust, peers and anyone's consumers.
+    pub admin_socket: PathBuf,
     /// Largest request body the API accepts, in bytes (a raw event is at most 64 KiB).
     pub max_request_bytes: usize,
     /// Largest page a query returns, in events.
@@ -66,6 +68,7 @@ impl Default for Config {
         Config {
             community: String::new(),
             socket: PathBuf::from("fedci.sock"),
+            admin_socket: PathBuf::from("admin.sock"),
             max_request_bytes: 1 << 20,
             max_page: 1000,
             max_page_bytes: 4 << 20,

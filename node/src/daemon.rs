@@ -1,7 +1,8 @@
-//! The daemon: opens the store (which also locks the home), binds the socket, serves the API
-//! and, when configured, runs the network; everything stops on the shutdown signal.
+//! The daemon: opens the store (which also locks the home), binds the CI socket (0660) and
+//! the admin socket (0600), serves the API on both and, when configured, runs the network;
+//! everything stops on the shutdown signal.
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, Role};
 use crate::home::{Home, HomeError};
 use crate::interests::Interests;
 use crate::metrics::Metrics;
@@ -86,10 +87,13 @@ pub async fn run(
         Err(StoreError::AlreadyOpen) => return Err(DaemonError::AlreadyRunning(home.dir.clone())),
         other => other?,
     };
+    home.tighten_modes();
     // We hold the store's lock, so any socket file left here is from a node that died.
     let socket = home.socket_path(&config);
-    let listener = bind_socket(&socket)?;
-    tracing::info!(community = %config.community, socket = %socket.display(), node_key = %node_key.public(), "fedci-node ready");
+    let admin_socket = home.admin_socket_path(&config);
+    let listener = bind_socket(&socket, 0o660)?;
+    let admin_listener = bind_socket(&admin_socket, 0o600)?;
+    tracing::info!(community = %config.community, socket = %socket.display(), admin_socket = %admin_socket.display(), node_key = %node_key.public(), "fedci-node ready");
 
     let (net, outbound, net_task) = if config.listen.is_empty() {
         (None, None, None)
@@ -122,12 +126,26 @@ pub async fn run(
         outbound,
         net,
     };
-    let served = api::serve(listener, state).await;
-    shutdown.cancel();
+    // Either server failing stops the node: half an API is worse than a clear exit.
+    let serve = |listener, role| {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        async move {
+            let served = api::serve(listener, state, role).await;
+            shutdown.cancel();
+            served
+        }
+    };
+    let (ci, admin) = tokio::join!(
+        serve(listener, Role::Ci),
+        serve(admin_listener, Role::Admin)
+    );
+    drop(state);
+    let served = ci.and(admin);
     if let Some(task) = net_task {
         let _ = task.await;
     }
     let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&admin_socket);
     drop(store);
     tokio::task::spawn_blocking(move || writer.join())
         .await
@@ -157,7 +175,7 @@ fn raise_open_files_limit(config: &crate::config::Config) {
     }
 }
 
-fn bind_socket(path: &Path) -> Result<UnixListener, DaemonError> {
+fn bind_socket(path: &Path, mode: u32) -> Result<UnixListener, DaemonError> {
     let io = |source| DaemonError::Socket {
         path: path.to_path_buf(),
         source,
@@ -169,6 +187,6 @@ fn bind_socket(path: &Path) -> Result<UnixListener, DaemonError> {
         Err(e) => return Err(io(e)),
     }
     let listener = UnixListener::bind(path).map_err(io)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
     Ok(listener)
 }

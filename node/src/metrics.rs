@@ -24,6 +24,12 @@ pub struct Metrics {
     pub api_header_timeouts: AtomicU64,
     /// Connections closed because no byte moved either way for the idle timeout.
     pub api_idle_timeouts: AtomicU64,
+    /// 1 while the store cannot write (a commit failed and no recovery has worked yet).
+    pub store_failing: AtomicU64,
+    /// Batches whose commit failed, and recovery attempts that failed.
+    pub store_write_failures: AtomicU64,
+    /// Times the writer closed and reopened the database after an I/O error.
+    pub store_reopens: AtomicU64,
     /// (source, reason) → count of events refused.
     rejected: Mutex<BTreeMap<(String, String), u64>>,
     /// (status, code) → count of API errors.
@@ -123,6 +129,23 @@ impl Metrics {
             out,
             "# HELP fedci_api_connections_open Socket connections open now.\n# TYPE fedci_api_connections_open gauge\nfedci_api_connections_open {}",
             self.api_connections_open.load(Relaxed)
+        );
+        counter(
+            &mut out,
+            "fedci_store_write_failures_total",
+            "Failed commits and failed store recovery attempts.",
+            &self.store_write_failures,
+        );
+        counter(
+            &mut out,
+            "fedci_store_reopens_total",
+            "Times the database was closed and reopened after an I/O error.",
+            &self.store_reopens,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP fedci_store_failing 1 while the store cannot write (disk full, I/O error); it retries with backoff.\n# TYPE fedci_store_failing gauge\nfedci_store_failing {}",
+            self.store_failing.load(Relaxed)
         );
         let _ = writeln!(
             out,

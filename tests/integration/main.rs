@@ -1,10 +1,12 @@
 //! Workspace integration tests: one binary, one module per area; the harness is `fedci_tests`.
 
+mod admin;
 mod api_limits;
 mod bad_input;
 mod bench;
 mod catchup;
 mod consumers;
+mod disk_full;
 mod durability;
 mod federation;
 mod lifecycle;

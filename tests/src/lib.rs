@@ -8,6 +8,7 @@ pub mod mesh;
 pub mod net;
 pub mod node;
 pub mod process;
+pub mod root;
 
 pub use bin::{node_bin, testnet_bin};
 pub use http::{EventStream, Response};

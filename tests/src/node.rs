@@ -35,9 +35,14 @@ impl Default for Node {
 impl Node {
     /// A fresh, empty home; nothing runs yet.
     pub fn new() -> Node {
+        Node::new_in(&std::env::temp_dir())
+    }
+
+    /// A fresh, empty home inside `parent` (e.g. a small tmpfs).
+    pub fn new_in(parent: &Path) -> Node {
         let dir = tempfile::Builder::new()
             .prefix("fedci-")
-            .tempdir()
+            .tempdir_in(parent)
             .expect("creating a temporary node home");
         Node {
             dir,
@@ -59,8 +64,14 @@ impl Node {
         self.dir.path()
     }
 
+    /// The CI socket: what a CI job uses.
     pub fn socket(&self) -> PathBuf {
         self.home().join("fedci.sock")
+    }
+
+    /// The owner-only admin socket: trust, peers, rosters, anyone's consumers.
+    pub fn admin_socket(&self) -> PathBuf {
+        self.home().join("admin.sock")
     }
 
     /// Where the daemon's stdout and stderr go (appended across restarts).
@@ -123,7 +134,20 @@ impl Node {
 
     /// `init --community C`; returns the root public key (the last line of stdout).
     pub fn init(&mut self, community: &str) -> String {
-        let out = self.cli_ok(&["init", "--community", community]);
+        self.init_with(community, &[])
+    }
+
+    /// `init --community C --root @OTHER/root.pub`: another node of `other`'s community,
+    /// pinning its root (the root's holder must still `roster add` this node's key).
+    pub fn init_joining(&mut self, other: &Node) -> String {
+        let root = format!("@{}", other.home().join("root.pub").display());
+        self.init_with(other.community(), &["--root", &root])
+    }
+
+    fn init_with(&mut self, community: &str, extra: &[&str]) -> String {
+        let mut args = vec!["init", "--community", community];
+        args.extend_from_slice(extra);
+        let out = self.cli_ok(&args);
         let key = last_line(&out);
         assert!(
             is_id(&key),
@@ -257,6 +281,16 @@ impl Node {
     ) -> Response {
         http::request(&self.socket(), method, path, headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// One HTTP request over the node's admin socket; panics if the connection fails.
+    pub fn admin_http(&self, method: &str, path: &str, body: &[u8]) -> Response {
+        http::request(&self.admin_socket(), method, path, &[], body)
+            .unwrap_or_else(|e| panic!("admin {method} {path}: {e}"))
+    }
+
+    pub fn admin_post_json(&self, path: &str, body: &Value) -> Response {
+        self.admin_http("POST", path, body.to_string().as_bytes())
     }
 
     pub fn get(&self, path: &str) -> Response {

@@ -3,10 +3,12 @@
 //! a header-read timeout, an idle timeout, and a graceful end on shutdown. Any listener with
 //! any router is served by [`serve_listener`], so a second socket reuses all of it.
 
+use super::access::PeerCred;
 use super::limits::ClientId;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::collections::HashMap;
@@ -120,6 +122,7 @@ async fn serve_conn(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
+    let cred = PeerCred::of(&stream);
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Tracked {
         inner: stream,
@@ -131,7 +134,9 @@ async fn serve_conn(
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_BUF);
     // The slot is held for as long as this function runs, i.e. the connection lives.
-    let app = app.layer(axum::Extension(ClientId(slot.client)));
+    let app = app
+        .layer(axum::Extension(ClientId(slot.client)))
+        .layer(axum::Extension(ConnectInfo(cred)));
     let conn = builder.serve_connection(io, TowerToHyperService::new(app));
     tokio::pin!(conn);
     let mut shutting_down = false;
