@@ -6,6 +6,7 @@ mod catchup;
 mod consumers;
 mod durability;
 mod federation;
+mod hostile;
 mod lifecycle;
 mod node_api;
 mod scenario;
