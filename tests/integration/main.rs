@@ -1,5 +1,6 @@
 //! Workspace integration tests: one binary, one module per area; the harness is `fedci_tests`.
 
+mod attacks;
 mod bad_input;
 mod bench;
 mod catchup;

@@ -93,6 +93,12 @@ impl Hostile {
         );
     }
 
+    /// Tries to connect to `addr`; true if the connection was established.
+    pub fn try_dial(&mut self, addr: &str) -> bool {
+        let line = self.call(&format!("dial {addr}"), "", Duration::from_secs(30));
+        line.starts_with("connected")
+    }
+
     /// Publishes `bytes` on gossip `topic` (once some peer is subscribed to it).
     pub fn publish(&mut self, topic: &str, bytes: &[u8]) {
         let cmd = format!("publish {topic} {}", hex(bytes));

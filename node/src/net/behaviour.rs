@@ -28,8 +28,12 @@ pub type Gossipsub = gossipsub::Behaviour<IdentityTransform, AllowAllSubscriptio
 #[derive(NetworkBehaviour)]
 #[allow(missing_debug_implementations)] // libp2p behaviours have no Debug
 pub struct FedBehaviour {
+    /// Inbound connection limits (first, so a refused connection costs no other behaviour).
+    pub limits: super::limits::Limits,
     /// Peers we refuse (operator's `peer block`, the testnet's process-level partitions).
     pub blocked: libp2p::allow_block_list::Behaviour<libp2p::allow_block_list::BlockedPeers>,
+    /// Peers banned for a while for misbehaving; kept apart from the operator's list.
+    pub banned: libp2p::allow_block_list::Behaviour<libp2p::allow_block_list::BlockedPeers>,
     pub gossipsub: Gossipsub,
     pub identify: identify::Behaviour,
     pub sync: cbor::Behaviour<Request, Response>,
@@ -119,7 +123,9 @@ pub fn build(
             .with_max_concurrent_streams(64),
     );
     Ok(FedBehaviour {
+        limits: Default::default(),
         blocked: Default::default(),
+        banned: Default::default(),
         gossipsub,
         identify,
         sync,
