@@ -141,10 +141,9 @@ fn events_refused_for_what_they_say_are_not_fetched_every_round() {
     assert!(opnfv.metric("fedci_refused_ids") >= published.len() as u64);
 }
 
-#[test]
-fn a_fetch_flood_for_large_events_keeps_memory_bounded() {
-    const EVENTS: usize = 300;
-    const LIMIT_KIB: u64 = 256 * 1024;
+/// A running odl node that stores `x-test.*` events, holding `n` of ~60 KB each; returns it
+/// and their ids.
+fn odl_with_large_events(n: usize) -> (Node, Vec<String>) {
     let mut odl = Node::new();
     odl.init("odl");
     odl.set_config(
@@ -153,7 +152,7 @@ fn a_fetch_flood_for_large_events_keeps_memory_bounded() {
     );
     odl.start();
     let blob = "x".repeat(60_000);
-    let items: Vec<Planned> = (0..EVENTS)
+    let items: Vec<Planned> = (0..n)
         .map(|i| Planned {
             kind: "x-test.blob",
             data: json!({"n": i, "blob": blob}),
@@ -161,6 +160,45 @@ fn a_fetch_flood_for_large_events_keeps_memory_bounded() {
         })
         .collect();
     let ids = publish_concurrently(&odl, &items, &[], 4);
+    (odl, ids)
+}
+
+#[test]
+fn short_fetch_answers_are_paged_not_penalised() {
+    // 80 events of ~60 KB: a fetch page of them is answered in several ~1 MiB parts.
+    let (odl, ids) = odl_with_large_events(80);
+    let mut opnfv = Node::new();
+    opnfv.init("opnfv");
+    opnfv.set_config(
+        "interests",
+        r#"[{ community = "odl", kinds = ["x-test.*"] }]"#,
+    );
+    opnfv.trust(&odl);
+    odl.trust(&opnfv);
+    opnfv.start_with(&["--peer", &odl.listen_addr()]);
+    let peer = odl.peer_id();
+    let mut missing = ids.len();
+    let complete = poll_until(Duration::from_secs(60), || {
+        missing = ids.iter().filter(|id| !opnfv.has_event(id)).count();
+        missing == 0
+    });
+    assert!(
+        complete,
+        "opnfv lacks {missing} of odl's {} large events after catch-up; network {}",
+        ids.len(),
+        opnfv.network()
+    );
+    let info = opnfv.peer_info(&peer).expect("odl connected to opnfv");
+    assert_eq!(
+        info["rejected"], 0,
+        "odl was penalised for short answers: {info}"
+    );
+}
+
+#[test]
+fn a_fetch_flood_for_large_events_keeps_memory_bounded() {
+    const LIMIT_KIB: u64 = 256 * 1024;
+    let (odl, ids) = odl_with_large_events(300);
     let mut hostile = Hostile::start();
     hostile.dial(&odl.listen_addr());
     let before = odl.rss_kib();
