@@ -12,12 +12,13 @@ pub mod refused;
 use crate::interests::Interests;
 use crate::store::{IngestError, Outcome, Store};
 use fedci_keys::RejectReason;
+use fedci_keys::TrustStore;
 use fedci_proto::envelope::DecodeError;
 use fedci_proto::{Event, EventId, Topic};
 use libp2p::PeerId;
 use refused::RefusedIds;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How the events came.
 #[derive(Debug)]
@@ -96,7 +97,8 @@ impl Admission {
     /// `ids` without those remembered as refused under the current trust.
     pub fn not_refused(&self, mut ids: Vec<EventId>) -> Vec<EventId> {
         let trust = self.store.trust();
-        if let Ok(mut r) = self.refused.lock() {
+        {
+            let mut r = self.memory();
             r.sync_trust(&trust);
             ids.retain(|id| !r.contains(id));
         }
@@ -106,7 +108,12 @@ impl Admission {
 
     /// Ids remembered as refused.
     pub fn refused_ids(&self) -> usize {
-        self.refused.lock().map(|r| r.len()).unwrap_or(0)
+        self.memory().len()
+    }
+
+    /// The memory; a panic elsewhere while holding it leaves a set that is still consistent.
+    fn memory(&self) -> MutexGuard<'_, RefusedIds> {
+        self.refused.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn publish_size(&self) {
@@ -115,8 +122,11 @@ impl Admission {
         m.refused_ids.store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn remember(&self, id: EventId) {
-        if let Ok(mut r) = self.refused.lock() {
+    /// Remembers a refusal decided under `trust`; if trust has changed since, the refusal may
+    /// no longer hold and is not remembered.
+    fn remember(&self, id: EventId, trust: &Arc<TrustStore>) {
+        let mut r = self.memory();
+        if r.is_under(trust) {
             r.insert(id);
         }
     }
@@ -131,17 +141,16 @@ impl Admission {
         // Remembered refusals are skipped before any verification.
         let fresh: Vec<(Option<EventId>, Vec<u8>)> = {
             let mut out = Vec::with_capacity(raws.len());
-            if let Ok(mut r) = self.refused.lock() {
-                r.sync_trust(&trust);
-                for raw in raws {
-                    let id = Event::id_of(&raw);
-                    match id {
-                        Some(id) if r.contains(&id) => {
-                            verdict.refused += 1;
-                            verdict.answered.insert(id);
-                        }
-                        _ => out.push((id, raw)),
+            let mut r = self.memory();
+            r.sync_trust(&trust);
+            for raw in raws {
+                let id = Event::id_of(&raw);
+                match id {
+                    Some(id) if r.contains(&id) => {
+                        verdict.refused += 1;
+                        verdict.answered.insert(id);
                     }
+                    _ => out.push((id, raw)),
                 }
             }
             out
@@ -164,7 +173,7 @@ impl Admission {
                     metrics.reject(source, e.code());
                     verdict.forged += 1;
                     if let Some(id) = id.filter(|_| is_payload_property(&e)) {
-                        self.remember(id);
+                        self.remember(id, &trust);
                     }
                     continue;
                 }
@@ -186,17 +195,24 @@ impl Admission {
                 wanted.push(event);
             } else {
                 verdict.refused += 1;
-                self.remember(event.id());
+                self.remember(event.id(), &trust);
             }
         }
         if !wanted.is_empty() {
-            self.ingest(peer, &via, wanted, &mut verdict).await;
+            self.ingest(peer, &via, wanted, &trust, &mut verdict).await;
         }
         self.publish_size();
         verdict
     }
 
-    async fn ingest(&self, peer: PeerId, via: &Via, events: Vec<Event>, verdict: &mut Verdict) {
+    async fn ingest(
+        &self,
+        peer: PeerId,
+        via: &Via,
+        events: Vec<Event>,
+        trust: &Arc<TrustStore>,
+        verdict: &mut Verdict,
+    ) {
         let keep = match via {
             Via::Gossip { .. } => events.first().cloned(),
             _ => None,
@@ -211,6 +227,9 @@ impl Admission {
                 return;
             }
         };
+        // The store decided under the trust in force at its commit: the refusals are known to
+        // hold under `trust` only if trust did not change meanwhile.
+        let same_trust = Arc::ptr_eq(trust, &self.store.trust());
         for ((id, author), outcome) in facts.into_iter().zip(outcomes) {
             match outcome {
                 Outcome::Stored { .. } => {
@@ -220,8 +239,8 @@ impl Admission {
                 Outcome::Duplicate => verdict.duplicates += 1,
                 Outcome::Rejected(IngestError::Untrusted(r)) => {
                     verdict.refused += 1;
-                    if r != RejectReason::FutureTime {
-                        self.remember(id);
+                    if r != RejectReason::FutureTime && same_trust {
+                        self.remember(id, trust);
                     }
                     // Only the author knows for sure whether it is authorised: a relay may
                     // forward an event signed under a roster that has not reached us yet.

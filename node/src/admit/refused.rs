@@ -38,6 +38,11 @@ impl RefusedIds {
         }
     }
 
+    /// True when the memory holds refusals decided under `trust` (so one more may join).
+    pub fn is_under(&self, trust: &Arc<TrustStore>) -> bool {
+        self.trust.as_ref().is_some_and(|t| Arc::ptr_eq(t, trust))
+    }
+
     pub fn contains(&self, id: &EventId) -> bool {
         self.set.contains(id)
     }
