@@ -189,3 +189,55 @@ impl NetworkBehaviour for Limits {
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(ip: &str) -> Multiaddr {
+        format!("/ip4/{ip}/tcp/4001").parse().unwrap()
+    }
+
+    /// Runs one inbound connection through both checks; true if it was let in.
+    fn connect(l: &mut Limits, id: usize, ip: &str) -> bool {
+        let (id, local, remote) = (ConnectionId::new_unchecked(id), addr("10.0.0.1"), addr(ip));
+        l.handle_pending_inbound_connection(id, &local, &remote)
+            .is_ok()
+            && l.handle_established_inbound_connection(id, PeerId::random(), &local, &remote)
+                .is_ok()
+    }
+
+    #[test]
+    fn per_ip_total_and_pending_limits_hold_and_refusals_are_counted() {
+        let metrics = Arc::new(Metrics::default());
+        let limits = ConnLimits {
+            inbound: 4,
+            pending: 2,
+            per_ip: 2,
+        };
+        let mut l = Limits::new(limits, metrics.clone());
+        assert!(connect(&mut l, 1, "192.0.2.1") && connect(&mut l, 2, "192.0.2.1"));
+        assert!(!connect(&mut l, 3, "192.0.2.1"), "a third from one IP");
+        assert!(connect(&mut l, 4, "192.0.2.2") && connect(&mut l, 5, "192.0.2.3"));
+        assert!(!connect(&mut l, 6, "192.0.2.4"), "a fifth in total");
+        assert_eq!(l.inbound(), 4);
+        l.forget(ConnectionId::new_unchecked(1));
+        assert!(connect(&mut l, 7, "192.0.2.1"), "room again after a close");
+
+        let mut l = Limits::new(limits, metrics.clone());
+        let (local, remote) = (addr("10.0.0.1"), addr("192.0.2.9"));
+        for id in 0..2 {
+            let id = ConnectionId::new_unchecked(id);
+            assert!(
+                l.handle_pending_inbound_connection(id, &local, &remote)
+                    .is_ok()
+            );
+        }
+        let third = ConnectionId::new_unchecked(2);
+        assert!(
+            l.handle_pending_inbound_connection(third, &local, &remote)
+                .is_err()
+        );
+        assert_eq!(metrics.connections_refused.load(Relaxed), 3);
+    }
+}
