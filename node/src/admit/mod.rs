@@ -8,6 +8,8 @@
 //! does not fetch and verify them again; envelope and signature failures only cost the sender.
 
 pub mod refused;
+#[cfg(test)]
+mod tests;
 
 use crate::interests::Interests;
 use crate::store::{IngestError, Outcome, Store};
