@@ -48,6 +48,12 @@ pub struct Config {
     /// Seconds between catch-up rounds with a random peer (rounds also run when a peer
     /// connects or subscribes).
     pub sync_interval_secs: u64,
+    /// Inbound libp2p connections established at once.
+    pub max_inbound_connections: usize,
+    /// Inbound libp2p connections in their handshake at once.
+    pub max_pending_connections: usize,
+    /// Inbound libp2p connections from one IP address (raise it for many nodes on one host).
+    pub max_connections_per_ip: usize,
 }
 
 /// One interest: a community (or `*`) and the kind patterns wanted from it.
@@ -86,6 +92,9 @@ impl Default for Config {
                 std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
             ],
             sync_interval_secs: 30,
+            max_inbound_connections: 256,
+            max_pending_connections: 64,
+            max_connections_per_ip: 32,
         }
     }
 }

@@ -106,6 +106,11 @@ pub async fn run(
             score_whitelist: config.score_ip_whitelist.clone(),
             tamper: opts.tamper,
             sync_interval: std::time::Duration::from_secs(config.sync_interval_secs),
+            limits: crate::net::limits::ConnLimits {
+                inbound: config.max_inbound_connections,
+                pending: config.max_pending_connections,
+                per_ip: config.max_connections_per_ip,
+            },
         };
         let (handle, outbound, task) =
             net::start(net_config, store.clone(), &node_key, shutdown.clone())?;

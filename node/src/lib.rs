@@ -2,6 +2,7 @@
 //! them on a local Unix socket (HTTP/1.1, JSON), and gossips them with other communities'
 //! nodes over libp2p. `main.rs` is a thin CLI over this library.
 
+pub mod admit;
 pub mod api;
 pub mod config;
 pub mod daemon;

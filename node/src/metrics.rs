@@ -30,6 +30,12 @@ pub struct Metrics {
     pub store_write_failures: AtomicU64,
     /// Times the writer closed and reopened the database after an I/O error.
     pub store_reopens: AtomicU64,
+    /// Gauge: event ids remembered as refused for what their payload says (see `admit`).
+    pub refused_ids: AtomicU64,
+    /// Inbound libp2p connections refused by the connection limits.
+    pub connections_refused: AtomicU64,
+    /// Peers cut off for a while for sending what fails verification.
+    pub peers_banned: AtomicU64,
     /// (source, reason) → count of events refused.
     rejected: Mutex<BTreeMap<(String, String), u64>>,
     /// (status, code) → count of API errors.
@@ -171,7 +177,32 @@ impl Metrics {
                 );
             }
         }
-        for (name, help, v) in gauges {
+        counter(
+            &mut out,
+            "fedci_connections_refused_total",
+            "Inbound libp2p connections refused by the connection limits.",
+            &self.connections_refused,
+        );
+        counter(
+            &mut out,
+            "fedci_peers_banned_total",
+            "Peers disconnected and blocked for a while for sending what fails verification.",
+            &self.peers_banned,
+        );
+        let refused = self.refused_ids.load(Relaxed);
+        let own = [
+            (
+                "fedci_refused_ids",
+                "Event ids remembered as refused (not fetched again).",
+                refused,
+            ),
+            (
+                "fedci_refused_ids_bytes",
+                "Memory held by the remembered refused ids (estimate).",
+                refused * crate::admit::refused::BYTES_PER_ID as u64,
+            ),
+        ];
+        for (name, help, v) in own.iter().chain(gauges) {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
         out

@@ -2,6 +2,7 @@
 
 mod admin;
 mod api_limits;
+mod attacks;
 mod bad_input;
 mod bench;
 mod catchup;
@@ -9,6 +10,7 @@ mod consumers;
 mod disk_full;
 mod durability;
 mod federation;
+mod hostile;
 mod lifecycle;
 mod node_api;
 mod provenance;

@@ -414,6 +414,28 @@ impl Node {
         Background::spawn(cmd, &self.home().join(format!("{name}.log")), name)
     }
 
+    /// The value of an unlabelled sample `name` on `GET /metrics`; panics if absent.
+    pub fn metric(&self, name: &str) -> u64 {
+        let r = self.get("/metrics");
+        assert_eq!(r.status, 200, "GET /metrics: {r:?}");
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("/metrics has no sample {name}:\n{text}"))
+    }
+
+    /// Resident memory of the running daemon in KiB (`VmRSS` of /proc/PID/status).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("reading /proc/PID/status of the node");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS in /proc status:\n{status}"))
+    }
+
     /// Waits until the node holds event `id`.
     pub fn wait_for_event(&self, id: &str, timeout: Duration) {
         wait_until(timeout, &format!("event {id}"), || {

@@ -427,7 +427,7 @@ impl Writer {
     fn commit_batch(&mut self, batch: Vec<Request>) {
         let before = self.state.clone();
         let mut stored = 0u64;
-        let result = (|| -> Result<Vec<Answer>, StoreError> {
+        let result = (|| -> Result<(Vec<Answer>, bool), StoreError> {
             let mut txn = self.db.get()?.begin_write()?;
             txn.set_durability(Durability::Immediate)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -436,15 +436,23 @@ impl Writer {
             for req in &batch {
                 answers.push(self.apply(&mut t, req, &mut stored)?);
             }
+            // A batch that stored nothing and holds no other write (every event refused or
+            // a duplicate) changes nothing: no fsynced commit for it.
+            let writes = stored > 0 || batch.iter().any(|r| !matches!(r, Request::Ingest { .. }));
+            if !writes {
+                drop(t);
+                txn.abort()?;
+                return Ok((answers, false));
+            }
             t.meta.insert("next_seq", self.state.next_seq)?;
             t.meta.insert("own_seq", self.state.own_seq)?;
             drop(t);
             announce(&batch, &answers);
             txn.commit()?;
-            Ok(answers)
+            Ok((answers, true))
         })();
         match result {
-            Ok(answers) => {
+            Ok((answers, committed)) => {
                 // Counted only now: a batch that fails to commit changed nothing.
                 let tally = std::mem::take(&mut self.tally);
                 self.metrics
@@ -453,7 +461,9 @@ impl Writer {
                 for (source, code) in tally.rejects {
                     self.metrics.reject(source, code);
                 }
-                self.metrics.commits.fetch_add(1, Relaxed);
+                self.metrics
+                    .commits
+                    .fetch_add(u64::from(committed), Relaxed);
                 self.metrics.commit_events.fetch_add(stored, Relaxed);
                 self.metrics.events_stored.fetch_add(stored, Relaxed);
                 if stored > 0 {

@@ -9,7 +9,8 @@ use serde_bytes::ByteBuf;
 
 /// Request and response frame limits of the sync protocol.
 pub const MAX_REQUEST_BYTES: u64 = 8 << 20;
-pub const MAX_RESPONSE_BYTES: u64 = 40 << 20;
+/// Reconcile answers are the largest: up to `MAX_TOPICS_PER_FRAME` negentropy frames.
+pub const MAX_RESPONSE_BYTES: u64 = 8 << 20;
 /// Most events in one `Offer` or `Events` frame.
 pub const MAX_EVENTS_PER_FRAME: usize = 512;
 /// Most topics reconciled in one request.
