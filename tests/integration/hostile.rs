@@ -39,8 +39,7 @@ fn pair() -> (Node, Node) {
 /// network: it signs events that exist nowhere else until a test hands them out.
 fn offline_signer(odl: &Node, others: &[&Node]) -> Node {
     let mut x = Node::new();
-    x.init("odl");
-    x.trust(odl);
+    x.init_joining(odl);
     x.set_config("listen", "[]");
     x.start();
     odl.cli_ok(&["roster", "add", &x.node_key()]);
