@@ -232,7 +232,7 @@ impl Hostile {
                     self.say(&line).await?;
                 } else if self.flood.in_flight.remove(&request_id) {
                     self.flood.ok += 1;
-                    if let Response::Events { events } = response {
+                    if let Response::Events { events, .. } = response {
                         self.flood.events += events.len() as u64;
                         self.flood.bytes += events.iter().map(|e| e.len() as u64).sum::<u64>();
                     }

@@ -8,7 +8,9 @@ use std::process::Command;
 /// The event JSON without the node-local `arrival`, for comparing one event across views.
 fn portable(mut v: Value) -> Value {
     if let Some(m) = v.as_object_mut() {
+        // Node-local: its position and its clock when it stored the event.
         m.remove("arrival");
+        m.remove("arrived_at");
     }
     v
 }

@@ -53,8 +53,14 @@ pub enum Response {
     Taken { stored: u32 },
     /// Reconciliation replies, one per topic asked.
     Reconcile { topics: Vec<TopicMessage> },
-    /// Requested events we hold (ids we do not hold are left out).
-    Events { events: Vec<ByteBuf> },
+    /// Requested events we hold (ids we do not hold are left out). `withheld`: ids we hold
+    /// but no longer vouch for (revoked key, re-pinned root), so the asker does not take
+    /// their absence for a lie. Absent in answers of older nodes.
+    Events {
+        events: Vec<ByteBuf>,
+        #[serde(default)]
+        withheld: Vec<ByteBuf>,
+    },
     /// The request was refused.
     Error { message: String },
 }

@@ -245,7 +245,7 @@ async fn fetch(
         let Some(answer) = requests.next().await else {
             return Ok(());
         };
-        let (page, bytes, verdict) = answer?;
+        let (page, bytes, verdict, withheld) = answer?;
         stats.bytes_received += bytes;
         stats.received += verdict.answered.len();
         stats.stored += verdict.stored;
@@ -258,9 +258,12 @@ async fn fetch(
                 verdict.forged
             )));
         }
+        // Withheld ids (held, but no longer vouched for by the peer) are not asked again this
+        // round, and are no lie. They are not remembered as refused: the claim is the peer's
+        // word only, and believing it for other peers would let anyone censor an id.
         let rest: Vec<EventId> = page
             .into_iter()
-            .filter(|id| !verdict.answered.contains(id))
+            .filter(|id| !verdict.answered.contains(id) && !withheld.contains(id))
             .collect();
         if rest.is_empty() {
             continue;
@@ -279,26 +282,33 @@ async fn fetch(
     }
 }
 
-/// One fetch request and the admission of its answer: (ids asked, bytes received, verdict).
+/// One fetch request and the admission of its answer: (ids asked, bytes received, verdict,
+/// ids the peer withheld).
 async fn fetch_page(
     peer: PeerId,
     req: &Requester,
     admission: &Admission,
     page: Vec<EventId>,
-) -> Result<(Vec<EventId>, u64, Verdict), SyncError> {
+) -> Result<(Vec<EventId>, u64, Verdict, HashSet<EventId>), SyncError> {
     let request = Request::Fetch {
         ids: page.iter().map(|i| ByteBuf::from(i.0.to_vec())).collect(),
     };
-    let Response::Events { events } = req.call(peer, request).await? else {
+    let Response::Events { events, withheld } = req.call(peer, request).await? else {
         return Err(SyncError::Misbehaved(
             "answered a fetch with something else".into(),
         ));
     };
     let bytes = events.iter().map(|e| e.len() as u64).sum::<u64>();
     let requested: HashSet<EventId> = page.iter().copied().collect();
+    // Only ids we asked for count; anything else in the list is ignored.
+    let withheld: HashSet<EventId> = withheld
+        .iter()
+        .filter_map(|b| EventId::try_from(b.as_slice()).ok())
+        .filter(|id| requested.contains(id))
+        .collect();
     let raws = events.into_iter().map(ByteBuf::into_vec).collect();
     let verdict = admission.admit(peer, Via::Fetch { requested }, raws).await;
-    Ok((page, bytes, verdict))
+    Ok((page, bytes, verdict, withheld))
 }
 
 /// Bytes of events in one offer: what a peer accepts in a request, less room for framing.

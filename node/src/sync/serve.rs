@@ -173,19 +173,24 @@ async fn fetch(store: &Store, ids: Vec<ByteBuf>, tamper: bool) -> Response {
         .filter_map(|b| EventId::try_from(b.as_slice()).ok())
         .collect();
     match store
-        .read(move |s| s.get_raws(&ids, MAX_RESPONSE_EVENT_BYTES))
+        .read(move |s| s.get_vouched(&ids, MAX_RESPONSE_EVENT_BYTES))
         .await
     {
-        Ok(raws) if tamper => Response::Events {
+        Ok((raws, _)) if tamper => Response::Events {
             events: raws
                 .iter()
                 .filter_map(|r| Event::from_trusted_bytes(r).ok())
                 .filter_map(|e| fedci_proto::envelope::tampered_copy(&e).ok())
                 .map(ByteBuf::from)
                 .collect(),
+            withheld: Vec::new(),
         },
-        Ok(raws) => Response::Events {
+        Ok((raws, withheld)) => Response::Events {
             events: raws.into_iter().map(ByteBuf::from).collect(),
+            withheld: withheld
+                .iter()
+                .map(|id| ByteBuf::from(id.0.to_vec()))
+                .collect(),
         },
         Err(e) => Response::Error {
             message: e.to_string(),
