@@ -13,3 +13,4 @@ mod provenance;
 mod scenario;
 mod testnet_cli;
 mod trace;
+mod web;

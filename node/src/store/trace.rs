@@ -37,6 +37,9 @@ pub struct GraphNode {
     pub label: String,
     /// Distance from the traced event (negative = upstream).
     pub depth: i64,
+    /// The signing key (hex) whose signature was verified when the event was stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     /// Whether the current trust still authorises the event (None when not held here).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted: Option<bool>,
@@ -159,6 +162,7 @@ fn node_of(
             time: None,
             label: "(not held here)".into(),
             depth,
+            author: None,
             trusted: None,
             untrusted_reason: None,
         },
@@ -169,6 +173,7 @@ fn node_of(
             time: Some(e.time()),
             label: label(e),
             depth,
+            author: Some(hex::encode(e.body().author)),
             trusted: Some(trust.authorise(e).is_ok()),
             untrusted_reason: trust.authorise(e).err().map(|r| r.to_string()),
         },
