@@ -14,3 +14,4 @@ mod scenario;
 mod testnet_cli;
 mod trace;
 mod web;
+mod web_browser;
