@@ -83,7 +83,7 @@ function paintSwatches(root) {
 
 /* ---------------- live feed ---------------- */
 
-const feed = { communities: new Set(), kinds: new Set(), after: 0 };
+const feed = { communities: new Set(), kinds: new Set(), after: 0, started: false };
 
 function addOption(select, set, value) {
   if (!value || set.has(value)) return;
@@ -329,6 +329,8 @@ async function showTrace(id) {
     $('trace-note').textContent = `${graph.nodes.length} events, ${graph.edges.length} links`
       + `${dangling ? `, ${dangling} dangling` : ''}${graph.truncated ? ', cut at the node limit' : ''} · rendered in ${ms} ms`;
     document.body.dataset.traceReady = String(graph.nodes.length);
+    // Since navigation start: what "the page loads in under a second" is measured by.
+    document.body.dataset.traceLoadedMs = String(Math.round(performance.now()));
     document.body.dataset.traceMs = String(ms);
   } catch (e) {
     $('trace-note').textContent = `trace unavailable: ${e.message}`;
@@ -351,6 +353,11 @@ function route() {
   } else {
     $('trace-view').hidden = true;
     $('feed-view').hidden = false;
+    // The feed starts when first shown, so a trace page does not also load the backlog.
+    if (!feed.started) {
+      feed.started = true;
+      runFeed();
+    }
   }
 }
 
@@ -377,5 +384,4 @@ document.addEventListener('DOMContentLoaded', () => {
   route();
   loadStatus();
   setInterval(loadStatus, 10000);
-  runFeed();
 });
