@@ -166,17 +166,20 @@ fn node_of(
             trusted: None,
             untrusted_reason: None,
         },
-        Some(e) => GraphNode {
-            id,
-            kind: Some(e.kind().to_string()),
-            community: Some(e.community().to_string()),
-            time: Some(e.time()),
-            label: label(e),
-            depth,
-            author: Some(hex::encode(e.body().author)),
-            trusted: Some(trust.authorise(e).is_ok()),
-            untrusted_reason: trust.authorise(e).err().map(|r| r.to_string()),
-        },
+        Some(e) => {
+            let verdict = trust.authorise(e);
+            GraphNode {
+                id,
+                kind: Some(e.kind().to_string()),
+                community: Some(e.community().to_string()),
+                time: Some(e.time()),
+                label: label(e),
+                depth,
+                author: Some(hex::encode(e.body().author)),
+                trusted: Some(verdict.is_ok()),
+                untrusted_reason: verdict.err().map(|r| r.to_string()),
+            }
+        }
     }
 }
 
