@@ -5,6 +5,7 @@
 
 use crate::provenance::{federation_with, reference_chain};
 use fedci_tests::browser::{Page, artifact_dir, dump_dom, require_chromium, screenshot};
+use fedci_tests::http::request_tcp;
 use fedci_tests::net::free_port;
 use serde_json::json;
 use std::time::Duration;
@@ -45,6 +46,24 @@ fn trace_page_lists_the_reference_chain_and_the_feed_shows_a_new_event() {
         "signature verified",
     ] {
         assert!(dom.contains(badge), "the trace page shows no {badge}");
+    }
+    // The download buttons point at answers the read-only listener gives.
+    for (format, media) in [
+        ("dot", "text/vnd.graphviz"),
+        ("bundle", fedci_keys::bundle::MEDIA_TYPE),
+    ] {
+        let href = format!(
+            "/v1/trace/{}?direction=both&amp;depth=1000&amp;format={format}",
+            c.stamp
+        );
+        assert!(
+            dom.contains(&href),
+            "no {format} download button ({href}) in the page"
+        );
+        let r = request_tcp(&addr, "GET", &href.replace("&amp;", "&"), &[], &[]).unwrap();
+        assert_eq!(r.status, 200, "{format} download: {r:?}");
+        assert_eq!(r.header("content-type"), Some(media), "{format} download");
+        assert!(!r.body.is_empty(), "empty {format} download");
     }
     let png = artifact_dir().join("trace.png");
     screenshot(
