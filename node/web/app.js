@@ -306,6 +306,7 @@ async function signerIndex() {
 
 async function showTrace(id) {
   const t0 = performance.now();
+  delete document.body.dataset.traceReady;
   $('feed-view').hidden = true;
   $('trace-view').hidden = false;
   $('trace-root').textContent = id;

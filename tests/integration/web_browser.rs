@@ -139,6 +139,20 @@ fn trace_page_lists_the_reference_chain_and_the_feed_shows_a_new_event() {
         "a confidence row shows under kind=artifact.created"
     );
     assert_eq!(page.eval(&hidden(&c.artifact)), json!(false));
+
+    // Clicking an event in the feed opens its trace in place.
+    page.eval(&format!(
+        "document.querySelector('#feed-rows [data-event-id=\"{}\"] a').click()",
+        c.artifact
+    ));
+    page.wait_for(
+        &format!(
+            "location.pathname === '/trace/{}' && document.body.dataset.traceReady === '5'",
+            c.artifact
+        ),
+        BROWSER,
+        "the artifact's trace (the chain and the late confidence) after a click in the feed",
+    );
 }
 
 /// A trace of 500 held events (an artifact, 50 baselines built on it, 449 confidences on
