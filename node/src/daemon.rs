@@ -36,6 +36,8 @@ pub enum DaemonError {
     Serve(std::io::Error),
     #[error(transparent)]
     Net(#[from] net::NetError),
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
     #[error("not a multiaddr {addr:?}: {message}")]
     BadAddr { addr: String, message: String },
 }
@@ -62,6 +64,10 @@ pub struct RunOptions {
     pub peers: Vec<String>,
     /// Test fixture: gossip a corrupted copy of every event (a misbehaving relay).
     pub tamper: bool,
+    /// Serve the read-only web view on this TCP address (`--http`).
+    pub http: Option<std::net::SocketAddr>,
+    /// The bearer token file the web view requires (`--http-token`); needed off loopback.
+    pub http_token: Option<PathBuf>,
 }
 
 /// Runs a node from its home until `shutdown` is cancelled.
@@ -70,6 +76,10 @@ pub async fn run(
     opts: RunOptions,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    let web_token = match opts.http {
+        Some(addr) => Some(crate::web::check_options(addr, opts.http_token.as_deref())?),
+        None => None,
+    };
     let mut config = home.load_config()?;
     if !opts.listen.is_empty() {
         config.listen = opts.listen.clone();
@@ -93,6 +103,10 @@ pub async fn run(
     let admin_socket = home.admin_socket_path(&config);
     let listener = bind_socket(&socket, 0o660)?;
     let admin_listener = bind_socket(&admin_socket, 0o600)?;
+    let web_listener = match opts.http {
+        Some(addr) => Some(crate::web::bind(addr).await?),
+        None => None,
+    };
     tracing::info!(community = %config.community, socket = %socket.display(), admin_socket = %admin_socket.display(), node_key = %node_key.public(), "fedci-node ready");
 
     let (net, outbound, net_task) = if config.listen.is_empty() {
@@ -131,6 +145,14 @@ pub async fn run(
         outbound,
         net,
     };
+    let web_task = match (web_listener, web_token) {
+        (Some(l), Some(token)) => {
+            let addr = l.local_addr().map_err(DaemonError::Serve)?;
+            tracing::info!(http = %addr, token = token.is_some(), "read-only web view listening");
+            Some(tokio::spawn(crate::web::serve(l, state.clone(), token)))
+        }
+        _ => None,
+    };
     // Either server failing stops the node: half an API is worse than a clear exit.
     let serve = |listener, role| {
         let (state, shutdown) = (state.clone(), shutdown.clone());
@@ -147,6 +169,9 @@ pub async fn run(
     drop(state);
     let served = ci.and(admin);
     if let Some(task) = net_task {
+        let _ = task.await;
+    }
+    if let Some(task) = web_task {
         let _ = task.await;
     }
     let _ = std::fs::remove_file(&socket);

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod net;
 pub mod store;
 pub mod sync;
+pub mod web;
 
 /// What the API needs from the network actor, when one runs.
 pub trait Network: Send + Sync + 'static {

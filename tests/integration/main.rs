@@ -17,3 +17,5 @@ mod provenance;
 mod scenario;
 mod testnet_cli;
 mod trace;
+mod web;
+mod web_browser;

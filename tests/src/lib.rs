@@ -3,6 +3,7 @@
 //! Unix socket. Shared by `tests/integration/` and reusable by the testnet.
 
 pub mod bin;
+pub mod browser;
 pub mod hostile;
 pub mod http;
 pub mod mesh;

@@ -16,7 +16,7 @@ pub use access::{PeerCred, Role};
 pub use error::ApiError;
 pub use info::pins_json;
 pub use limits::{ApiLimits, ClientId};
-pub use serve::{ConnLimits, serve_listener};
+pub use serve::{ConnLimits, Listener, serve_listener};
 
 use crate::config::Config;
 use crate::metrics::Metrics;

@@ -27,6 +27,8 @@ pub async fn run_command(cli: Cli) -> Result<()> {
                 listen: args.listen,
                 peers: args.peer,
                 tamper: args.tamper_relay,
+                http: args.http,
+                http_token: args.http_token,
             };
             run(home, opts).await
         }

@@ -253,6 +253,14 @@ pub struct RunArgs {
     /// and penalise such a node.
     #[arg(long, hide = true)]
     pub tamper_relay: bool,
+    /// Serve the read-only web view (the page and the API's GET routes) on this TCP address,
+    /// e.g. 127.0.0.1:8080. Off by default. Writes are refused (405).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// File holding the bearer token every web view request must carry; required when
+    /// --http is not a loopback address.
+    #[arg(long, value_name = "FILE", requires = "http")]
+    pub http_token: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
