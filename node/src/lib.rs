@@ -5,6 +5,8 @@
 pub mod api;
 pub mod config;
 pub mod daemon;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod home;
 pub mod interests;
 pub mod metrics;

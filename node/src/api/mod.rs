@@ -8,6 +8,7 @@ mod render;
 mod stream;
 
 pub use error::ApiError;
+pub use events::{Draft, PublishRequest};
 pub use info::pins_json;
 
 use crate::config::Config;
