@@ -185,25 +185,28 @@ fn main() {
     );
     let _ = std::fs::remove_dir_all(&tmp);
 
-    // api_query: first byte picks /v1/events, /v1/stream or /v1/trace/{id}.
-    let dir = root.join("api_query");
-    let queries = [
-        "kind=artifact.*&community=odl,opnfv&since=1&until=1800000000000&limit=3",
-        "kind=confidence.modified&link=",
-        "after=2&limit=0&consumer=job-1",
-        "community=&kind=x-odl.*,*",
-        "direction=down&depth=3&format=dot",
-        "direction=up&format=mermaid",
-    ];
-    for (i, q) in queries.iter().enumerate() {
-        for pick in 0u8..3 {
-            let mut seed = vec![pick];
-            seed.extend(q.as_bytes());
-            write(&dir, &format!("q{i}-{pick}"), &seed);
+    // api_router and api_query: the first byte picks /v1/events, /v1/stream or
+    // /v1/trace/{id} (api_query ignores it).
+    for target in ["api_router", "api_query"] {
+        let dir = root.join(target);
+        let queries = [
+            "kind=artifact.*&community=odl,opnfv&since=1&until=1800000000000&limit=3",
+            "kind=confidence.modified&link=",
+            "after=2&limit=0&consumer=job-1",
+            "community=&kind=x-odl.*,*",
+            "direction=down&depth=3&format=dot",
+            "direction=up&format=mermaid",
+        ];
+        for (i, q) in queries.iter().enumerate() {
+            for pick in 0u8..3 {
+                let mut seed = vec![pick];
+                seed.extend(q.as_bytes());
+                write(&dir, &format!("q{i}-{pick}"), &seed);
+            }
         }
+        let link = format!("link={}", all[2].id().to_hex());
+        write(&dir, "link", &[&[0u8][..], link.as_bytes()].concat());
     }
-    let link = format!("link={}", all[2].id().to_hex());
-    write(&dir, "link", &[&[0u8][..], link.as_bytes()].concat());
 
     // publish_json: bodies a CI job posts.
     let dir = root.join("publish_json");

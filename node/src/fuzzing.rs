@@ -2,7 +2,7 @@
 //! hand untrusted bytes to the same code a peer's or a socket client's bytes reach, with a
 //! small real store (redb file, writer thread) behind them.
 
-use crate::api::{AppState, Draft, PublishRequest};
+use crate::api::{AppState, Draft, Params, PublishRequest, TraceParams};
 use crate::config::Config;
 use crate::interests::Interests;
 use crate::metrics::Metrics;
@@ -343,6 +343,24 @@ pub fn publish_json(body: &[u8]) {
         posted.map_err(|e| e.to_string()),
         "JSON → CBOR → JSON changed the data"
     );
+}
+
+/// A query string as the API's handlers take it: `/v1/events` and `/v1/stream` parameters
+/// (form_urlencoded, kind and community lists, numbers, link id, consumer name) and the
+/// filter they build, matched against the fixture's events; `/v1/trace` parameters through
+/// axum's `Query` (serde_urlencoded), as its extractor runs them.
+pub fn api_query(query: &str) {
+    static EVENTS: std::sync::OnceLock<Vec<Event>> = std::sync::OnceLock::new();
+    let Ok(uri) = format!("/v1/events?{query}").parse::<axum::http::Uri>() else {
+        return;
+    };
+    let raw = uri.query().unwrap_or_default();
+    let _ = axum::extract::Query::<TraceParams>::try_from_uri(&uri);
+    if let Ok(params) = Params::parse(raw) {
+        for event in EVENTS.get_or_init(events) {
+            let _ = params.filter.matches(event);
+        }
+    }
 }
 
 /// The id of an event as the API and sync protocol name it (for seeds).

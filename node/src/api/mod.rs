@@ -8,7 +8,8 @@ mod render;
 mod stream;
 
 pub use error::ApiError;
-pub use events::{Draft, PublishRequest};
+pub use events::{Draft, Params, PublishRequest};
+pub use info::TraceParams;
 pub use info::pins_json;
 
 use crate::config::Config;
