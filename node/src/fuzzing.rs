@@ -243,8 +243,7 @@ impl Fixture {
             }
             Ok(answer)
         });
-        let log = log.lock().map(|l| l.clone()).unwrap_or_default();
-        log
+        log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Runs a round whose peer answers each request with `answer`.
