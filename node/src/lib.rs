@@ -6,6 +6,8 @@ pub mod admit;
 pub mod api;
 pub mod config;
 pub mod daemon;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod home;
 pub mod interests;
 pub mod metrics;

@@ -173,10 +173,7 @@ fn cursor(node: &Node, name: &str) -> Value {
 #[test]
 fn consumers_belong_to_the_uid_that_made_them() {
     require_root("it runs a CI client as another user (nobody)");
-    assert!(
-        fedci_tests::have_program("curl"),
-        "curl is needed to act as another user"
-    );
+    fedci_tests::require_program("curl", "curl");
     let node = Node::started("odl");
     // The CI group here is nobody's group: the home (0750) and fedci.sock (0660) let it in.
     for p in [node.home().to_path_buf(), node.socket()] {

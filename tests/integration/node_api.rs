@@ -1,7 +1,7 @@
 //! Publish → get → query through the CLI and the socket, in JSON and raw COSE form; the raw form
 //! carried to a second node that pinned the first community's root; `curl --unix-socket`.
 
-use fedci_tests::{Node, have_program, is_id, ndjson, ndjson_ids};
+use fedci_tests::{Node, is_id, ndjson, ndjson_ids, require_program};
 use serde_json::{Value, json};
 use std::process::Command;
 
@@ -253,10 +253,7 @@ fn publish_get_query_round_trip_json_and_raw() {
 
 #[test]
 fn curl_unix_socket_works() {
-    if !have_program("curl") {
-        eprintln!("note: curl is not installed; skipping the curl --unix-socket checks");
-        return;
-    }
+    require_program("curl", "curl");
     let node = Node::started("odl");
     let sock = node.socket();
     let curl = |args: &[&str]| {

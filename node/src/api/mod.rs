@@ -14,6 +14,8 @@ mod strict_json;
 
 pub use access::{PeerCred, Role};
 pub use error::ApiError;
+pub use events::{Draft, Params, PublishRequest};
+pub use info::TraceParams;
 pub use info::pins_json;
 pub use limits::{ApiLimits, ClientId};
 pub use serve::{ConnLimits, Listener, serve_listener};

@@ -112,11 +112,8 @@ pub fn build(
         identify::Config::new("/fedci/1".to_string(), key.public())
             .with_agent_version(format!("fedci-node/{}", env!("CARGO_PKG_VERSION"))),
     );
-    let codec = cbor::codec::Codec::<Request, Response>::default()
-        .set_request_size_maximum(crate::sync::protocol::MAX_REQUEST_BYTES)
-        .set_response_size_maximum(crate::sync::protocol::MAX_RESPONSE_BYTES);
     let sync = cbor::Behaviour::with_codec(
-        codec,
+        crate::sync::protocol::codec(),
         [(SYNC_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(Duration::from_secs(30))

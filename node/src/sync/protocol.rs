@@ -4,6 +4,7 @@
 //! verify, trust decision, store. Sizes are bounded by the codec limits set in `behaviour`
 //! and by the counts below.
 
+use libp2p::request_response::cbor::codec::Codec;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -15,6 +16,13 @@ pub const MAX_RESPONSE_BYTES: u64 = 8 << 20;
 pub const MAX_EVENTS_PER_FRAME: usize = 512;
 /// Most topics reconciled in one request.
 pub const MAX_TOPICS_PER_FRAME: usize = 24;
+
+/// The frame codec of the sync protocol, with its limits: what every peer's bytes go through.
+pub fn codec() -> Codec<Request, Response> {
+    Codec::default()
+        .set_request_size_maximum(MAX_REQUEST_BYTES)
+        .set_response_size_maximum(MAX_RESPONSE_BYTES)
+}
 
 /// One topic's negentropy message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
