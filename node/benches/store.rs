@@ -63,7 +63,7 @@ fn bench(c: &mut Criterion) {
         ended: vec![],
     };
     rt.block_on(async {
-        store.pin("odl".into(), root.public()).await.unwrap();
+        store.pin("odl".into(), root.public(), "odl").await.unwrap();
         store
             .ingest(
                 vec![roster.sign(&root, 1_795_000_000_000, None).unwrap()],

@@ -9,8 +9,10 @@ use std::path::PathBuf;
 pub struct Config {
     /// The community this node speaks for, e.g. `odl`.
     pub community: String,
-    /// The API socket; relative paths are inside the home.
+    /// The CI socket (mode 0660: the home's group); relative paths are inside the home.
     pub socket: PathBuf,
+    /// The owner-only admin socket (mode 0600) for trust, peers and anyone's consumers.
+    pub admin_socket: PathBuf,
     /// Largest request body the API accepts, in bytes (a raw event is at most 64 KiB).
     pub max_request_bytes: usize,
     /// Largest page a query returns, in events.
@@ -46,6 +48,12 @@ pub struct Config {
     /// Seconds between catch-up rounds with a random peer (rounds also run when a peer
     /// connects or subscribes).
     pub sync_interval_secs: u64,
+    /// Inbound libp2p connections established at once.
+    pub max_inbound_connections: usize,
+    /// Inbound libp2p connections in their handshake at once.
+    pub max_pending_connections: usize,
+    /// Inbound libp2p connections from one IP address (raise it for many nodes on one host).
+    pub max_connections_per_ip: usize,
 }
 
 /// One interest: a community (or `*`) and the kind patterns wanted from it.
@@ -66,6 +74,7 @@ impl Default for Config {
         Config {
             community: String::new(),
             socket: PathBuf::from("fedci.sock"),
+            admin_socket: PathBuf::from("admin.sock"),
             max_request_bytes: 1 << 20,
             max_page: 1000,
             max_page_bytes: 4 << 20,
@@ -83,6 +92,9 @@ impl Default for Config {
                 std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
             ],
             sync_interval_secs: 30,
+            max_inbound_connections: 256,
+            max_pending_connections: 64,
+            max_connections_per_ip: 32,
         }
     }
 }

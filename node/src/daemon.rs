@@ -1,7 +1,8 @@
-//! The daemon: opens the store (which also locks the home), binds the socket, serves the API
-//! and, when configured, runs the network; everything stops on the shutdown signal.
+//! The daemon: opens the store (which also locks the home), binds the CI socket (0660) and
+//! the admin socket (0600), serves the API on both and, when configured, runs the network;
+//! everything stops on the shutdown signal.
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, Role};
 use crate::home::{Home, HomeError};
 use crate::interests::Interests;
 use crate::metrics::Metrics;
@@ -35,6 +36,8 @@ pub enum DaemonError {
     Serve(std::io::Error),
     #[error(transparent)]
     Net(#[from] net::NetError),
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
     #[error("not a multiaddr {addr:?}: {message}")]
     BadAddr { addr: String, message: String },
 }
@@ -61,6 +64,10 @@ pub struct RunOptions {
     pub peers: Vec<String>,
     /// Test fixture: gossip a corrupted copy of every event (a misbehaving relay).
     pub tamper: bool,
+    /// Serve the read-only web view on this TCP address (`--http`).
+    pub http: Option<std::net::SocketAddr>,
+    /// The bearer token file the web view requires (`--http-token`); needed off loopback.
+    pub http_token: Option<PathBuf>,
 }
 
 /// Runs a node from its home until `shutdown` is cancelled.
@@ -69,6 +76,10 @@ pub async fn run(
     opts: RunOptions,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    let web_token = match opts.http {
+        Some(addr) => Some(crate::web::check_options(addr, opts.http_token.as_deref())?),
+        None => None,
+    };
     let mut config = home.load_config()?;
     if !opts.listen.is_empty() {
         config.listen = opts.listen.clone();
@@ -86,10 +97,17 @@ pub async fn run(
         Err(StoreError::AlreadyOpen) => return Err(DaemonError::AlreadyRunning(home.dir.clone())),
         other => other?,
     };
+    home.tighten_modes();
     // We hold the store's lock, so any socket file left here is from a node that died.
     let socket = home.socket_path(&config);
-    let listener = bind_socket(&socket)?;
-    tracing::info!(community = %config.community, socket = %socket.display(), node_key = %node_key.public(), "fedci-node ready");
+    let admin_socket = home.admin_socket_path(&config);
+    let listener = bind_socket(&socket, 0o660)?;
+    let admin_listener = bind_socket(&admin_socket, 0o600)?;
+    let web_listener = match opts.http {
+        Some(addr) => Some(crate::web::bind(addr).await?),
+        None => None,
+    };
+    tracing::info!(community = %config.community, socket = %socket.display(), admin_socket = %admin_socket.display(), node_key = %node_key.public(), "fedci-node ready");
 
     let (net, outbound, net_task) = if config.listen.is_empty() {
         (None, None, None)
@@ -102,6 +120,11 @@ pub async fn run(
             score_whitelist: config.score_ip_whitelist.clone(),
             tamper: opts.tamper,
             sync_interval: std::time::Duration::from_secs(config.sync_interval_secs),
+            limits: crate::net::limits::ConnLimits {
+                inbound: config.max_inbound_connections,
+                pending: config.max_pending_connections,
+                per_ip: config.max_connections_per_ip,
+            },
         };
         let (handle, outbound, task) =
             net::start(net_config, store.clone(), &node_key, shutdown.clone())?;
@@ -122,12 +145,37 @@ pub async fn run(
         outbound,
         net,
     };
-    let served = api::serve(listener, state).await;
-    shutdown.cancel();
+    let web_task = match (web_listener, web_token) {
+        (Some(l), Some(token)) => {
+            let addr = l.local_addr().map_err(DaemonError::Serve)?;
+            tracing::info!(http = %addr, token = token.is_some(), "read-only web view listening");
+            Some(tokio::spawn(crate::web::serve(l, state.clone(), token)))
+        }
+        _ => None,
+    };
+    // Either server failing stops the node: half an API is worse than a clear exit.
+    let serve = |listener, role| {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        async move {
+            let served = api::serve(listener, state, role).await;
+            shutdown.cancel();
+            served
+        }
+    };
+    let (ci, admin) = tokio::join!(
+        serve(listener, Role::Ci),
+        serve(admin_listener, Role::Admin)
+    );
+    drop(state);
+    let served = ci.and(admin);
     if let Some(task) = net_task {
         let _ = task.await;
     }
+    if let Some(task) = web_task {
+        let _ = task.await;
+    }
     let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&admin_socket);
     drop(store);
     tokio::task::spawn_blocking(move || writer.join())
         .await
@@ -157,7 +205,7 @@ fn raise_open_files_limit(config: &crate::config::Config) {
     }
 }
 
-fn bind_socket(path: &Path) -> Result<UnixListener, DaemonError> {
+fn bind_socket(path: &Path, mode: u32) -> Result<UnixListener, DaemonError> {
     let io = |source| DaemonError::Socket {
         path: path.to_path_buf(),
         source,
@@ -169,6 +217,6 @@ fn bind_socket(path: &Path) -> Result<UnixListener, DaemonError> {
         Err(e) => return Err(io(e)),
     }
     let listener = UnixListener::bind(path).map_err(io)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
     Ok(listener)
 }

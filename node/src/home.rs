@@ -37,6 +37,9 @@ pub enum HomeError {
     NoHome,
 }
 
+/// The home's mode: the group (CI users) may reach the CI socket; others get nothing.
+pub const HOME_MODE: u32 = 0o750;
+
 /// Paths inside a home.
 #[derive(Debug, Clone)]
 pub struct Home {
@@ -86,6 +89,37 @@ impl Home {
         self.dir.join(&config.socket)
     }
 
+    pub fn admin_socket_path(&self, config: &Config) -> PathBuf {
+        self.dir.join(&config.admin_socket)
+    }
+
+    /// The home is 0750 at most (the group reaches the CI socket, others nothing) and the
+    /// store 0600; a wider mode (a copied or hand-made home) is narrowed, with a warning, or
+    /// only warned about when this user may not change it.
+    pub fn tighten_modes(&self) {
+        for (path, max) in [(self.dir.clone(), HOME_MODE), (self.store_path(), 0o600)] {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o7777;
+            // Only permission bits: a setgid home (so sockets get the CI group) stays setgid.
+            let wide = mode & 0o777 & !max;
+            if wide == 0 {
+                continue;
+            }
+            let narrowed = mode & !wide;
+            let (mode, now) = (format!("{mode:o}"), format!("{narrowed:o}"));
+            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(narrowed)) {
+                Ok(()) => {
+                    tracing::warn!(path = %path.display(), %mode, %now, "mode was wider than the node allows; narrowed")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), %mode, want = %now, error = %e, "mode is wider than the node allows and cannot be narrowed")
+                }
+            }
+        }
+    }
+
     pub fn load_config(&self) -> Result<Config, HomeError> {
         let path = self.config_path();
         let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
@@ -108,9 +142,16 @@ impl Home {
         Ok(SecretKey::load(&self.node_key_path())?)
     }
 
-    /// Creates the home: keys, `root.pub`, config, and a store that pins our own root and
-    /// holds the first roster (serial 1) naming the node key for every kind.
-    pub async fn init(&self, community: &str) -> Result<InitReport, HomeError> {
+    /// Creates the home of a new community: keys, `root.pub`, config, and a store that pins
+    /// our own root and holds the first roster (serial 1) naming the node key for every kind.
+    /// With `join`, the home is another node of an existing community: no root key is made,
+    /// the store pins `join` (the community's root, which is never re-pinned later), and the
+    /// root's holder authorises the new node key with `roster add`.
+    pub async fn init(
+        &self,
+        community: &str,
+        join: Option<PublicKey>,
+    ) -> Result<InitReport, HomeError> {
         fedci_proto::body::check_community(community)
             .map_err(|_| HomeError::BadCommunity(community.to_string()))?;
         if self.config_path().exists() {
@@ -122,34 +163,43 @@ impl Home {
         };
         std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o750)
+            .mode(HOME_MODE)
             .create(&self.dir)
             .map_err(io(&self.dir))?;
-        let root = SecretKey::generate()?;
         let node = SecretKey::generate()?;
-        root.save(&self.root_key_path())?;
         node.save(&self.node_key_path())?;
-        root.public()
-            .save(&self.root_pub_path(), &format!("fedci root key of community {community}: pin it with `fedci-node trust add {community} @root.pub`"))?;
+        let (root_key, root_secret) = match join {
+            Some(key) => (key, None),
+            None => {
+                let root = SecretKey::generate()?;
+                root.save(&self.root_key_path())?;
+                (root.public(), Some(root))
+            }
+        };
+        root_key.save(&self.root_pub_path(), &format!("fedci root key of community {community}: pin it with `fedci-node trust add {community} @root.pub`"))?;
 
         let (store, writer) = Store::open(
             &self.store_path(),
             Some(node.public().to_bytes()),
             Arc::new(Metrics::default()),
         )?;
-        store.pin(community.to_string(), root.public()).await?;
-        let roster = Roster {
-            community: community.to_string(),
-            serial: 1,
-            entries: vec![RosterEntry::any_kind(node.public())],
-            ended: vec![],
-        };
-        let event = roster
-            .sign(&root, crate::now_ms(), None)
-            .map_err(|e| HomeError::Roster(e.to_string()))?;
-        match store.ingest(vec![event], "init").await?.first() {
-            Some(Outcome::Stored { .. }) => {}
-            other => return Err(HomeError::Roster(format!("{other:?}"))),
+        store
+            .pin(community.to_string(), root_key, community)
+            .await?;
+        if let Some(root) = &root_secret {
+            let roster = Roster {
+                community: community.to_string(),
+                serial: 1,
+                entries: vec![RosterEntry::any_kind(node.public())],
+                ended: vec![],
+            };
+            let event = roster
+                .sign(root, crate::now_ms(), None)
+                .map_err(|e| HomeError::Roster(e.to_string()))?;
+            match store.ingest(vec![event], "init").await?.first() {
+                Some(Outcome::Stored { .. }) => {}
+                other => return Err(HomeError::Roster(format!("{other:?}"))),
+            }
         }
         drop(store);
         // Joining waits for the writer thread: not on the runtime's threads.
@@ -165,12 +215,15 @@ impl Home {
             message: e.to_string(),
         })?;
         std::fs::write(self.config_path(), text).map_err(io(&self.config_path()))?;
-        // Group may traverse the home to reach the 0660 socket; key files stay 0600.
-        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o750))
+        // Group may traverse the home to reach the 0660 CI socket; keys, the store and the
+        // admin socket stay 0600.
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(HOME_MODE))
             .map_err(io(&self.dir))?;
+        std::fs::set_permissions(self.store_path(), std::fs::Permissions::from_mode(0o600))
+            .map_err(io(&self.store_path()))?;
         Ok(InitReport {
             community: community.to_string(),
-            root_key: root.public(),
+            root_key,
             node_key: node.public(),
         })
     }

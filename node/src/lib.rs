@@ -2,9 +2,12 @@
 //! them on a local Unix socket (HTTP/1.1, JSON), and gossips them with other communities'
 //! nodes over libp2p. `main.rs` is a thin CLI over this library.
 
+pub mod admit;
 pub mod api;
 pub mod config;
 pub mod daemon;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod home;
 pub mod interests;
 pub mod interop;
@@ -12,6 +15,7 @@ pub mod metrics;
 pub mod net;
 pub mod store;
 pub mod sync;
+pub mod web;
 
 /// What the API needs from the network actor, when one runs.
 pub trait Network: Send + Sync + 'static {

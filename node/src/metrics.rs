@@ -24,6 +24,18 @@ pub struct Metrics {
     pub api_header_timeouts: AtomicU64,
     /// Connections closed because no byte moved either way for the idle timeout.
     pub api_idle_timeouts: AtomicU64,
+    /// 1 while the store cannot write (a commit failed and no recovery has worked yet).
+    pub store_failing: AtomicU64,
+    /// Batches whose commit failed, and recovery attempts that failed.
+    pub store_write_failures: AtomicU64,
+    /// Times the writer closed and reopened the database after an I/O error.
+    pub store_reopens: AtomicU64,
+    /// Gauge: event ids remembered as refused for what their payload says (see `admit`).
+    pub refused_ids: AtomicU64,
+    /// Inbound libp2p connections refused by the connection limits.
+    pub connections_refused: AtomicU64,
+    /// Peers cut off for a while for sending what fails verification.
+    pub peers_banned: AtomicU64,
     /// (source, reason) → count of events refused.
     rejected: Mutex<BTreeMap<(String, String), u64>>,
     /// (status, code) → count of API errors.
@@ -124,6 +136,23 @@ impl Metrics {
             "# HELP fedci_api_connections_open Socket connections open now.\n# TYPE fedci_api_connections_open gauge\nfedci_api_connections_open {}",
             self.api_connections_open.load(Relaxed)
         );
+        counter(
+            &mut out,
+            "fedci_store_write_failures_total",
+            "Failed commits and failed store recovery attempts.",
+            &self.store_write_failures,
+        );
+        counter(
+            &mut out,
+            "fedci_store_reopens_total",
+            "Times the database was closed and reopened after an I/O error.",
+            &self.store_reopens,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP fedci_store_failing 1 while the store cannot write (disk full, I/O error); it retries with backoff.\n# TYPE fedci_store_failing gauge\nfedci_store_failing {}",
+            self.store_failing.load(Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP fedci_events_rejected_total Events refused, by source and reason.\n# TYPE fedci_events_rejected_total counter"
@@ -148,7 +177,32 @@ impl Metrics {
                 );
             }
         }
-        for (name, help, v) in gauges {
+        counter(
+            &mut out,
+            "fedci_connections_refused_total",
+            "Inbound libp2p connections refused by the connection limits.",
+            &self.connections_refused,
+        );
+        counter(
+            &mut out,
+            "fedci_peers_banned_total",
+            "Peers disconnected and blocked for a while for sending what fails verification.",
+            &self.peers_banned,
+        );
+        let refused = self.refused_ids.load(Relaxed);
+        let own = [
+            (
+                "fedci_refused_ids",
+                "Event ids remembered as refused (not fetched again).",
+                refused,
+            ),
+            (
+                "fedci_refused_ids_bytes",
+                "Memory held by the remembered refused ids (estimate).",
+                refused * crate::admit::refused::BYTES_PER_ID as u64,
+            ),
+        ];
+        for (name, help, v) in own.iter().chain(gauges) {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
         out

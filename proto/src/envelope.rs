@@ -71,8 +71,9 @@ impl Event {
         })
     }
 
-    /// The id of an envelope's payload without verifying anything: for message ids and
-    /// dedupe before the full decode. None if the bytes are not a COSE_Sign1 with a payload.
+    /// The id of an envelope's payload without verifying anything: for dedupe and remembered
+    /// refusals before the full decode (never a gossip message id: it leaves the signature
+    /// out). None if the bytes are not a COSE_Sign1 with a payload.
     pub fn id_of(bytes: &[u8]) -> Option<EventId> {
         if bytes.len() > MAX_EVENT_BYTES {
             return None;

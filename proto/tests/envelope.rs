@@ -6,7 +6,7 @@
 mod common;
 
 use ciborium::Value;
-use common::{golden_body, key, t};
+use common::{envelope, golden_body, good_protected, key, t};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use fedci_proto::body::BodyError;
 use fedci_proto::cbor::CborError;
@@ -80,44 +80,6 @@ fn cose_sign1_is_standard() {
 
     // The id is the SHA-256 of the payload bytes.
     assert_eq!(EventId::of_payload(&payload).to_hex(), GOLDEN_ID.trim());
-}
-
-/// Builds an envelope by hand, so tests can produce every malformed variant.
-fn envelope(protected: Value, unprotected: Value, payload: Vec<u8>, signer_seed: u8) -> Vec<u8> {
-    let mut prot = Vec::new();
-    ciborium::into_writer(&protected, &mut prot).unwrap();
-    let sig_structure = Value::Array(vec![
-        t("Signature1"),
-        Value::Bytes(prot.clone()),
-        Value::Bytes(vec![]),
-        Value::Bytes(payload.clone()),
-    ]);
-    let mut tbs = Vec::new();
-    ciborium::into_writer(&sig_structure, &mut tbs).unwrap();
-    use ed25519_dalek::Signer;
-    let sig = key(signer_seed).sign(&tbs).to_bytes().to_vec();
-    let env = Value::Tag(
-        18,
-        Box::new(Value::Array(vec![
-            Value::Bytes(prot),
-            unprotected,
-            Value::Bytes(payload),
-            Value::Bytes(sig),
-        ])),
-    );
-    let mut out = Vec::new();
-    ciborium::into_writer(&env, &mut out).unwrap();
-    out
-}
-
-fn good_protected(seed: u8) -> Value {
-    Value::Map(vec![
-        (Value::Integer(1.into()), Value::Integer((-8).into())),
-        (
-            Value::Integer(4.into()),
-            Value::Bytes(key(seed).verifying_key().to_bytes().to_vec()),
-        ),
-    ])
 }
 
 fn payload() -> Vec<u8> {

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod binary;
 pub mod cluster;
 pub mod demo;
+pub mod hostile;
 pub mod net;
 pub mod node;
 pub mod scenario;

@@ -56,6 +56,9 @@ enum Command {
     /// A plain-gossipsub peer for `bench baseline` (driven over stdin/stdout).
     #[command(hide = true)]
     GossipPeer(bench::gossip_peer::GossipPeerArgs),
+    /// A hostile libp2p peer for attack tests (driven over stdin/stdout).
+    #[command(hide = true)]
+    HostilePeer(fedci_testnet::hostile::HostileArgs),
 }
 
 /// The fanout load of `bench fanout`, `bench baseline` and `bench broker`.
@@ -221,6 +224,7 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string(&r)?);
         }
         Command::GossipPeer(args) => bench::gossip_peer::serve(args).await?,
+        Command::HostilePeer(args) => fedci_testnet::hostile::serve(args).await?,
         Command::Bench(BenchCommand::Baseline { nodes, load }) => {
             compare(bench::compare::Other::Gossipsub, nodes, load).await?;
         }

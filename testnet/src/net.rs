@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How nodes connect.
+/// Config every testnet node gets: all nodes of a net may connect from one address (loopback),
+/// up to the largest net `up` starts, beyond the per-IP default meant for the internet.
+pub const ONE_HOST_CONFIG: &str = "max_connections_per_ip = 256\n";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topology {
     /// Every node dials every earlier node.
@@ -66,6 +70,7 @@ impl Testnet {
         for c in communities {
             let node = Node::new(c, dir.join(c), bin);
             node.init(c)?;
+            set_config(&node.home, ONE_HOST_CONFIG)?;
             if !extra_config.is_empty() {
                 set_config(&node.home, extra_config)?;
             }

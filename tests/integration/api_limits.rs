@@ -240,10 +240,8 @@ fn streams_beyond_the_cap_get_503_and_are_counted() {
 
 #[test]
 fn slowloris_is_timed_out_and_capped_per_client_while_others_get_through() {
-    assert!(
-        fedci_tests::have_program("prlimit"),
-        "this test needs prlimit (util-linux) to give the node the common 1,024 open-files limit"
-    );
+    // prlimit gives the node the common 1,024 open-files limit.
+    fedci_tests::require_program("prlimit", "util-linux");
     // The attacker is this process: it needs room for its 1,100 sockets.
     let own = rlimit::increase_nofile_limit(4096).expect("raising this test's open-files limit");
     assert!(

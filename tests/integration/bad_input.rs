@@ -9,12 +9,9 @@ fn snapshot(node: &Node) -> (u64, Vec<Value>) {
     (node.event_count(), node.query_all(""))
 }
 
-/// Asserts `r` has one of `statuses` and a `{"error":{"code","message"}}` JSON body.
-fn assert_error(what: &str, r: &Response, statuses: &[u16]) {
-    assert!(
-        statuses.contains(&r.status),
-        "{what}: want status {statuses:?}, got {r:?}"
-    );
+/// Asserts `r` has exactly `status` and a `{"error":{"code","message"}}` JSON body whose code
+/// is `code`: each kind of bad input has its own answer, which clients and metrics rely on.
+fn assert_error(what: &str, r: &Response, status: u16, code: &str) {
     let ct = r.header("content-type").unwrap_or_default();
     assert!(
         ct.contains("json"),
@@ -22,11 +19,15 @@ fn assert_error(what: &str, r: &Response, statuses: &[u16]) {
     );
     let v: Value = serde_json::from_slice(&r.body)
         .unwrap_or_else(|e| panic!("{what}: error body is not JSON ({e}): {r:?}"));
-    let code = v["error"]["code"].as_str().unwrap_or_default();
+    assert_eq!(
+        (r.status, v["error"]["code"].as_str()),
+        (status, Some(code)),
+        "{what}: want {status} {code:?}, got {v}"
+    );
     let message = v["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        !code.is_empty() && !message.is_empty(),
-        "{what}: error body lacks code/message: {v}"
+        !message.is_empty(),
+        "{what}: error body lacks a message: {v}"
     );
 }
 
@@ -50,34 +51,67 @@ fn bad_input_gets_4xx_json_and_leaves_the_store_unchanged() {
     let raw = node.raw(&artifact);
     let before = snapshot(&node);
 
-    let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
-        ("malformed JSON", b"{\"kind\": \"artifact.created\", \"data\": {".to_vec(), &[400]),
-        ("data not an object", json!({"kind": "x-test.a", "data": [1, 2]}).to_string().into_bytes(), &[400, 422]),
-        ("unknown kind without x- prefix", json!({"kind": "artifact.deleted", "data": {}}).to_string().into_bytes(), &[422]),
-        ("missing required data", json!({"kind": "artifact.created", "data": {"version": "1"}}).to_string().into_bytes(), &[422]),
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("malformed JSON", b"{\"kind\": \"artifact.created\", \"data\": {".to_vec(), 400, "bad_json"),
+        ("unknown request field", json!({"kind": "x-test.a", "data": {}, "extra": 1}).to_string().into_bytes(), 400, "bad_json"),
+        ("data not an object", json!({"kind": "x-test.a", "data": [1, 2]}).to_string().into_bytes(), 422, "bad_data"),
+        ("unknown kind without x- prefix", json!({"kind": "artifact.deleted", "data": {}}).to_string().into_bytes(), 422, "unknown_kind"),
+        ("missing required data", json!({"kind": "artifact.created", "data": {"version": "1"}}).to_string().into_bytes(), 422, "missing_data"),
+        (
+            "ill-typed data",
+            json!({"kind": "confidence.modified", "data": {"name": "n", "value": "MAYBE"},
+                   "links": [{"rel": "SUBJECT", "target": artifact}]})
+            .to_string()
+            .into_bytes(),
+            422,
+            "bad_data",
+        ),
         (
             "bad link rel",
             json!({"kind": "artifact.published", "data": {"locations": [{"type": "http", "uri": "https://x"}]},
-                   "links": [{"rel": "ELEMENT", "target": artifact}]})
+                   "links": [{"rel": "ARTIFACT", "target": artifact}, {"rel": "ELEMENT", "target": artifact}]})
             .to_string()
             .into_bytes(),
-            &[422],
+            422,
+            "bad_link_rel",
+        ),
+        (
+            "required link missing",
+            json!({"kind": "artifact.published", "data": {"locations": [{"type": "http", "uri": "https://x"}]}})
+                .to_string()
+                .into_bytes(),
+            422,
+            "bad_link_count",
+        ),
+        (
+            "link rel not upper case",
+            json!({"kind": "x-test.a", "data": {}, "links": [{"rel": "cause", "target": artifact}]})
+                .to_string()
+                .into_bytes(),
+            422,
+            "bad_link_rel",
         ),
         (
             "link target not hex",
             json!({"kind": "x-test.a", "data": {}, "links": [{"rel": "CAUSE", "target": "not-a-hex-id"}]})
                 .to_string()
                 .into_bytes(),
-            &[400, 422],
+            400,
+            "bad_link_target",
         ),
     ];
-    for (what, body, statuses) in &cases {
-        assert_error(what, &post(&node, body), statuses);
+    for (what, body, status, code) in &cases {
+        assert_error(what, &post(&node, body), *status, code);
     }
 
     // Oversized body: a valid JSON document over 1 MiB.
     let big = json!({"kind": "x-test.big", "data": {"blob": "a".repeat(1_200_000)}}).to_string();
-    assert_error("body over 1 MiB", &post(&node, big.as_bytes()), &[413]);
+    assert_error(
+        "body over 1 MiB",
+        &post(&node, big.as_bytes()),
+        413,
+        "too_large",
+    );
 
     // Forged raw events: a flipped signature byte, and a changed payload under the old signature.
     let mut bad_sig = raw.clone();
@@ -86,7 +120,8 @@ fn bad_input_gets_4xx_json_and_leaves_the_store_unchanged() {
     assert_error(
         "flipped signature byte (copy of a held event)",
         &node.post_raw(&bad_sig),
-        &[400],
+        400,
+        "bad_signature",
     );
     let at = raw
         .windows(4)
@@ -97,26 +132,92 @@ fn bad_input_gets_4xx_json_and_leaves_the_store_unchanged() {
     assert_error(
         "payload changed under the old signature",
         &node.post_raw(&bad_payload),
-        &[400],
+        400,
+        "bad_signature",
     );
     let noise: Vec<u8> = (0u32..512)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
+    // The noise starts with 0x00, a whole CBOR item (the integer 0): CBOR, not a COSE_Sign1.
     assert_error(
         "random bytes as a raw event",
         &node.post_raw(&noise),
-        &[400],
+        400,
+        "not_cose_sign1",
     );
-    assert_error("empty raw event", &node.post_raw(&[]), &[400]);
+    assert_error(
+        "bytes that are not CBOR",
+        &node.post_raw(&[0xff, 0x00]),
+        400,
+        "not_cbor",
+    );
+    assert_error("empty raw event", &node.post_raw(&[]), 400, "not_cbor");
+    assert_error(
+        "a CBOR array that is not a COSE_Sign1",
+        &node.post_raw(&[0x83, 0x01, 0x02, 0x03]),
+        400,
+        "not_cose_sign1",
+    );
+    let mut trailing = raw.clone();
+    trailing.push(0);
+    assert_error(
+        "a held event plus one byte",
+        &node.post_raw(&trailing),
+        400,
+        "not_cose_sign1",
+    );
+    assert_error(
+        "raw event over 64 KiB",
+        &node.post_raw(&vec![0xa0; 65 * 1024]),
+        413,
+        "too_large",
+    );
 
     // Reads and routes.
-    assert_error("unknown route", &node.get("/v1/nope"), &[404]);
+    assert_error("unknown route", &node.get("/v1/nope"), 404, "not_found");
     assert_error(
         "unknown event id",
         &node.get(&format!("/v1/events/{}", "ab".repeat(32))),
-        &[404],
+        404,
+        "not_found",
     );
-    assert_error("bad event id", &node.get("/v1/events/xyz"), &[400]);
+    assert_error("bad event id", &node.get("/v1/events/xyz"), 400, "bad_id");
+    assert_error(
+        "unknown query parameter",
+        &node.get("/v1/events?colour=red"),
+        400,
+        "bad_query",
+    );
+    assert_error(
+        "negative since",
+        &node.get("/v1/events?since=-1"),
+        400,
+        "bad_query",
+    );
+    assert_error(
+        "bad trace direction",
+        &node.get(&format!("/v1/trace/{artifact}?direction=sideways")),
+        400,
+        "bad_query",
+    );
+    assert_error(
+        "bad trace format",
+        &node.get(&format!("/v1/trace/{artifact}?format=png")),
+        400,
+        "bad_format",
+    );
+    assert_error(
+        "bad consumer name",
+        &node.get("/v1/stream?consumer=a%20b"),
+        400,
+        "bad_consumer",
+    );
+    assert_error(
+        "wrong method",
+        &node.http("DELETE", "/v1/events", &[], &[]),
+        405,
+        "method_not_allowed",
+    );
 
     assert_eq!(snapshot(&node), before, "bad input changed the store");
     let metrics = node.get("/metrics");

@@ -3,8 +3,8 @@
 //! start every system, deliver every published event to every consumer of each, and report
 //! figures and ratios that add up. Speed itself is measured in BENCHMARKS.md, not here.
 //!
-//! The broker test needs RabbitMQ's server (`.ci/run` installs rabbitmq-server); elsewhere
-//! it says so and skips.
+//! The broker test needs RabbitMQ's server (`.ci/run` installs rabbitmq-server) and fails
+//! with that message without it.
 
 use fedci_tests::{node_bin, testnet_bin};
 use serde_json::Value;
@@ -94,10 +94,11 @@ fn baseline_runs_fedci_and_plain_gossipsub_under_the_same_load() {
 
 #[test]
 fn broker_runs_fedci_and_rabbitmq_under_the_same_load() {
-    if !Path::new("/usr/lib/rabbitmq/bin/rabbitmq-server").exists() {
-        eprintln!("SKIPPED: rabbitmq-server is not installed (.ci/run installs it)");
-        return;
-    }
+    assert!(
+        Path::new("/usr/lib/rabbitmq/bin/rabbitmq-server").exists(),
+        "this test needs RabbitMQ's server at /usr/lib/rabbitmq/bin/rabbitmq-server \
+         (package rabbitmq-server; .ci/run installs it)"
+    );
     let c = small_comparison(&["broker", "--consumers", "2"]);
     assert_eq!(c["other"]["system"], "rabbitmq");
     assert_complete(&c["fedci"], 200, 2);

@@ -9,9 +9,10 @@ use fedci_tests::net::{
     Phases, block, blocked_peers, free_port, id_set, ids_by_topic, listen_on, publish_mix,
     set_diff, sync_rounds, sync_stats, unblock, wait_cut_off, wait_for, wait_for_set,
 };
+use fedci_tests::relay::Relay;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long catch-up may take to bring a node level (debug builds, 2 shared cores, other tests
 /// running nodes at the same time).
@@ -141,9 +142,14 @@ fn lying_peer_is_dropped_from_the_round_and_penalised() {
         leaked.is_empty(),
         "opnfv stored odl events it could only have had forged: {leaked:?}"
     );
-    assert!(
-        held.iter().all(|id| !published.contains(id)),
-        "every odl event opnfv holds is one it could verify (the roster offered on connect)"
+    // What opnfv does hold of odl is exactly what it could verify: odl's roster, which odl
+    // offers (genuine bytes) on connect.
+    let roster = id_set(&odl, &["--community", "odl", "--kind", "trust.roster"]);
+    assert_eq!(roster.len(), 1, "odl has one roster: {roster:?}");
+    let held = wait_for_set(&opnfv, Some("odl"), &roster, CATCHUP_TIMEOUT);
+    assert_eq!(
+        held, roster,
+        "opnfv holds odl's roster and nothing else of odl's"
     );
 }
 
@@ -426,13 +432,22 @@ fn wait_in_sync_round(node: &Node, peer_id: &str, after: u64) -> Value {
 #[test]
 fn in_sync_round_is_small() {
     let mut t = Phases::new("in_sync_round_is_small");
-    let mut odl = home("odl", Some(1));
-    let mut opnfv = home("opnfv", Some(1));
+    // opnfv starts a round every 2 s; odl never does, so what crosses the wire between two
+    // of opnfv's rounds is one round. opnfv reaches odl only through a relay that counts it.
+    let mut odl = home("odl", Some(3600));
+    let mut opnfv = home("opnfv", Some(2));
     pin_all(&[&odl, &opnfv]);
     odl.start();
     publish_mix(&odl, 6, "small");
     let odl_addr = odl.listen_addr();
-    opnfv.start_with(&["--peer", &odl_addr]);
+    let odl_port: u16 = odl_addr
+        .split('/')
+        .nth(4)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no TCP port in {odl_addr}"));
+    let relay = Relay::start(([127, 0, 0, 1], odl_port).into());
+    let via_relay = format!("{}/p2p/{}", listen_on(relay.port()), odl.peer_id());
+    opnfv.start_with(&["--peer", &via_relay]);
     wait_connected(&opnfv, &[&odl], MESH_TIMEOUT);
     // Both hold everything: odl's events and both rosters.
     let mut everything = community_set(&odl, "odl");
@@ -440,12 +455,46 @@ fn in_sync_round_is_small() {
     assert_eq!(everything.len(), 6 + 2, "6 events and two rosters");
     wait_for_set(&opnfv, None, &everything, CATCHUP_TIMEOUT);
     wait_for_set(&odl, None, &everything, CATCHUP_TIMEOUT);
-    t.mark("two nodes level");
+    t.mark("two nodes level, connected through the relay");
 
-    for (node, peer) in [(&odl, &opnfv), (&opnfv, &odl)] {
-        assert_small_in_sync_round(&mut t, node, peer);
+    // Two more in-sync rounds: the second starts and ends inside the window.
+    let odl_id = odl.peer_id();
+    let done = sync_rounds(&opnfv, &odl_id);
+    let from = Instant::now();
+    let round = wait_in_sync_round(&opnfv, &odl_id, done + 1);
+    let to = Instant::now();
+    let bursts = relay.bursts(from, to, Duration::from_millis(500));
+    t.mark(&format!(
+        "in-sync rounds on the wire: {bursts:?}; last: {round}"
+    ));
+    assert!(
+        !bursts.is_empty(),
+        "opnfv's rounds with odl did not cross the relay: {round}"
+    );
+    // Every burst, framing included, is a small exchange (a burst of unrelated traffic
+    // only makes this stricter).
+    for b in &bursts {
+        assert!(
+            b.to_target <= WIRE_BOUND && b.from_target <= WIRE_BOUND,
+            "an in-sync round moved {} B to odl and {} B back on the wire (bound {WIRE_BOUND} \
+             B each way): {bursts:?}; round {round}",
+            b.to_target,
+            b.from_target
+        );
     }
+    // The node's own estimate counts payload only: never more than the wire carried.
+    let full = bursts.iter().map(|b| b.to_target).max().unwrap_or(0);
+    let estimate = round["bytes_sent"].as_u64().unwrap_or(u64::MAX);
+    assert!(
+        estimate <= full,
+        "round reports {estimate} B sent, the wire carried {full} B: {round}"
+    );
+    assert_small_in_sync_round(&mut t, &opnfv, &odl);
 }
+
+/// Most bytes each way on the wire for one in-sync round between two nodes of one community
+/// each (10 topics): Noise, Yamux and multistream framing of one request-response included.
+const WIRE_BOUND: u64 = 1024;
 
 /// Waits for the next periodic round between `node` and `peer` that finds them in sync, and
 /// asserts it is one small exchange: ≤ 2 round trips, ≤ 1 KiB each way, nothing moved.

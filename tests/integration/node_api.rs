@@ -1,14 +1,16 @@
 //! Publish → get → query through the CLI and the socket, in JSON and raw COSE form; the raw form
 //! carried to a second node that pinned the first community's root; `curl --unix-socket`.
 
-use fedci_tests::{Node, have_program, is_id, ndjson, ndjson_ids};
+use fedci_tests::{Node, is_id, ndjson, ndjson_ids, require_program};
 use serde_json::{Value, json};
 use std::process::Command;
 
 /// The event JSON without the node-local `arrival`, for comparing one event across views.
 fn portable(mut v: Value) -> Value {
     if let Some(m) = v.as_object_mut() {
+        // Node-local: its position and its clock when it stored the event.
         m.remove("arrival");
+        m.remove("arrived_at");
     }
     v
 }
@@ -251,10 +253,7 @@ fn publish_get_query_round_trip_json_and_raw() {
 
 #[test]
 fn curl_unix_socket_works() {
-    if !have_program("curl") {
-        eprintln!("note: curl is not installed; skipping the curl --unix-socket checks");
-        return;
-    }
+    require_program("curl", "curl");
     let node = Node::started("odl");
     let sock = node.socket();
     let curl = |args: &[&str]| {

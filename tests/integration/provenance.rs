@@ -15,34 +15,39 @@ use std::time::Duration;
 
 const GOSSIP: Duration = Duration::from_secs(30);
 
-struct Federation {
-    odl: Node,
-    opnfv: Node,
+pub(crate) struct Federation {
+    pub(crate) odl: Node,
+    pub(crate) opnfv: Node,
 }
 
-struct Chain {
-    artifact: String,
-    baseline: String,
-    confidence: String,
-    stamp: String,
+pub(crate) struct Chain {
+    pub(crate) artifact: String,
+    pub(crate) baseline: String,
+    pub(crate) confidence: String,
+    pub(crate) stamp: String,
 }
 
-fn federation() -> Federation {
+/// ODL and OPNFV nodes that pin each other, connected. ODL's node runs with `odl_args`.
+pub(crate) fn federation_with(odl_args: &[&str]) -> Federation {
     let mut odl = Node::new();
     let mut opnfv = Node::new();
     odl.init("odl");
     opnfv.init("opnfv");
     odl.trust(&opnfv);
     opnfv.trust(&odl);
-    odl.start();
+    odl.start_with(odl_args);
     opnfv.start_with(&["--peer", &odl.listen_addr()]);
     wait_connected(&odl, &[&opnfv], MESH_TIMEOUT);
     wait_connected(&opnfv, &[&odl], MESH_TIMEOUT);
     Federation { odl, opnfv }
 }
 
+fn federation() -> Federation {
+    federation_with(&[])
+}
+
 /// Each step on the node of the community that speaks, after it has seen the step before.
-fn reference_chain(f: &Federation) -> Chain {
+pub(crate) fn reference_chain(f: &Federation) -> Chain {
     let artifact = f.odl.publish(
         "artifact.created",
         json!({"identity": "pkg:maven/org.opendaylight/karaf@0.8.3", "name": "karaf", "version": "0.8.3"}),

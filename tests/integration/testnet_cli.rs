@@ -3,11 +3,12 @@
 //! `down` leaves nothing behind. Nodes are checked as a user would: `fedci-testnet status`, and
 //! `fedci-node --home DIR/<name> publish | query` on the homes the net created.
 //!
-//! The network-namespace variant runs only as root with `ip` and working namespaces (it skips
-//! with a note otherwise), and uses netem latency only where the kernel has it.
+//! The network-namespace variant needs root, `ip`, `tc` and working namespaces, and fails
+//! saying so without them (`.ci/run` installs iproute2); it adds netem latency only where
+//! the kernel has the netem qdisc.
 
 use fedci_tests::net::{set_diff, wait_for};
-use fedci_tests::{is_id, ndjson_ids, node_bin, testnet_bin};
+use fedci_tests::{is_id, ndjson_ids, node_bin, require_program, require_root, testnet_bin};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -234,23 +235,19 @@ fn commands_without_a_net_fail_in_one_line() {
     assert!(String::from_utf8_lossy(&down.stdout).contains("nothing running"));
 }
 
-/// Root, `ip`, and a namespace can actually be created here.
-fn netns_usable() -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|r| r.split_whitespace().nth(1).map(|u| u == "0"))
-        .unwrap_or(false);
-    if !root {
-        return false;
-    }
+/// Panics with a clear message unless this test can make network namespaces: root, `ip`
+/// and `tc` (iproute2), and a kernel that creates a namespace.
+fn require_netns() {
+    require_root("`fedci-testnet up --netns` creates network namespaces");
+    require_program("ip", "iproute2");
+    require_program("tc", "iproute2");
     let probe = format!("fciprobe{}", std::process::id() % 100_000);
-    let ok = ip(&["netns", "add", &probe]);
-    if ok {
-        ip(&["netns", "del", &probe]);
-    }
-    ok
+    assert!(
+        ip(&["netns", "add", &probe]),
+        "`ip netns add` fails here: this test needs a kernel (container) that allows \
+         network namespaces"
+    );
+    ip(&["netns", "del", &probe]);
 }
 
 /// The kernel has netem (some VMs and containers lack sch_netem).
@@ -277,10 +274,7 @@ fn ip(args: &[&str]) -> bool {
 
 #[test]
 fn netns_net_cuts_links_for_real() {
-    if !netns_usable() {
-        eprintln!("skipped: needs root, iproute2 `ip` and network namespaces");
-        return;
-    }
+    require_netns();
     let mut args = vec!["--nodes", "3", "--netns"];
     if netem_usable() {
         args.extend(["--latency", "5ms"]);

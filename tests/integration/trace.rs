@@ -1,7 +1,7 @@
 //! Traceability across link levels: artifact ← published / composition ← confidence ← confidence,
 //! walked down from the artifact and up from the last confidence, rendered as JSON, DOT, Mermaid.
 
-use fedci_tests::{Node, have_program};
+use fedci_tests::{Node, require_program};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -212,33 +212,30 @@ fn trace_renders_dot_and_mermaid() {
     for rel in rels {
         assert!(dot.contains(rel), "dot lacks rel {rel}: {dot}");
     }
-    if have_program("dot") {
-        let mut child = Command::new("dot")
-            .arg("-Tsvg")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("running dot");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(dot.as_bytes())
-            .expect("feeding dot");
-        let out = child.wait_with_output().expect("dot");
-        assert!(
-            out.status.success(),
-            "dot -Tsvg rejected the output: {}\n{dot}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("<svg"),
-            "dot produced no SVG"
-        );
-    } else {
-        eprintln!("note: graphviz `dot` is not installed; skipping the dot -Tsvg check");
-    }
+    require_program("dot", "graphviz");
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running dot");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(dot.as_bytes())
+        .expect("feeding dot");
+    let out = child.wait_with_output().expect("dot");
+    assert!(
+        out.status.success(),
+        "dot -Tsvg rejected the output: {}\n{dot}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("<svg"),
+        "dot produced no SVG"
+    );
 
     let mermaid = node.cli_ok(&["trace", &c.artifact, "--down", "--format", "mermaid"]);
     assert!(

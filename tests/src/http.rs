@@ -1,4 +1,4 @@
-//! A tiny HTTP/1.1 client over a Unix socket: one request per connection (`Connection: close`),
+//! A tiny HTTP/1.1 client over a Unix socket (or TCP, for the web view): one request per connection (`Connection: close`),
 //! `Content-Length` or `chunked` responses, and NDJSON streams read line by line. Enough to talk
 //! to the node the way `curl --unix-socket` does, without an async runtime.
 
@@ -56,7 +56,7 @@ impl fmt::Debug for Response {
 }
 
 fn write_request(
-    stream: &mut UnixStream,
+    stream: &mut impl Write,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
@@ -98,9 +98,33 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> io::Result<Response> {
-    let mut stream = UnixStream::connect(socket)?;
+    let stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
     stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+    exchange(stream, method, path, headers, body)
+}
+
+/// [`request`] over TCP (the web view's listener), to `addr` such as `127.0.0.1:8080`.
+pub fn request_tcp(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<Response> {
+    let stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+    stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+    exchange(stream, method, path, headers, body)
+}
+
+fn exchange(
+    mut stream: impl Read + Write,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<Response> {
     write_request(&mut stream, method, path, headers, body)?;
     let mut raw = Vec::new();
     if let Err(e) = stream.read_to_end(&mut raw) {

@@ -3,16 +3,21 @@
 //! Unix socket. Shared by `tests/integration/` and reusable by the testnet.
 
 pub mod bin;
+pub mod browser;
+pub mod hostile;
 pub mod http;
 pub mod mesh;
 pub mod net;
 pub mod node;
 pub mod process;
+pub mod relay;
+pub mod root;
 
 pub use bin::{node_bin, testnet_bin};
 pub use http::{EventStream, Response};
 pub use node::Node;
 pub use process::Background;
+pub use root::require_root;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -49,16 +54,21 @@ pub fn read_lines(path: &Path) -> Vec<String> {
     }
 }
 
-/// True when `prog` can be run from PATH (used to skip assertions that need curl or dot).
-pub fn have_program(prog: &str) -> bool {
-    std::process::Command::new("sh")
+/// Panics with a clear message unless `prog` can be run from PATH. Tests that need a tool
+/// (curl, graphviz `dot`, `ip`, `tc`) fail without it rather than pass untested; `.ci/run`
+/// installs every one of them.
+pub fn require_program(prog: &str, package: &str) {
+    let found = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {prog}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "this test needs `{prog}` on PATH (package {package}; .ci/run installs it)"
+    );
 }
 
 /// The ids of NDJSON event lines (as printed by `query` and `watch`), blank lines skipped.

@@ -259,6 +259,16 @@ pub fn blocked_peers(node: &Node) -> Vec<String> {
         .collect()
 }
 
+/// Peer ids in status `network.banned` (peers the node cut off for misbehaving, for a while).
+pub fn banned_peers(node: &Node) -> Vec<String> {
+    node.network()["banned"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["peer_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Waits until `node` is connected to none of `peer_ids` and lists them all as blocked.
 pub fn wait_cut_off(node: &Node, peer_ids: &[String], timeout: Duration) {
     let deadline = Instant::now() + timeout;

@@ -35,9 +35,14 @@ impl Default for Node {
 impl Node {
     /// A fresh, empty home; nothing runs yet.
     pub fn new() -> Node {
+        Node::new_in(&std::env::temp_dir())
+    }
+
+    /// A fresh, empty home inside `parent` (e.g. a small tmpfs).
+    pub fn new_in(parent: &Path) -> Node {
         let dir = tempfile::Builder::new()
             .prefix("fedci-")
-            .tempdir()
+            .tempdir_in(parent)
             .expect("creating a temporary node home");
         Node {
             dir,
@@ -59,8 +64,14 @@ impl Node {
         self.dir.path()
     }
 
+    /// The CI socket: what a CI job uses.
     pub fn socket(&self) -> PathBuf {
         self.home().join("fedci.sock")
+    }
+
+    /// The owner-only admin socket: trust, peers, rosters, anyone's consumers.
+    pub fn admin_socket(&self) -> PathBuf {
+        self.home().join("admin.sock")
     }
 
     /// Where the daemon's stdout and stderr go (appended across restarts).
@@ -123,7 +134,20 @@ impl Node {
 
     /// `init --community C`; returns the root public key (the last line of stdout).
     pub fn init(&mut self, community: &str) -> String {
-        let out = self.cli_ok(&["init", "--community", community]);
+        self.init_with(community, &[])
+    }
+
+    /// `init --community C --root @OTHER/root.pub`: another node of `other`'s community,
+    /// pinning its root (the root's holder must still `roster add` this node's key).
+    pub fn init_joining(&mut self, other: &Node) -> String {
+        let root = format!("@{}", other.home().join("root.pub").display());
+        self.init_with(other.community(), &["--root", &root])
+    }
+
+    fn init_with(&mut self, community: &str, extra: &[&str]) -> String {
+        let mut args = vec!["init", "--community", community];
+        args.extend_from_slice(extra);
+        let out = self.cli_ok(&args);
         let key = last_line(&out);
         assert!(
             is_id(&key),
@@ -259,6 +283,16 @@ impl Node {
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
+    /// One HTTP request over the node's admin socket; panics if the connection fails.
+    pub fn admin_http(&self, method: &str, path: &str, body: &[u8]) -> Response {
+        http::request(&self.admin_socket(), method, path, &[], body)
+            .unwrap_or_else(|e| panic!("admin {method} {path}: {e}"))
+    }
+
+    pub fn admin_post_json(&self, path: &str, body: &Value) -> Response {
+        self.admin_http("POST", path, body.to_string().as_bytes())
+    }
+
     pub fn get(&self, path: &str) -> Response {
         self.http("GET", path, &[], &[])
     }
@@ -378,6 +412,28 @@ impl Node {
         let mut cmd = self.command();
         cmd.arg("watch").args(args);
         Background::spawn(cmd, &self.home().join(format!("{name}.log")), name)
+    }
+
+    /// The value of an unlabelled sample `name` on `GET /metrics`; panics if absent.
+    pub fn metric(&self, name: &str) -> u64 {
+        let r = self.get("/metrics");
+        assert_eq!(r.status, 200, "GET /metrics: {r:?}");
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("/metrics has no sample {name}:\n{text}"))
+    }
+
+    /// Resident memory of the running daemon in KiB (`VmRSS` of /proc/PID/status).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("reading /proc/PID/status of the node");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS in /proc status:\n{status}"))
     }
 
     /// Waits until the node holds event `id`.

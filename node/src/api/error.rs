@@ -58,6 +58,14 @@ impl From<crate::store::StoreError> for ApiError {
                 "shutting_down",
                 "the node is shutting down",
             ),
+            e @ crate::store::StoreError::OwnRoot(_) => {
+                Self::new(StatusCode::CONFLICT, "own_root", e.to_string())
+            }
+            e @ crate::store::StoreError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_failing",
+                e.to_string(),
+            ),
             other => Self::internal(other),
         }
     }

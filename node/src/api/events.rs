@@ -35,6 +35,64 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
+/// A checked `POST /v1/events` body: everything the node signs except who, when and seq.
+#[derive(Debug)]
+pub struct Draft {
+    pub kind: String,
+    pub data: ciborium::Value,
+    pub links: Vec<Link>,
+}
+
+impl Draft {
+    /// Parses and checks a publish request body (kind, data model, links); the vocabulary's
+    /// full check runs when the body is signed.
+    pub fn parse(body: &[u8]) -> Result<Draft, ApiError> {
+        // Strict: a key repeated in any object is refused (400 duplicate_key).
+        let req: PublishRequest = super::strict_json::parse(body)?;
+        vocab::check_kind(&req.kind)?;
+        let data = json_to_data(&req.data).map_err(|e| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_data", e.to_string())
+        })?;
+        let links = req
+            .links
+            .iter()
+            .map(|l| {
+                let target = l
+                    .target
+                    .parse::<EventId>()
+                    .map_err(|e| ApiError::bad_request("bad_link_target", e.to_string()))?;
+                fedci_proto::body::check_rel(&l.rel).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "bad_link_rel",
+                        e.to_string(),
+                    )
+                })?;
+                Ok(Link::new(l.rel.clone(), target))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(Draft {
+            kind: req.kind,
+            data,
+            links,
+        })
+    }
+
+    /// The body this node signs for the draft.
+    pub fn into_body(self, community: &str, author: [u8; 32], time: u64, seq: u64) -> Body {
+        Body {
+            v: fedci_proto::FORMAT_VERSION,
+            kind: self.kind,
+            community: community.to_string(),
+            author,
+            time,
+            seq,
+            links: self.links,
+            data: self.data,
+        }
+    }
+}
+
 /// An event as the API shows it: the event JSON plus its arrival seq on this node.
 #[derive(Debug, Serialize)]
 pub struct Item {
@@ -95,29 +153,8 @@ struct Published {
 }
 
 pub async fn publish(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req: PublishRequest = super::strict_json::parse(&body)?;
-    vocab::check_kind(&req.kind)?;
-    let data = json_to_data(&req.data)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_data", e.to_string()))?;
-    let links = req
-        .links
-        .iter()
-        .map(|l| {
-            let target = l
-                .target
-                .parse::<EventId>()
-                .map_err(|e| ApiError::bad_request("bad_link_target", e.to_string()))?;
-            fedci_proto::body::check_rel(&l.rel).map_err(|e| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "bad_link_rel",
-                    e.to_string(),
-                )
-            })?;
-            Ok(Link::new(l.rel.clone(), target))
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    let event = sign_new(&st, req.kind, data, links, "api")?;
+    let draft = Draft::parse(&body)?;
+    let event = sign_new(&st, draft.kind, draft.data, draft.links, "api")?;
     store_one(&st, event, "api").await
 }
 
@@ -129,16 +166,12 @@ pub(super) fn sign_new(
     links: Vec<Link>,
     source: &'static str,
 ) -> Result<Event, ApiError> {
-    let body = Body {
-        v: fedci_proto::FORMAT_VERSION,
-        kind,
-        community: st.config.community.clone(),
-        author: st.node_key.public().to_bytes(),
-        time: crate::now_ms(),
-        seq: st.store.next_own_seq(),
-        links,
-        data,
-    };
+    let body = Draft { kind, data, links }.into_body(
+        &st.config.community,
+        st.node_key.public().to_bytes(),
+        crate::now_ms(),
+        st.store.next_own_seq(),
+    );
     sign(&body, st.node_key.signing_key()).map_err(|e| {
         st.metrics.reject(source, e.code());
         ApiError::from(e)

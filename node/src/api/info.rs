@@ -1,8 +1,9 @@
 //! Consumers, trace, status, trust, peers, metrics and the JSON 404/405.
 
+use super::access::{Access, consumer_refusal};
 use super::events::{check_consumer, parse_id};
 use super::{ApiError, AppState};
-use crate::store::Direction;
+use crate::store::{ConsumerOutcome, Direction};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -20,13 +21,19 @@ struct AckRequest {
 
 pub async fn ack(
     State(st): State<AppState>,
+    access: Access,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let name = check_consumer(&name)?;
     let req: AckRequest = json_body(&body)?;
-    let cursor = st.store.ack(name.clone(), req.arrival).await?;
-    Ok(Json(json!({"consumer": name, "cursor": cursor})).into_response())
+    let caller = access.consumer_caller()?;
+    match st.store.ack(name.clone(), req.arrival, caller).await? {
+        ConsumerOutcome::Done { cursor } => {
+            Ok(Json(json!({"consumer": name, "cursor": cursor})).into_response())
+        }
+        refused => Err(consumer_refusal(&name, refused)),
+    }
 }
 
 pub async fn consumers(State(st): State<AppState>) -> Result<Response, ApiError> {
@@ -36,13 +43,16 @@ pub async fn consumers(State(st): State<AppState>) -> Result<Response, ApiError>
 
 pub async fn remove_consumer(
     State(st): State<AppState>,
+    access: Access,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let name = check_consumer(&name)?;
-    if st.store.remove_consumer(name.clone()).await? {
-        Ok(Json(json!({"consumer": name, "removed": true})).into_response())
-    } else {
-        Err(ApiError::not_found(format!("no consumer {name:?}")))
+    let caller = access.consumer_caller()?;
+    match st.store.remove_consumer(name.clone(), caller).await? {
+        ConsumerOutcome::Done { .. } => {
+            Ok(Json(json!({"consumer": name, "removed": true})).into_response())
+        }
+        refused => Err(consumer_refusal(&name, refused)),
     }
 }
 
@@ -87,8 +97,10 @@ pub async fn trace(
     }
 }
 
+/// Answers even while the store cannot be read (then without the counts), so a supervisor
+/// always learns the store's state.
 pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let (events, consumers, missing, topics, untrusted) = st
+    let counts = st
         .store
         .read(|s| {
             Ok((
@@ -99,7 +111,14 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
                 s.untrusted_count()?,
             ))
         })
-        .await?;
+        .await;
+    let (events, consumers, missing, topics, untrusted) = match counts {
+        Ok((e, c, m, t, u)) => (json!(e), json!(c), json!(m), json!(t), json!(u)),
+        Err(e) => {
+            tracing::warn!(error = %e, "status: store unreadable");
+            (json!(null), json!({}), json!(null), json!({}), json!(null))
+        }
+    };
     let trust = st.store.trust();
     let pins = pins_json(&trust, false);
     let mut out = json!({
@@ -117,6 +136,7 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
         "consumers": consumers,
         "pins": pins,
         "rejected": st.metrics.rejected_by_reason(),
+        "store": st.store.health().view(),
     });
     if let Some(net) = &st.net {
         out["network"] = net.status();
@@ -186,7 +206,10 @@ pub async fn pin(State(st): State<AppState>, body: Bytes) -> Result<Response, Ap
         .key
         .parse()
         .map_err(|e: fedci_keys::KeyError| ApiError::bad_request("bad_key", e.to_string()))?;
-    let changed = st.store.pin(req.community.clone(), key).await?;
+    let changed = st
+        .store
+        .pin(req.community.clone(), key, &st.config.community)
+        .await?;
     Ok(
         Json(json!({"community": req.community, "root": key.to_string(), "changed": changed}))
             .into_response(),
@@ -243,15 +266,16 @@ fn set_blocked(st: &AppState, body: &[u8], blocked: bool) -> Result<Response, Ap
 }
 
 pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let events = st.store.read(|s| s.count()).await?;
-    let text = st.metrics.render(&[
-        ("fedci_events", "Events held in the store.", events),
-        (
-            "fedci_last_arrival",
-            "Arrival seq of the newest event.",
-            st.store.last_seq(),
-        ),
-    ]);
+    let mut gauges = vec![(
+        "fedci_last_arrival",
+        "Arrival seq of the newest event.",
+        st.store.last_seq(),
+    )];
+    // Metrics must answer while the store is failing: that is when they matter.
+    if let Ok(events) = st.store.read(|s| s.count()).await {
+        gauges.push(("fedci_events", "Events held in the store.", events));
+    }
+    let text = st.metrics.render(&gauges);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

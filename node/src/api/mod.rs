@@ -1,6 +1,7 @@
 //! The local socket API: HTTP/1.1 over a Unix socket, JSON in and out (the Docker Engine API
 //! convention), so any CI job can use `curl --unix-socket` and the CLI is just a client.
 
+mod access;
 mod cloudevents;
 mod error;
 mod events;
@@ -12,10 +13,13 @@ mod serve;
 mod stream;
 mod strict_json;
 
+pub use access::{PeerCred, Role};
 pub use error::ApiError;
+pub use events::{Draft, Params, PublishRequest};
+pub use info::TraceParams;
 pub use info::pins_json;
 pub use limits::{ApiLimits, ClientId};
-pub use serve::{ConnLimits, serve_listener};
+pub use serve::{ConnLimits, Listener, serve_listener};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -25,7 +29,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use fedci_keys::SecretKey;
 use fedci_proto::Event;
 use std::sync::Arc;
@@ -61,7 +65,13 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+/// The API as served on one socket: admin-only routes answer 403 `admin_only` on the CI
+/// socket (see [`access`]).
+pub fn router(state: AppState, role: Role) -> Router {
+    let admin = |route: MethodRouter<AppState>| match role {
+        Role::Admin => route,
+        Role::Ci => post(access::admin_only),
+    };
     Router::new()
         .route("/v1/events", post(events::publish).get(events::query))
         .route("/v1/events/raw", post(events::publish_raw))
@@ -77,14 +87,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/trace/{id}", get(info::trace))
         .route("/v1/status", get(info::status))
         .route("/v1/trust", get(info::trust))
-        .route("/v1/trust/pins", post(info::pin))
-        .route("/v1/peers", post(info::add_peer))
-        .route("/v1/peers/block", post(info::block_peer))
-        .route("/v1/peers/unblock", post(info::unblock_peer))
+        .route("/v1/trust/pins", admin(post(info::pin)))
+        .route("/v1/peers", admin(post(info::add_peer)))
+        .route("/v1/peers/block", admin(post(info::block_peer)))
+        .route("/v1/peers/unblock", admin(post(info::unblock_peer)))
         .route("/metrics", get(info::metrics))
         .fallback(info::not_found)
         .method_not_allowed_fallback(info::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), count))
+        .layer(axum::Extension(role))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.max_request_bytes,
         ))
@@ -124,10 +135,10 @@ async fn count(State(state): State<AppState>, req: Request, next: Next) -> Respo
     resp
 }
 
-/// Serves the API until `shutdown` fires; open streams end with it.
-pub async fn serve(listener: UnixListener, state: AppState) -> std::io::Result<()> {
+/// Serves the API for `role` until `shutdown` fires; open streams end with it.
+pub async fn serve(listener: UnixListener, state: AppState, role: Role) -> std::io::Result<()> {
     let limits = ConnLimits::from_config(&state.config);
     let metrics = state.metrics.clone();
     let shutdown = state.shutdown.clone();
-    serve_listener(listener, router(state), limits, metrics, shutdown).await
+    serve_listener(listener, router(state, role), limits, metrics, shutdown).await
 }

@@ -1,12 +1,15 @@
 //! Accepting connections on a Unix socket and serving a router on them: a cap on open
 //! connections in total and per client process (its pid, from the socket's peer credentials),
 //! a header-read timeout, an idle timeout, and a graceful end on shutdown. Any listener with
-//! any router is served by [`serve_listener`], so a second socket reuses all of it.
+//! any router is served by [`serve_listener`] (generic over [`Listener`]: Unix or TCP), so a
+//! second socket reuses all of it.
 
+use super::access::PeerCred;
 use super::limits::ClientId;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::collections::HashMap;
@@ -17,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +31,55 @@ const MAX_BUF: usize = 64 << 10;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// At most one "connection refused" warning this often; the rest are summed into it.
 const REFUSED_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// A socket [`serve_listener`] accepts connections on: the Unix API socket, or the read-only
+/// web view's TCP listener.
+pub trait Listener: Send + 'static {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+    /// The key of the per-client cap: the peer's pid on a Unix socket; `None` where there is
+    /// none, so all such connections share one per-client budget.
+    fn client(stream: &Self::Stream) -> Option<i32>;
+    /// Who is calling, for consumer ownership: the peer's uid on a Unix socket, else nobody.
+    fn caller(stream: &Self::Stream) -> PeerCred;
+    /// Writes what the socket takes at once, without waiting.
+    fn try_write(stream: &Self::Stream, buf: &[u8]) -> io::Result<usize>;
+}
+
+impl Listener for UnixListener {
+    type Stream = UnixStream;
+    async fn accept(&self) -> io::Result<UnixStream> {
+        UnixListener::accept(self).await.map(|(s, _)| s)
+    }
+    fn client(stream: &UnixStream) -> Option<i32> {
+        stream.peer_cred().ok().and_then(|c| c.pid())
+    }
+    fn caller(stream: &UnixStream) -> PeerCred {
+        PeerCred::of(stream)
+    }
+    fn try_write(stream: &UnixStream, buf: &[u8]) -> io::Result<usize> {
+        stream.try_write(buf)
+    }
+}
+
+impl Listener for TcpListener {
+    type Stream = TcpStream;
+    async fn accept(&self) -> io::Result<TcpStream> {
+        let (s, _) = TcpListener::accept(self).await?;
+        // Small JSON answers and NDJSON lines should leave at once, not after Nagle's delay.
+        let _ = s.set_nodelay(true);
+        Ok(s)
+    }
+    fn client(_: &TcpStream) -> Option<i32> {
+        None
+    }
+    fn caller(_: &TcpStream) -> PeerCred {
+        PeerCred { uid: None }
+    }
+    fn try_write(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+        stream.try_write(buf)
+    }
+}
 
 /// Limits of one socket's connections.
 #[derive(Debug, Clone, Copy)]
@@ -51,8 +103,8 @@ impl ConnLimits {
 
 /// Serves `app` on every connection `listener` accepts until `shutdown` fires, then lets open
 /// connections finish (streams end on the same signal) for a few seconds.
-pub async fn serve_listener(
-    listener: UnixListener,
+pub async fn serve_listener<L: Listener>(
+    listener: L,
     app: Router,
     limits: ConnLimits,
     metrics: Arc<Metrics>,
@@ -68,7 +120,7 @@ pub async fn serve_listener(
             _ = shutdown.cancelled() => break,
         };
         let stream = match accepted {
-            Ok((stream, _)) => stream,
+            Ok(stream) => stream,
             Err(e) => {
                 // Out of file descriptors, most likely: back off instead of spinning.
                 refusals.accept_failed(&e);
@@ -78,11 +130,13 @@ pub async fn serve_listener(
                 }
             }
         };
-        let client = stream.peer_cred().ok().and_then(|c| c.pid());
+        let client = L::client(&stream);
         match slots.take(client) {
             Ok(slot) => {
+                let caller = L::caller(&stream);
                 conns.spawn(serve_conn(
                     stream,
+                    caller,
                     app.clone(),
                     limits,
                     slot,
@@ -93,7 +147,7 @@ pub async fn serve_listener(
             Err(cap) => {
                 metrics.api_connections_refused.fetch_add(1, Relaxed);
                 refusals.refused(client, cap);
-                refuse(&stream);
+                refuse(&stream, L::try_write);
             }
         }
     }
@@ -112,8 +166,9 @@ pub async fn serve_listener(
 }
 
 /// Serves one connection until it ends, times out, or shutdown has let it finish.
-async fn serve_conn(
-    stream: UnixStream,
+async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
+    cred: PeerCred,
     app: Router,
     limits: ConnLimits,
     slot: Slot,
@@ -131,7 +186,9 @@ async fn serve_conn(
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_BUF);
     // The slot is held for as long as this function runs, i.e. the connection lives.
-    let app = app.layer(axum::Extension(ClientId(slot.client)));
+    let app = app
+        .layer(axum::Extension(ClientId(slot.client)))
+        .layer(axum::Extension(ConnectInfo(cred)));
     let conn = builder.serve_connection(io, TowerToHyperService::new(app));
     tokio::pin!(conn);
     let mut shutting_down = false;
@@ -160,13 +217,13 @@ async fn serve_conn(
 }
 
 /// Tells a refused client why, if its socket takes the bytes at once, then closes.
-fn refuse(stream: &UnixStream) {
+fn refuse<S>(stream: &S, try_write: fn(&S, &[u8]) -> io::Result<usize>) {
     const BODY: &str = r#"{"error":{"code":"too_many_connections","message":"the node has too many open connections from this client or in total; retry later"}}"#;
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
         BODY.len()
     );
-    let _ = stream.try_write(answer.as_bytes());
+    let _ = try_write(stream, answer.as_bytes());
 }
 
 /// Which cap refused a connection.
@@ -311,12 +368,12 @@ impl Activity {
 }
 
 /// A socket that records when bytes move, for the idle timeout.
-struct Tracked {
-    inner: UnixStream,
+struct Tracked<S> {
+    inner: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Tracked {
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -331,7 +388,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -22,6 +22,10 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "permission denied on {0}: the CI socket (fedci.sock) needs the home's group, the admin socket (admin.sock) the node's owner"
+    )]
+    NotPermitted(PathBuf),
     #[error("talking to the node: {0}")]
     Http(String),
     #[error("{message} ({code}, HTTP {status})")]
@@ -62,9 +66,14 @@ impl Client {
         let stream =
             UnixStream::connect(&self.socket)
                 .await
-                .map_err(|source| ClientError::Connect {
-                    socket: self.socket.clone(),
-                    source,
+                .map_err(|source| match source.kind() {
+                    std::io::ErrorKind::PermissionDenied => {
+                        ClientError::NotPermitted(self.socket.clone())
+                    }
+                    _ => ClientError::Connect {
+                        socket: self.socket.clone(),
+                        source,
+                    },
                 })?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await

@@ -1,17 +1,14 @@
 //! What each subcommand does.
 
+use super::admin;
 use super::client::Client;
 use super::{Cli, Command, FilterArgs, PeerCommand, TrustCommand, watch, with_query};
 use anyhow::{Context, Result, bail};
 use fedci_keys::PublicKey;
-use fedci_node::config::Config;
 use fedci_node::home::Home;
-use fedci_node::metrics::Metrics;
-use fedci_node::store::Store;
 use hyper::Method;
 use serde_json::{Value, json};
 use std::io::Write;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run_command(cli: Cli) -> Result<()> {
@@ -21,16 +18,22 @@ pub async fn run_command(cli: Cli) -> Result<()> {
     }
     let home = Home::resolve(cli.home)?;
     match cli.command {
-        Command::Init { community } => init(&home, &community).await,
+        Command::Init { community, root } => {
+            let join = root.as_deref().map(parse_key).transpose()?;
+            init(&home, &community, join).await
+        }
         Command::Run(args) => {
             let opts = fedci_node::daemon::RunOptions {
                 listen: args.listen,
                 peers: args.peer,
                 tamper: args.tamper_relay,
+                http: args.http,
+                http_token: args.http_token,
             };
             run(home, opts).await
         }
         Command::Roster(cmd) => super::roster::roster(&home, cmd).await,
+        Command::Consumer(cmd) => admin::consumer(&home, cmd).await,
         Command::Export {
             id,
             up,
@@ -45,14 +48,14 @@ pub async fn run_command(cli: Cli) -> Result<()> {
         },
         Command::Verify { .. } => unreachable_verify(),
         Command::Peer(PeerCommand::Block { peer_id }) => {
-            client(&home)?
+            admin_client(&home)?
                 .post_json("/v1/peers/block", &json!({ "peer_id": peer_id }))
                 .await?;
             say!("blocked {peer_id}");
             Ok(())
         }
         Command::Peer(PeerCommand::Unblock { peer_id }) => {
-            client(&home)?
+            admin_client(&home)?
                 .post_json("/v1/peers/unblock", &json!({ "peer_id": peer_id }))
                 .await?;
             say!("unblocked {peer_id}");
@@ -133,11 +136,11 @@ pub async fn run_command(cli: Cli) -> Result<()> {
         }
         Command::Status { json } => status(&client(&home)?, json).await,
         Command::Trust(TrustCommand::Add { community, key }) => {
-            trust_add(&home, &community, &key).await
+            admin::trust_add(&home, &community, &key).await
         }
-        Command::Trust(TrustCommand::List) => trust_list(&home).await,
+        Command::Trust(TrustCommand::List) => admin::trust_list(&home).await,
         Command::Peer(PeerCommand::Add { addr }) => {
-            let v = client(&home)?
+            let v = admin_client(&home)?
                 .post_json("/v1/peers", &json!({ "addr": addr }))
                 .await?;
             say!(
@@ -158,13 +161,28 @@ fn unreachable_verify() -> Result<()> {
     bail!("verify runs without a home")
 }
 
-fn client(home: &Home) -> Result<Client> {
+/// The CI socket: what CI jobs use.
+pub(super) fn client(home: &Home) -> Result<Client> {
     let config = home.load_config()?;
     Ok(Client::new(home.socket_path(&config)))
 }
 
-async fn init(home: &Home, community: &str) -> Result<()> {
-    let r = home.init(community).await?;
+/// The owner-only admin socket: trust, peers, rosters, anyone's consumers.
+pub(super) fn admin_client(home: &Home) -> Result<Client> {
+    let config = home.load_config()?;
+    Ok(Client::new(home.admin_socket_path(&config)))
+}
+
+/// A public key as 64 hex characters, or @FILE (a `root.pub`).
+pub(super) fn parse_key(arg: &str) -> Result<PublicKey> {
+    Ok(match arg.strip_prefix('@') {
+        Some(path) => PublicKey::from_file(std::path::Path::new(path))?,
+        None => arg.parse()?,
+    })
+}
+
+async fn init(home: &Home, community: &str, join: Option<PublicKey>) -> Result<()> {
+    let r = home.init(community, join).await?;
     say!(
         "initialised community {} in {}",
         r.community,
@@ -360,6 +378,14 @@ async fn status(client: &Client, as_json: bool) -> Result<()> {
         s["events"],
         s["last_arrival"]
     );
+    match s["store"]["state"].as_str() {
+        Some("ok") => say!("store       ok"),
+        _ => say!(
+            "store       FAILING: {} (retry {}; publishes are refused until it recovers)",
+            s["store"]["error"].as_str().unwrap_or("unknown error"),
+            s["store"]["retries"]
+        ),
+    }
     if s["untrusted_events"].as_u64().unwrap_or(0) > 0 {
         say!(
             "untrusted   {} stored event(s) no longer authorised (revoked key or re-pinned root): not served in queries or streams",
@@ -387,74 +413,6 @@ async fn status(client: &Client, as_json: bool) -> Result<()> {
         say!("network     {}", serde_json::to_string(net)?);
     }
     Ok(())
-}
-
-/// Pins through the running node, or straight into the store when the node is stopped.
-async fn trust_add(home: &Home, community: &str, key: &str) -> Result<()> {
-    let key: PublicKey = match key.strip_prefix('@') {
-        Some(path) => PublicKey::from_file(std::path::Path::new(path))?,
-        None => key.parse()?,
-    };
-    fedci_proto::body::check_community(community)?;
-    let config = home.load_config()?;
-    let client = Client::new(home.socket_path(&config));
-    let changed = match client
-        .post_json(
-            "/v1/trust/pins",
-            &json!({"community": community, "key": key.to_string()}),
-        )
-        .await
-    {
-        Ok(v) => v["changed"] == true,
-        Err(super::ClientError::Connect { .. }) => {
-            let (store, writer) = open_offline(home, &config)?;
-            let changed = store.pin(community.to_string(), key).await?;
-            drop(store);
-            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-            changed
-        }
-        Err(e) => return Err(e.into()),
-    };
-    say!(
-        "{} {community} root {key}",
-        if changed { "pinned" } else { "already pinned:" }
-    );
-    Ok(())
-}
-
-async fn trust_list(home: &Home) -> Result<()> {
-    let config = home.load_config()?;
-    let client = Client::new(home.socket_path(&config));
-    let v = match client.get_json("/v1/trust").await {
-        Ok(v) => v,
-        Err(super::ClientError::Connect { .. }) => {
-            let (store, writer) = open_offline(home, &config)?;
-            let pins = fedci_node::api::pins_json(&store.trust(), false);
-            drop(store);
-            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-            json!({ "pins": pins })
-        }
-        Err(e) => return Err(e.into()),
-    };
-    for p in v["pins"].as_array().into_iter().flatten() {
-        say!(
-            "{:<12} {}  roster serial {}",
-            p["community"].as_str().unwrap_or("?"),
-            p["root"].as_str().unwrap_or("?"),
-            p["roster"]["serial"]
-        );
-    }
-    Ok(())
-}
-
-fn open_offline(home: &Home, _config: &Config) -> Result<(Store, fedci_node::store::WriterThread)> {
-    match Store::open(&home.store_path(), None, Arc::new(Metrics::default())) {
-        Ok(s) => Ok(s),
-        Err(fedci_node::store::StoreError::AlreadyOpen) => {
-            bail!("the node is running but its socket does not answer; try again")
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn print_bytes(body: &[u8]) -> Result<()> {

@@ -1,5 +1,6 @@
 //! The `fedci-node` command line: `init` and `run` act on the home; every other command is a
-//! client of the running node's socket (`trust` also works with the node stopped).
+//! client of the running node: CI commands on its CI socket, trust, peer and roster commands
+//! on its owner-only admin socket (`trust` also works with the node stopped).
 
 /// `println!` that returns the write error instead of panicking (e.g. `| head` closing the
 /// pipe); `main` treats a broken pipe as a normal end.
@@ -10,6 +11,7 @@ macro_rules! say {
     }};
 }
 
+mod admin;
 mod client;
 mod commands;
 mod evidence;
@@ -54,6 +56,11 @@ pub enum Command {
         /// The community this node speaks for (a-z, 0-9, '-'), e.g. `odl`.
         #[arg(long)]
         community: String,
+        /// Join an existing community as another node: pin its root (64 hex, or @FILE, its
+        /// root.pub) instead of making a new one. The root's holder then authorises this
+        /// node's key with `roster add`. A node's own root is never re-pinned later.
+        #[arg(long, value_name = "KEY")]
+        root: Option<String>,
     },
     /// Run the node until SIGINT or SIGTERM.
     Run(RunArgs),
@@ -198,6 +205,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Durable consumers (the cursors of `watch --consumer`).
+    #[command(subcommand)]
+    Consumer(ConsumerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsumerCommand {
+    /// List consumers and their cursors.
+    List,
+    /// Forget a consumer: it starts from the beginning next time. The node's owner may remove
+    /// any consumer; anyone else only those their uid made.
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -257,6 +276,14 @@ pub struct RunArgs {
     /// and penalise such a node.
     #[arg(long, hide = true)]
     pub tamper_relay: bool,
+    /// Serve the read-only web view (the page and the API's GET routes) on this TCP address,
+    /// e.g. 127.0.0.1:8080. Off by default. Writes are refused (405).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// File holding the bearer token every web view request must carry; required when
+    /// --http is not a loopback address.
+    #[arg(long, value_name = "FILE", requires = "http")]
+    pub http_token: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,5 @@
 //! `fedci-node roster …`: shows or changes this community's roster. Changes are signed with
-//! the root key and published through the node like any raw event, so they reach every peer.
+//! the root key and published through the node's admin socket like any raw event, so they reach every peer.
 
 use super::RosterCommand;
 use super::client::Client;
@@ -131,7 +131,8 @@ pub async fn roster(home: &Home, cmd: RosterCommand) -> Result<()> {
     roster.serial += 1;
     let serial = roster.serial;
     let event = roster.sign(&root, now, previous)?;
-    client
+    // Reading the roster is anyone's; publishing a new one is the owner's (admin socket).
+    super::commands::admin_client(home)?
         .request(
             Method::POST,
             "/v1/events/raw",

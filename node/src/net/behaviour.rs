@@ -1,11 +1,12 @@
 //! The libp2p behaviour: gossipsub (live path), identify, and request-response (sync).
 //!
-//! Gossipsub runs anonymous (events carry their own signatures) with message id = event id,
-//! validation deferred to the node, mesh sizes for small federations, and peer scoring with
+//! Gossipsub runs anonymous (events carry their own signatures) with message id = SHA-256 of
+//! the whole envelope (signature included; the store dedupes by event id), validation deferred
+//! to the node, mesh sizes for small federations, and peer scoring with
 //! loopback (and configured test addresses) exempt from the IP-colocation penalty.
 
 use crate::sync::protocol::{Request, Response};
-use fedci_proto::{Event, MAX_EVENT_BYTES};
+use fedci_proto::MAX_EVENT_BYTES;
 use libp2p::gossipsub::{
     self, AllowAllSubscriptionFilter, IdentityTransform, MessageAuthenticity, MessageId,
     PeerScoreParams, PeerScoreThresholds, TopicScoreParams, ValidationMode,
@@ -13,6 +14,7 @@ use libp2p::gossipsub::{
 use libp2p::request_response::{self, ProtocolSupport, cbor};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{StreamProtocol, identify, identity};
+use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -26,8 +28,12 @@ pub type Gossipsub = gossipsub::Behaviour<IdentityTransform, AllowAllSubscriptio
 #[derive(NetworkBehaviour)]
 #[allow(missing_debug_implementations)] // libp2p behaviours have no Debug
 pub struct FedBehaviour {
+    /// Inbound connection limits (first, so a refused connection costs no other behaviour).
+    pub limits: super::limits::Limits,
     /// Peers we refuse (operator's `peer block`, the testnet's process-level partitions).
     pub blocked: libp2p::allow_block_list::Behaviour<libp2p::allow_block_list::BlockedPeers>,
+    /// Peers banned for a while for misbehaving; kept apart from the operator's list.
+    pub banned: libp2p::allow_block_list::Behaviour<libp2p::allow_block_list::BlockedPeers>,
     pub gossipsub: Gossipsub,
     pub identify: identify::Behaviour,
     pub sync: cbor::Behaviour<Request, Response>,
@@ -106,18 +112,17 @@ pub fn build(
         identify::Config::new("/fedci/1".to_string(), key.public())
             .with_agent_version(format!("fedci-node/{}", env!("CARGO_PKG_VERSION"))),
     );
-    let codec = cbor::codec::Codec::<Request, Response>::default()
-        .set_request_size_maximum(crate::sync::protocol::MAX_REQUEST_BYTES)
-        .set_response_size_maximum(crate::sync::protocol::MAX_RESPONSE_BYTES);
     let sync = cbor::Behaviour::with_codec(
-        codec,
+        crate::sync::protocol::codec(),
         [(SYNC_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(Duration::from_secs(30))
             .with_max_concurrent_streams(64),
     );
     Ok(FedBehaviour {
+        limits: Default::default(),
         blocked: Default::default(),
+        banned: Default::default(),
         gossipsub,
         identify,
         sync,
@@ -148,11 +153,10 @@ pub fn topic_params() -> TopicScoreParams {
 /// The most a peer's positive topic scores add up to (see `topic_params`).
 pub const TOPIC_SCORE_CAP: f64 = 5.0;
 
-/// Message id = event id (SHA-256 of the payload), so gossip dedupe and the store agree.
-/// Bytes that are not an envelope get a hash of the whole message; validation rejects them.
-fn message_id(m: &gossipsub::Message) -> MessageId {
-    match Event::id_of(&m.data) {
-        Some(id) => MessageId::new(id.as_bytes()),
-        None => MessageId::new(fedci_proto::EventId::of_payload(&m.data).as_bytes()),
-    }
+/// Message id = SHA-256 of the whole envelope bytes, signature included. The event id (hash of
+/// the payload only) would let anyone censor an event: a copy with a broken signature has the
+/// same event id, is rejected, and its id then blocks the genuine copy in gossipsub's duplicate
+/// cache. The store still dedupes by event id.
+pub fn message_id(m: &gossipsub::Message) -> MessageId {
+    MessageId::new(&Sha256::digest(&m.data))
 }

@@ -3,6 +3,7 @@
 
 mod actor;
 pub mod behaviour;
+pub mod limits;
 mod validate;
 
 pub use actor::{NetConfig, NetError, start};

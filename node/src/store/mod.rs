@@ -4,11 +4,17 @@
 //! an ingest is answered only after the commit that holds it. Reads run on redb snapshots from
 //! any thread (callers on the async runtime use `spawn_blocking`). The open database file also
 //! serves as the home's lock: redb refuses a second open of the same file.
+//!
+//! A failed commit (disk full, I/O error) leaves redb's handle failed for good, so the writer
+//! reopens the file, reloads its counters and trust from what is committed, and probes with
+//! backoff until writes work again ([`health`]); meanwhile every write is refused at once.
 
 pub mod digest;
 mod evidence;
+mod health;
 mod read;
 mod schema;
+mod slot;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;
@@ -16,14 +22,15 @@ mod trace;
 mod writer;
 
 pub use evidence::BundleError;
+pub use health::{Failure, Health, HealthView};
 pub use read::{PageLimit, QueryPage, SCAN_BUDGET, StoredEvent};
 pub use trace::{Direction, Graph, GraphEdge, GraphNode};
-pub use writer::{IngestError, Outcome};
+pub use writer::{Caller, ConsumerOutcome, IngestError, Outcome};
 
 use crate::metrics::Metrics;
 use fedci_keys::{PublicKey, TrustStore};
 use fedci_proto::Event;
-use redb::{Database, ReadableDatabase};
+use slot::{DbSlot, Snapshot};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,8 +50,12 @@ pub enum StoreError {
     Closed,
     #[error("store holds an unreadable record: {0}")]
     Corrupt(String),
-    #[error("the store could not commit: {0}")]
-    CommitFailed(String),
+    #[error(
+        "refusing to re-pin {0}: it is this node's own community; its root changes only with a new home"
+    )]
+    OwnRoot(String),
+    #[error("the store cannot write ({0}); it retries by itself, nothing was stored")]
+    Unavailable(String),
 }
 
 impl<E: Into<redb::Error>> From<E> for StoreError {
@@ -64,11 +75,12 @@ pub struct Store {
 
 #[derive(Debug)]
 struct Inner {
-    db: Arc<Database>,
+    db: Arc<DbSlot>,
     tx: mpsc::Sender<writer::Request>,
     committed: watch::Receiver<u64>,
     trust: watch::Receiver<Arc<TrustStore>>,
-    own_seq: AtomicU64,
+    own_seq: Arc<AtomicU64>,
+    health: Arc<Health>,
     metrics: Arc<Metrics>,
     /// Stored events the trust of that version does not authorise (see `evidence.rs`).
     untrusted: std::sync::Mutex<Option<(Arc<TrustStore>, u64)>>,
@@ -93,20 +105,25 @@ impl Store {
         own_author: Option<[u8; 32]>,
         metrics: Arc<Metrics>,
     ) -> Result<(Store, WriterThread), StoreError> {
-        let db = Arc::new(Database::builder().set_cache_size(64 << 20).create(path)?);
-        let state = writer::State::load(&db, own_author)?;
+        let db = Arc::new(DbSlot::open(path)?);
+        let state = writer::State::load(&*db.get()?, own_author)?;
         let last = state.next_seq.saturating_sub(1);
-        let own_seq = state.own_seq;
+        let own_seq = Arc::new(AtomicU64::new(state.own_seq));
+        let health = Arc::new(Health::new(metrics.clone()));
         let (committed_tx, committed) = watch::channel(last);
         let (trust_tx, trust) = watch::channel(Arc::new(state.trust.clone()));
         let (tx, rx) = mpsc::channel(WRITER_QUEUE);
         let thread = writer::spawn(
-            db.clone(),
-            state,
+            writer::Shared {
+                db: db.clone(),
+                state,
+                committed: committed_tx,
+                trust: trust_tx,
+                own_seq: own_seq.clone(),
+                health: health.clone(),
+                metrics: metrics.clone(),
+            },
             rx,
-            committed_tx,
-            trust_tx,
-            metrics.clone(),
         )?;
         let store = Store {
             inner: Arc::new(Inner {
@@ -114,7 +131,8 @@ impl Store {
                 tx,
                 committed,
                 trust,
-                own_seq: AtomicU64::new(own_seq),
+                own_seq,
+                health,
                 metrics,
                 untrusted: std::sync::Mutex::new(None),
             }),
@@ -122,12 +140,13 @@ impl Store {
         Ok((store, WriterThread(thread)))
     }
 
-    pub(crate) fn db(&self) -> &Database {
-        &self.inner.db
-    }
-
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
+    }
+
+    /// Whether the store can write, and why not.
+    pub fn health(&self) -> &Health {
+        &self.inner.health
     }
 
     /// The arrival seq of the newest committed event (0 when empty).
@@ -188,24 +207,52 @@ impl Store {
         .await?
     }
 
-    /// Moves a durable consumer's cursor forward to `seq` (never backwards).
-    pub async fn ack(&self, consumer: String, seq: u64) -> Result<u64, StoreError> {
+    /// Moves a durable consumer's cursor forward to `seq` (never backwards), if `caller`
+    /// may (see [`Caller`]).
+    pub async fn ack(
+        &self,
+        consumer: String,
+        seq: u64,
+        caller: Caller,
+    ) -> Result<ConsumerOutcome, StoreError> {
         self.call(|reply| writer::Request::Ack {
             consumer,
             seq,
+            caller,
             reply,
         })
         .await?
     }
 
-    /// Forgets a durable consumer: it starts from the beginning next time.
-    pub async fn remove_consumer(&self, consumer: String) -> Result<bool, StoreError> {
-        self.call(|reply| writer::Request::RemoveConsumer { consumer, reply })
-            .await?
+    /// Forgets a durable consumer, if `caller` may: it starts from the beginning next time.
+    pub async fn remove_consumer(
+        &self,
+        consumer: String,
+        caller: Caller,
+    ) -> Result<ConsumerOutcome, StoreError> {
+        self.call(|reply| writer::Request::RemoveConsumer {
+            consumer,
+            caller,
+            reply,
+        })
+        .await?
     }
 
-    /// Pins a community's root key. Returns true if it changed anything.
-    pub async fn pin(&self, community: String, key: PublicKey) -> Result<bool, StoreError> {
+    /// Pins a community's root key. Returns true if it changed anything. The root of
+    /// `own_community` is never replaced: re-pinning it to another key would make this node
+    /// refuse its own events (a new root means a new home).
+    pub async fn pin(
+        &self,
+        community: String,
+        key: PublicKey,
+        own_community: &str,
+    ) -> Result<bool, StoreError> {
+        if community == own_community
+            && let Some(current) = self.trust().pinned(&community)
+            && *current != key
+        {
+            return Err(StoreError::OwnRoot(community));
+        }
         self.call(|reply| writer::Request::Pin {
             community,
             key,
@@ -224,6 +271,10 @@ impl Store {
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> writer::Request,
     ) -> Result<T, StoreError> {
+        // A failing store refuses at once rather than queueing writes behind its retries.
+        if let Some(error) = self.inner.health.error() {
+            return Err(StoreError::Unavailable(error));
+        }
         let (reply, rx) = oneshot::channel();
         self.inner
             .tx
@@ -244,7 +295,7 @@ impl Store {
             .map_err(|_| StoreError::Closed)?
     }
 
-    pub(crate) fn begin_read(&self) -> Result<redb::ReadTransaction, StoreError> {
-        Ok(self.db().begin_read()?)
+    pub(crate) fn begin_read(&self) -> Result<Snapshot, StoreError> {
+        self.inner.db.begin_read()
     }
 }

@@ -369,16 +369,28 @@ impl Store {
     /// the current trust no longer authorises (revoked since, re-pinned root) are not handed
     /// out: a node passes on only what it vouches for.
     pub fn get_raws(&self, ids: &[EventId], max_bytes: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self.get_vouched(ids, max_bytes)?.0)
+    }
+
+    /// [`Store::get_raws`], and the ids held but withheld because the current trust no longer
+    /// authorises them.
+    pub fn get_vouched(
+        &self,
+        ids: &[EventId],
+        max_bytes: usize,
+    ) -> Result<(Vec<Vec<u8>>, Vec<EventId>), StoreError> {
         let r = self.begin_read()?;
         let t = r.open_table(EVENTS)?;
         let trust = self.trust();
         let mut out = Vec::new();
+        let mut withheld = Vec::new();
         let mut bytes = 0;
         for id in ids {
             if let Some(raw) = t.get(&id.0)? {
                 let vouched = Event::from_trusted_bytes(raw.value())
                     .is_ok_and(|e| trust.authorise(&e).is_ok());
                 if !vouched {
+                    withheld.push(*id);
                     continue;
                 }
                 bytes += raw.value().len();
@@ -388,7 +400,7 @@ impl Store {
                 out.push(raw.value().to_vec());
             }
         }
-        Ok(out)
+        Ok((out, withheld))
     }
 }
 

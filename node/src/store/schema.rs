@@ -32,6 +32,8 @@ pub const LINKS_REV: MultimapTableDefinition<&Id, &Id> =
 pub const MISSING: TableDefinition<&Id, u64> = TableDefinition::new("missing_v1");
 /// durable consumer name → last acknowledged arrival seq.
 pub const CONSUMERS: TableDefinition<&str, u64> = TableDefinition::new("consumers_v1");
+/// durable consumer name → uid that owns it (may ack or delete it over the CI socket).
+pub const CONSUMER_OWNERS: TableDefinition<&str, u32> = TableDefinition::new("consumer_owners_v1");
 /// community → pinned root public key.
 pub const PINS: TableDefinition<&str, &Id> = TableDefinition::new("pins_v1");
 /// community → id of the roster event in force.
@@ -40,3 +42,6 @@ pub const ROSTERS: TableDefinition<&str, &Id> = TableDefinition::new("rosters_v1
 pub const PEERS: TableDefinition<&str, ()> = TableDefinition::new("peers_v1");
 /// counters: `next_seq` (next arrival seq), `own_seq` (next seq for events this node signs).
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
+/// scratch space the writer fills and empties to prove the disk takes writes again after a
+/// failure (see `writer/recover.rs`); empty at rest.
+pub const PROBE: TableDefinition<u64, &[u8]> = TableDefinition::new("probe_v1");

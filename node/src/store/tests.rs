@@ -32,7 +32,7 @@ async fn own_event_with_the_largest_seq_neither_panics_nor_breaks_later_publishe
     let now = crate::now_ms();
     let own = Some(node.public().to_bytes());
     let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
-    store.pin("odl".into(), root.public()).await.unwrap();
+    store.pin("odl".into(), root.public(), "odl").await.unwrap();
     let roster = Roster {
         community: "odl".into(),
         serial: 1,

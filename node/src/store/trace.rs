@@ -37,6 +37,9 @@ pub struct GraphNode {
     pub label: String,
     /// Distance from the traced event (negative = upstream).
     pub depth: i64,
+    /// The signing key (hex) whose signature was verified when the event was stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     /// Whether the current trust still authorises the event (None when not held here).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted: Option<bool>,
@@ -159,19 +162,24 @@ fn node_of(
             time: None,
             label: "(not held here)".into(),
             depth,
+            author: None,
             trusted: None,
             untrusted_reason: None,
         },
-        Some(e) => GraphNode {
-            id,
-            kind: Some(e.kind().to_string()),
-            community: Some(e.community().to_string()),
-            time: Some(e.time()),
-            label: label(e),
-            depth,
-            trusted: Some(trust.authorise(e).is_ok()),
-            untrusted_reason: trust.authorise(e).err().map(|r| r.to_string()),
-        },
+        Some(e) => {
+            let verdict = trust.authorise(e);
+            GraphNode {
+                id,
+                kind: Some(e.kind().to_string()),
+                community: Some(e.community().to_string()),
+                time: Some(e.time()),
+                label: label(e),
+                depth,
+                author: Some(hex::encode(e.body().author)),
+                trusted: Some(verdict.is_ok()),
+                untrusted_reason: verdict.err().map(|r| r.to_string()),
+            }
+        }
     }
 }
 

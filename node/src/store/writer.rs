@@ -5,8 +5,15 @@
 //! then answers each caller. The trust store lives here too, so a roster and the events it
 //! authorises are decided in the order they are committed.
 
+mod consumers;
+mod recover;
+
+pub use consumers::{Caller, ConsumerOutcome};
+
 use super::StoreError;
+use super::health::Health;
 use super::schema::*;
+use super::slot::DbSlot;
 use crate::metrics::Metrics;
 use fedci_keys::{Decision, PublicKey, RejectReason, TrustStore};
 use fedci_proto::vocab::{self, Kind, VocabError};
@@ -16,7 +23,9 @@ use redb::{
     ReadableTableMetadata, WriteTransaction,
 };
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Ingest sources that are this node's own publishes (strict link checks apply).
@@ -66,11 +75,13 @@ pub(crate) enum Request {
     Ack {
         consumer: String,
         seq: u64,
-        reply: oneshot::Sender<Result<u64, StoreError>>,
+        caller: Caller,
+        reply: oneshot::Sender<Result<ConsumerOutcome, StoreError>>,
     },
     RemoveConsumer {
         consumer: String,
-        reply: oneshot::Sender<Result<bool, StoreError>>,
+        caller: Caller,
+        reply: oneshot::Sender<Result<ConsumerOutcome, StoreError>>,
     },
     Pin {
         community: String,
@@ -118,6 +129,7 @@ impl State {
             w.open_multimap_table(LINKS_REV)?;
             w.open_table(MISSING)?;
             w.open_table(CONSUMERS)?;
+            w.open_table(CONSUMER_OWNERS)?;
             w.open_table(PINS)?;
             w.open_table(ROSTERS)?;
             w.open_table(PEERS)?;
@@ -190,14 +202,36 @@ fn rebuild_topic_sums(db: &Database) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// What the writer shares with the [`Store`](super::Store) handles.
+pub(crate) struct Shared {
+    pub db: Arc<DbSlot>,
+    pub state: State,
+    pub committed: watch::Sender<u64>,
+    pub trust: watch::Sender<Arc<TrustStore>>,
+    /// The API's counter for this node's own `seq`: raised when a reload finds more.
+    pub own_seq: Arc<AtomicU64>,
+    pub health: Arc<Health>,
+    pub metrics: Arc<Metrics>,
+}
+
 pub(crate) fn spawn(
-    db: Arc<Database>,
-    state: State,
+    shared: Shared,
     rx: mpsc::Receiver<Request>,
-    committed: watch::Sender<u64>,
-    trust: watch::Sender<Arc<TrustStore>>,
-    metrics: Arc<Metrics>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    // Only for waiting on the queue with a deadline while the store is failing.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))?;
+    let Shared {
+        db,
+        state,
+        committed,
+        trust,
+        own_seq,
+        health,
+        metrics,
+    } = shared;
     let mut writer = Writer {
         tally: Tally::default(),
         db,
@@ -205,10 +239,13 @@ pub(crate) fn spawn(
         committed,
         trust,
         metrics,
+        own_seq,
+        health,
+        failing: None,
     };
     std::thread::Builder::new()
         .name("fedci-store-writer".into())
-        .spawn(move || writer.run(rx))
+        .spawn(move || writer.run(rx, &rt))
         .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))
 }
 
@@ -221,11 +258,21 @@ struct Tally {
 
 struct Writer {
     tally: Tally,
-    db: Arc<Database>,
+    db: Arc<DbSlot>,
     state: State,
     committed: watch::Sender<u64>,
     trust: watch::Sender<Arc<TrustStore>>,
     metrics: Arc<Metrics>,
+    own_seq: Arc<AtomicU64>,
+    health: Arc<Health>,
+    /// Set while writes fail: how often recovery was tried and when to try next.
+    failing: Option<Failing>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failing {
+    retries: u32,
+    next_try: Instant,
 }
 
 /// Every table a batch writes, opened once per write transaction.
@@ -241,6 +288,7 @@ struct Tables<'t> {
     links_rev: redb::MultimapTable<'t, &'static Id, &'static Id>,
     missing: redb::Table<'t, &'static Id, u64>,
     consumers: redb::Table<'t, &'static str, u64>,
+    consumer_owners: redb::Table<'t, &'static str, u32>,
     pins: redb::Table<'t, &'static str, &'static Id>,
     rosters: redb::Table<'t, &'static str, &'static Id>,
     peers: redb::Table<'t, &'static str, ()>,
@@ -261,6 +309,7 @@ impl<'t> Tables<'t> {
             links_rev: txn.open_multimap_table(LINKS_REV)?,
             missing: txn.open_table(MISSING)?,
             consumers: txn.open_table(CONSUMERS)?,
+            consumer_owners: txn.open_table(CONSUMER_OWNERS)?,
             pins: txn.open_table(PINS)?,
             rosters: txn.open_table(ROSTERS)?,
             peers: txn.open_table(PEERS)?,
@@ -272,31 +321,29 @@ impl<'t> Tables<'t> {
 /// A request's answer, held until the batch commits.
 enum Answer {
     Outcomes(Vec<Outcome>),
-    Count(u64),
+    Consumer(ConsumerOutcome),
     Flag(bool),
 }
 
 impl Request {
     /// Sends this request's answer, or the batch's failure, to its caller.
-    fn reply(self, answer: Result<Answer, &str>) {
-        let failed = |why: &str| StoreError::CommitFailed(why.to_string());
+    fn reply(self, answer: Result<Answer, StoreError>) {
         match (self, answer) {
             (Request::Ingest { reply, .. }, Ok(Answer::Outcomes(o))) => drop(reply.send(Ok(o))),
-            (Request::Ack { reply, .. }, Ok(Answer::Count(n))) => drop(reply.send(Ok(n))),
             (
-                Request::RemoveConsumer { reply, .. }
-                | Request::Pin { reply, .. }
-                | Request::AddPeer { reply, .. },
-                Ok(Answer::Flag(b)),
-            ) => drop(reply.send(Ok(b))),
-            (Request::Ingest { reply, .. }, Err(why)) => drop(reply.send(Err(failed(why)))),
-            (Request::Ack { reply, .. }, Err(why)) => drop(reply.send(Err(failed(why)))),
-            (
-                Request::RemoveConsumer { reply, .. }
-                | Request::Pin { reply, .. }
-                | Request::AddPeer { reply, .. },
-                Err(why),
-            ) => drop(reply.send(Err(failed(why)))),
+                Request::Ack { reply, .. } | Request::RemoveConsumer { reply, .. },
+                Ok(Answer::Consumer(c)),
+            ) => drop(reply.send(Ok(c))),
+            (Request::Pin { reply, .. } | Request::AddPeer { reply, .. }, Ok(Answer::Flag(b))) => {
+                drop(reply.send(Ok(b)))
+            }
+            (Request::Ingest { reply, .. }, Err(why)) => drop(reply.send(Err(why))),
+            (Request::Ack { reply, .. } | Request::RemoveConsumer { reply, .. }, Err(why)) => {
+                drop(reply.send(Err(why)))
+            }
+            (Request::Pin { reply, .. } | Request::AddPeer { reply, .. }, Err(why)) => {
+                drop(reply.send(Err(why)))
+            }
             (_, Ok(_)) => tracing::error!(
                 "store writer: answer of the wrong shape; caller sees the writer as closed"
             ),
@@ -331,8 +378,28 @@ fn announce(batch: &[Request], answers: &[Answer]) {
 }
 
 impl Writer {
-    fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
-        while let Some(first) = rx.blocking_recv() {
+    fn run(&mut self, mut rx: mpsc::Receiver<Request>, rt: &tokio::runtime::Runtime) {
+        loop {
+            let first = match self.failing {
+                None => rt.block_on(rx.recv()),
+                // Due first, so a steady trickle of requests cannot put recovery off.
+                Some(f) if f.next_try <= Instant::now() => {
+                    self.try_recover();
+                    continue;
+                }
+                Some(f) => {
+                    let wait = f.next_try.saturating_duration_since(Instant::now());
+                    // The timer must be made inside the runtime.
+                    match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                        Ok(req) => req,
+                        Err(_) => {
+                            self.try_recover();
+                            continue;
+                        }
+                    }
+                }
+            };
+            let Some(first) = first else { break };
             let mut batch = vec![first];
             let mut weight = batch[0].weight();
             while weight < MAX_BATCH_EVENTS {
@@ -344,7 +411,15 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit_batch(batch);
+            match self.health.error() {
+                // Queued before the store failed: refused at once, nothing is tried.
+                Some(error) => {
+                    for req in batch {
+                        req.reply(Err(StoreError::Unavailable(error.clone())));
+                    }
+                }
+                None => self.commit_batch(batch),
+            }
         }
         tracing::debug!("store writer stopped");
     }
@@ -352,8 +427,8 @@ impl Writer {
     fn commit_batch(&mut self, batch: Vec<Request>) {
         let before = self.state.clone();
         let mut stored = 0u64;
-        let result = (|| -> Result<Vec<Answer>, StoreError> {
-            let mut txn = self.db.begin_write()?;
+        let result = (|| -> Result<(Vec<Answer>, bool), StoreError> {
+            let mut txn = self.db.get()?.begin_write()?;
             txn.set_durability(Durability::Immediate)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut answers = Vec::with_capacity(batch.len());
@@ -361,15 +436,23 @@ impl Writer {
             for req in &batch {
                 answers.push(self.apply(&mut t, req, &mut stored)?);
             }
+            // A batch that stored nothing and holds no other write (every event refused or
+            // a duplicate) changes nothing: no fsynced commit for it.
+            let writes = stored > 0 || batch.iter().any(|r| !matches!(r, Request::Ingest { .. }));
+            if !writes {
+                drop(t);
+                txn.abort()?;
+                return Ok((answers, false));
+            }
             t.meta.insert("next_seq", self.state.next_seq)?;
             t.meta.insert("own_seq", self.state.own_seq)?;
             drop(t);
             announce(&batch, &answers);
             txn.commit()?;
-            Ok(answers)
+            Ok((answers, true))
         })();
         match result {
-            Ok(answers) => {
+            Ok((answers, committed)) => {
                 // Counted only now: a batch that fails to commit changed nothing.
                 let tally = std::mem::take(&mut self.tally);
                 self.metrics
@@ -378,7 +461,9 @@ impl Writer {
                 for (source, code) in tally.rejects {
                     self.metrics.reject(source, code);
                 }
-                self.metrics.commits.fetch_add(1, Relaxed);
+                self.metrics
+                    .commits
+                    .fetch_add(u64::from(committed), Relaxed);
                 self.metrics.commit_events.fetch_add(stored, Relaxed);
                 self.metrics.events_stored.fetch_add(stored, Relaxed);
                 if stored > 0 {
@@ -392,14 +477,15 @@ impl Writer {
                 }
             }
             Err(e) => {
-                // Nothing of the batch is stored: roll back what we changed in memory and tell
-                // every caller. No reply was sent yet, so nobody saw a false success.
+                // Nothing of the batch is acknowledged: roll back what we changed in memory and
+                // tell every caller. No reply was sent yet, so nobody saw a false success.
                 tracing::error!(error = %e, "store commit failed");
                 self.state = before;
                 self.tally = Tally::default();
                 let why = e.to_string();
+                self.failed(why.clone());
                 for req in batch {
-                    req.reply(Err(&why));
+                    req.reply(Err(StoreError::Unavailable(why.clone())));
                 }
             }
         }
@@ -427,19 +513,15 @@ impl Writer {
                 }
                 Answer::Outcomes(outcomes)
             }
-            Request::Ack { consumer, seq, .. } => {
-                let old = t
-                    .consumers
-                    .get(consumer.as_str())?
-                    .map(|g| g.value())
-                    .unwrap_or(0);
-                let new = old.max((*seq).min(self.state.next_seq - 1));
-                t.consumers.insert(consumer.as_str(), new)?;
-                Answer::Count(new)
-            }
-            Request::RemoveConsumer { consumer, .. } => {
-                Answer::Flag(t.consumers.remove(consumer.as_str())?.is_some())
-            }
+            Request::Ack {
+                consumer,
+                seq,
+                caller,
+                ..
+            } => consumers::ack(t, consumer, *seq, self.state.next_seq - 1, *caller)?,
+            Request::RemoveConsumer {
+                consumer, caller, ..
+            } => consumers::remove(t, consumer, *caller)?,
             Request::Pin { community, key, .. } => {
                 let changed = self.state.trust.pin(community, *key);
                 t.pins.insert(community.as_str(), &key.to_bytes())?;

@@ -4,8 +4,9 @@
 //! A round with one peer reconciles all our topics' (time, id) sets in as few round trips as
 //! the differences need (one small one when already in sync), fetches what we lack in bounded
 //! pages, offers back what the peer lacks, then fetches missing link targets. Everything
-//! fetched takes the one ingest path. A peer that serves forged events, or announces ids it
-//! then does not serve, ends the round and is reported as misbehaving.
+//! fetched or offered takes the one admission path ([`crate::admit`]). A peer that serves
+//! forged events, or announces ids it then does not serve, ends the round and is reported as
+//! misbehaving. Answers are short when their byte budget is reached: the rest is asked again.
 
 pub mod protocol;
 mod round;
@@ -30,8 +31,10 @@ pub const FETCH_CONCURRENCY: usize = 8;
 pub const MAX_IDS_PER_ROUND: usize = 500_000;
 /// Reconciliation round trips before a round gives up.
 pub const MAX_ROUND_TRIPS: u32 = 256;
-/// Most bytes of events one fetch response carries.
-pub const MAX_RESPONSE_EVENT_BYTES: usize = 33 << 20;
+/// Most bytes of events one fetch answer carries (events are at most 64 KiB, so an answer
+/// always holds at least one). Small, because up to `MAX_INBOUND_REQUESTS` answers are held
+/// at once; the requester fetches what did not fit with its next page.
+pub const MAX_RESPONSE_EVENT_BYTES: usize = 1 << 20;
 
 /// Why a request to a peer failed.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -4,16 +4,25 @@
 //! verify, trust decision, store. Sizes are bounded by the codec limits set in `behaviour`
 //! and by the counts below.
 
+use libp2p::request_response::cbor::codec::Codec;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 /// Request and response frame limits of the sync protocol.
 pub const MAX_REQUEST_BYTES: u64 = 8 << 20;
-pub const MAX_RESPONSE_BYTES: u64 = 40 << 20;
+/// Reconcile answers are the largest: up to `MAX_TOPICS_PER_FRAME` negentropy frames.
+pub const MAX_RESPONSE_BYTES: u64 = 8 << 20;
 /// Most events in one `Offer` or `Events` frame.
 pub const MAX_EVENTS_PER_FRAME: usize = 512;
 /// Most topics reconciled in one request.
 pub const MAX_TOPICS_PER_FRAME: usize = 24;
+
+/// The frame codec of the sync protocol, with its limits: what every peer's bytes go through.
+pub fn codec() -> Codec<Request, Response> {
+    Codec::default()
+        .set_request_size_maximum(MAX_REQUEST_BYTES)
+        .set_response_size_maximum(MAX_RESPONSE_BYTES)
+}
 
 /// One topic's negentropy message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,8 +61,14 @@ pub enum Response {
     Taken { stored: u32 },
     /// Reconciliation replies, one per topic asked.
     Reconcile { topics: Vec<TopicMessage> },
-    /// Requested events we hold (ids we do not hold are left out).
-    Events { events: Vec<ByteBuf> },
+    /// Requested events we hold (ids we do not hold are left out). `withheld`: ids we hold
+    /// but no longer vouch for (revoked key, re-pinned root), so the asker does not take
+    /// their absence for a lie. Absent in answers of older nodes.
+    Events {
+        events: Vec<ByteBuf>,
+        #[serde(default)]
+        withheld: Vec<ByteBuf>,
+    },
     /// The request was refused.
     Error { message: String },
 }

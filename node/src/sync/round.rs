@@ -5,18 +5,17 @@ use super::{
     FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_IDS_PER_ROUND, MAX_ROUND_TRIPS, Requester,
     RoundStats, SyncError,
 };
-use crate::interests::Interests;
-use crate::store::digest;
-use crate::store::{Outcome, Store};
+use crate::admit::{Admission, Verdict, Via};
+use crate::store::{Store, digest};
 use crate::sync::protocol::{
     MAX_DIGEST_TOPICS, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
 };
-use fedci_proto::{Event, EventId};
+use fedci_proto::EventId;
 use libp2p::PeerId;
 use libp2p::futures::{StreamExt, stream};
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use serde_bytes::ByteBuf;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 /// Reconciles `topics` with `peer`, fetches what we lack, offers what it lacks (when `offer`),
@@ -26,11 +25,11 @@ use std::time::Instant;
 pub async fn sync_with(
     peer: PeerId,
     req: &Requester,
-    store: &Store,
-    interests: &Interests,
+    admission: &Admission,
     mut topics: Vec<String>,
     offer_back: bool,
 ) -> RoundStats {
+    let store = admission.store();
     let started = Instant::now();
     let mut stats = RoundStats {
         topics: topics.len(),
@@ -48,7 +47,7 @@ pub async fn sync_with(
                 let (need, have) = reconcile(peer, req, store, chunk, &mut stats).await?;
                 stats.need += need.len();
                 stats.have += have.len();
-                fetch(peer, req, store, interests, need, true, &mut stats).await?;
+                fetch(peer, req, admission, need, true, &mut stats).await?;
                 if offer_back {
                     // Offering is a courtesy: its failure must not cost us the rest of the round.
                     if let Err(e) = offer(peer, req, store, have, &mut stats).await {
@@ -62,7 +61,7 @@ pub async fn sync_with(
             .await
             .map_err(|e| SyncError::Store(e.to_string()))?;
         if !missing.is_empty() {
-            fetch(peer, req, store, interests, missing, false, &mut stats).await?;
+            fetch(peer, req, admission, missing, false, &mut stats).await?;
         }
         Ok::<(), SyncError>(())
     }
@@ -216,116 +215,100 @@ async fn reconcile(
     Ok((ids(need), ids(have)))
 }
 
-/// Fetches `ids` in pages, a few in flight, and ingests what we want. Pages are decoded off
-/// the runtime as they arrive and two ingests may be outstanding, so verification, transfer
-/// and commits overlap. With `strict`, the peer announced these ids itself, so not serving
-/// one is a lie; forged events always are.
+/// Fetches `ids` in pages, a few in flight, through the one admission path. An answer may be
+/// short (the peer's byte budget): the ids it left out are asked again in a later page. With
+/// `strict`, the peer announced these ids itself, so an answer with none of them is a lie;
+/// forged events always are. Ids remembered as refused are not fetched at all.
 async fn fetch(
     peer: PeerId,
     req: &Requester,
-    store: &Store,
-    interests: &Interests,
+    admission: &Admission,
     ids: Vec<EventId>,
     strict: bool,
     stats: &mut RoundStats,
 ) -> Result<(), SyncError> {
     // Claim the ids no other round is fetching; the guard releases them however this ends
     // (also when the round is cancelled by its time limit).
-    let claim = Claim::new(&req.in_flight, ids);
-    let ids = claim.ids.clone();
-    let pages: Vec<Vec<EventId>> = ids.chunks(FETCH_PAGE).map(<[EventId]>::to_vec).collect();
-    let mut responses = stream::iter(pages)
-        .map(|page| async move {
-            let request = Request::Fetch {
-                ids: page.iter().map(|i| ByteBuf::from(i.0.to_vec())).collect(),
-            };
-            let Response::Events { events } = req.call(peer, request).await? else {
-                return Err(SyncError::Misbehaved(
-                    "answered a fetch with something else".into(),
-                ));
-            };
-            let bytes = events.iter().map(|e| e.len() as u64).sum::<u64>();
-            let asked = page.len();
-            let requested: HashSet<EventId> = page.into_iter().collect();
-            let (decoded, forged) =
-                tokio::task::spawn_blocking(move || decode_page(events, &requested))
-                    .await
-                    .map_err(|e| SyncError::Store(e.to_string()))?;
-            Ok((asked, bytes, decoded, forged))
-        })
-        .buffer_unordered(FETCH_CONCURRENCY);
-    let mut ingests = stream::FuturesUnordered::new();
-    let mut lie = None;
-    while let Some(page) = responses.next().await {
-        let (asked, bytes, decoded, forged) = page?;
+    let claim = Claim::new(&req.in_flight, admission.not_refused(ids));
+    let mut pages: VecDeque<Vec<EventId>> = claim
+        .ids
+        .chunks(FETCH_PAGE)
+        .map(<[EventId]>::to_vec)
+        .collect();
+    let mut requests = stream::FuturesUnordered::new();
+    loop {
+        while requests.len() < FETCH_CONCURRENCY
+            && let Some(page) = pages.pop_front()
+        {
+            requests.push(fetch_page(peer, req, admission, page));
+        }
+        let Some(answer) = requests.next().await else {
+            return Ok(());
+        };
+        let (page, bytes, verdict, withheld) = answer?;
         stats.bytes_received += bytes;
-        if forged > 0 {
-            store.metrics().reject("sync", "forged_or_unrequested");
-            lie = Some(format!("served {forged} forged or unrequested event(s)"));
-        } else if strict && decoded.len() < asked {
-            lie = Some(format!(
-                "announced {} id(s) it did not serve",
-                asked - decoded.len()
-            ));
+        stats.received += verdict.answered.len();
+        stats.stored += verdict.stored;
+        if let Some(e) = verdict.store_error {
+            return Err(SyncError::Store(e));
         }
-        stats.received += decoded.len();
-        let trust = store.trust();
-        let wanted: Vec<Event> = decoded
+        if verdict.forged > 0 {
+            return Err(SyncError::Misbehaved(format!(
+                "served {} forged or unrequested event(s)",
+                verdict.forged
+            )));
+        }
+        // Withheld ids (held, but no longer vouched for by the peer) are not asked again this
+        // round, and are no lie. They are not remembered as refused: the claim is the peer's
+        // word only, and believing it for other peers would let anyone censor an id.
+        let rest: Vec<EventId> = page
             .into_iter()
-            .filter(|e| interests.wants(e, &trust))
+            .filter(|id| !verdict.answered.contains(id) && !withheld.contains(id))
             .collect();
-        if !wanted.is_empty() {
-            let store = store.clone();
-            ingests.push(async move { store.ingest(wanted, "sync").await });
+        if rest.is_empty() {
+            continue;
         }
-        while ingests.len() >= 2 {
-            stats.stored += count_stored(ingests.next().await)?;
+        if verdict.answered.is_empty() {
+            if strict {
+                return Err(SyncError::Misbehaved(format!(
+                    "announced {} id(s) it did not serve",
+                    rest.len()
+                )));
+            }
+            // Link targets the peer does not hold either: nothing more to ask it.
+            continue;
         }
-        if let Some(why) = lie.take() {
-            stats.stored += drain(&mut ingests).await?;
-            return Err(SyncError::Misbehaved(why));
-        }
-    }
-    stats.stored += drain(&mut ingests).await?;
-    Ok(())
-}
-
-/// Waits for every outstanding ingest; returns how many events they stored.
-async fn drain<F>(ingests: &mut stream::FuturesUnordered<F>) -> Result<usize, SyncError>
-where
-    F: std::future::Future<Output = Result<Vec<Outcome>, crate::store::StoreError>>,
-{
-    let mut stored = 0;
-    while !ingests.is_empty() {
-        stored += count_stored(ingests.next().await)?;
-    }
-    Ok(stored)
-}
-
-fn count_stored(
-    result: Option<Result<Vec<Outcome>, crate::store::StoreError>>,
-) -> Result<usize, SyncError> {
-    match result {
-        Some(Ok(outcomes)) => Ok(outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::Stored { .. }))
-            .count()),
-        Some(Err(e)) => Err(SyncError::Store(e.to_string())),
-        None => Ok(0),
+        pages.push_back(rest);
     }
 }
 
-/// Decodes a page, keeping only valid events we asked for; counts the rest.
-fn decode_page(events: Vec<ByteBuf>, requested: &HashSet<EventId>) -> (Vec<Event>, usize) {
-    let mut ok = Vec::with_capacity(events.len());
-    let mut bad = 0;
-    for raw in events {
-        match Event::decode(&raw) {
-            Ok(e) if requested.contains(&e.id()) => ok.push(e),
-            _ => bad += 1,
-        }
-    }
-    (ok, bad)
+/// One fetch request and the admission of its answer: (ids asked, bytes received, verdict,
+/// ids the peer withheld).
+async fn fetch_page(
+    peer: PeerId,
+    req: &Requester,
+    admission: &Admission,
+    page: Vec<EventId>,
+) -> Result<(Vec<EventId>, u64, Verdict, HashSet<EventId>), SyncError> {
+    let request = Request::Fetch {
+        ids: page.iter().map(|i| ByteBuf::from(i.0.to_vec())).collect(),
+    };
+    let Response::Events { events, withheld } = req.call(peer, request).await? else {
+        return Err(SyncError::Misbehaved(
+            "answered a fetch with something else".into(),
+        ));
+    };
+    let bytes = events.iter().map(|e| e.len() as u64).sum::<u64>();
+    let requested: HashSet<EventId> = page.iter().copied().collect();
+    // Only ids we asked for count; anything else in the list is ignored.
+    let withheld: HashSet<EventId> = withheld
+        .iter()
+        .filter_map(|b| EventId::try_from(b.as_slice()).ok())
+        .filter(|id| requested.contains(id))
+        .collect();
+    let raws = events.into_iter().map(ByteBuf::into_vec).collect();
+    let verdict = admission.admit(peer, Via::Fetch { requested }, raws).await;
+    Ok((page, bytes, verdict, withheld))
 }
 
 /// Bytes of events in one offer: what a peer accepts in a request, less room for framing.

@@ -5,7 +5,7 @@
 //! the store changes.
 
 use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES};
-use crate::interests::Interests;
+use crate::admit::{Admission, Via};
 use crate::store::Store;
 use crate::sync::protocol::{
     MAX_DIGEST_TOPICS, MAX_EVENTS_PER_FRAME, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
@@ -173,19 +173,24 @@ async fn fetch(store: &Store, ids: Vec<ByteBuf>, tamper: bool) -> Response {
         .filter_map(|b| EventId::try_from(b.as_slice()).ok())
         .collect();
     match store
-        .read(move |s| s.get_raws(&ids, MAX_RESPONSE_EVENT_BYTES))
+        .read(move |s| s.get_vouched(&ids, MAX_RESPONSE_EVENT_BYTES))
         .await
     {
-        Ok(raws) if tamper => Response::Events {
+        Ok((raws, _)) if tamper => Response::Events {
             events: raws
                 .iter()
                 .filter_map(|r| Event::from_trusted_bytes(r).ok())
                 .filter_map(|e| fedci_proto::envelope::tampered_copy(&e).ok())
                 .map(ByteBuf::from)
                 .collect(),
+            withheld: Vec::new(),
         },
-        Ok(raws) => Response::Events {
+        Ok((raws, withheld)) => Response::Events {
             events: raws.into_iter().map(ByteBuf::from).collect(),
+            withheld: withheld
+                .iter()
+                .map(|id| ByteBuf::from(id.0.to_vec()))
+                .collect(),
         },
         Err(e) => Response::Error {
             message: e.to_string(),
@@ -193,47 +198,27 @@ async fn fetch(store: &Store, ids: Vec<ByteBuf>, tamper: bool) -> Response {
     }
 }
 
-/// Takes events a peer offers: each is decoded, checked against our interests and ingested
-/// like any other; forged ones are counted.
+/// Takes events a peer offers through the one admission path. Returns the answer and
+/// whether the peer misbehaved (offered what fails verification), for the swarm task to
+/// penalise.
 pub async fn take_offer(
-    store: &Store,
-    interests: &Interests,
+    admission: &Admission,
     peer: PeerId,
     events: Vec<ByteBuf>,
-) -> Response {
+) -> (Response, bool) {
     if events.len() > MAX_EVENTS_PER_FRAME {
-        return Response::Error {
+        let refused = Response::Error {
             message: format!("more than {MAX_EVENTS_PER_FRAME} events"),
         };
+        return (refused, true);
     }
-    let decoded = tokio::task::spawn_blocking(move || {
-        events
-            .iter()
-            .map(|raw| Event::decode(raw))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
-    let trust = store.trust();
-    let mut wanted = Vec::new();
-    for result in decoded {
-        match result {
-            Ok(e) if interests.wants(&e, &trust) => wanted.push(e),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "peer offered an invalid event");
-                store.metrics().reject("offer", e.code());
-            }
-        }
+    let raws = events.into_iter().map(ByteBuf::into_vec).collect();
+    let verdict = admission.admit(peer, Via::Offer, raws).await;
+    if verdict.forged > 0 {
+        tracing::warn!(%peer, forged = verdict.forged, "peer offered events that fail verification");
     }
-    let stored = match store.ingest(wanted, "offer").await {
-        Ok(outcomes) => outcomes
-            .iter()
-            .filter(|o| matches!(o, crate::store::Outcome::Stored { .. }))
-            .count(),
-        Err(_) => 0,
+    let taken = Response::Taken {
+        stored: u32::try_from(verdict.stored).unwrap_or(u32::MAX),
     };
-    Response::Taken {
-        stored: u32::try_from(stored).unwrap_or(u32::MAX),
-    }
+    (taken, verdict.misbehaved())
 }

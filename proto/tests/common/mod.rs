@@ -39,3 +39,63 @@ pub fn golden_body() -> Body {
         ]),
     }
 }
+
+/// The protected header of a good envelope: `{1: -8 (EdDSA), 4: kid}` with key(seed)'s kid.
+pub fn good_protected(seed: u8) -> Value {
+    Value::Map(vec![
+        (Value::Integer(1.into()), Value::Integer((-8).into())),
+        (
+            Value::Integer(4.into()),
+            Value::Bytes(key(seed).verifying_key().to_bytes().to_vec()),
+        ),
+    ])
+}
+
+/// The Sig_structure signature (RFC 9052 §4.4) of key(seed) over protected bytes + payload.
+pub fn signature(protected: &[u8], payload: &[u8], signer_seed: u8) -> Vec<u8> {
+    use ed25519_dalek::Signer;
+    let sig_structure = Value::Array(vec![
+        t("Signature1"),
+        Value::Bytes(protected.to_vec()),
+        Value::Bytes(vec![]),
+        Value::Bytes(payload.to_vec()),
+    ]);
+    let mut tbs = Vec::new();
+    ciborium::into_writer(&sig_structure, &mut tbs).unwrap();
+    key(signer_seed).sign(&tbs).to_bytes().to_vec()
+}
+
+/// A tagged COSE_Sign1 from its four parts, as given (no checks).
+pub fn envelope_parts(
+    protected: Vec<u8>,
+    unprotected: Value,
+    payload: Value,
+    sig: Vec<u8>,
+) -> Vec<u8> {
+    let env = Value::Tag(
+        18,
+        Box::new(Value::Array(vec![
+            Value::Bytes(protected),
+            unprotected,
+            payload,
+            Value::Bytes(sig),
+        ])),
+    );
+    let mut out = Vec::new();
+    ciborium::into_writer(&env, &mut out).unwrap();
+    out
+}
+
+/// Builds an envelope by hand, correctly signed by key(signer_seed), so tests can produce
+/// every malformed variant with nothing else wrong.
+pub fn envelope(
+    protected: Value,
+    unprotected: Value,
+    payload: Vec<u8>,
+    signer_seed: u8,
+) -> Vec<u8> {
+    let mut prot = Vec::new();
+    ciborium::into_writer(&protected, &mut prot).unwrap();
+    let sig = signature(&prot, &payload, signer_seed);
+    envelope_parts(prot, unprotected, Value::Bytes(payload), sig)
+}

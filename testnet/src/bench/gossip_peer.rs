@@ -9,8 +9,8 @@
 use super::artifact_event;
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, MessageId, ValidationMode};
-use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, SwarmBuilder, identity, noise, tcp, yamux};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, Swarm, SwarmBuilder, identity, noise, tcp, yamux};
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -67,6 +67,23 @@ fn content_id(m: &gossipsub::Message) -> MessageId {
     MessageId::from(h.finish().to_be_bytes().to_vec())
 }
 
+/// A swarm with fedci-node's transport (TCP, Noise, Yamux) and idle timeout around `behaviour`.
+pub fn swarm<B: NetworkBehaviour>(
+    key: identity::Keypair,
+    behaviour: B,
+) -> anyhow::Result<Swarm<B>> {
+    Ok(SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
+        .with_behaviour(move |_| behaviour)?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build())
+}
+
 pub async fn serve(args: GossipPeerArgs) -> anyhow::Result<()> {
     // Mesh sizes, heartbeat and flood publishing as in fedci-node's behaviour.
     let config = gossipsub::ConfigBuilder::default()
@@ -83,16 +100,7 @@ pub async fn serve(args: GossipPeerArgs) -> anyhow::Result<()> {
     let behaviour: gossipsub::Behaviour =
         gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)
             .map_err(anyhow::Error::msg)?;
-    let mut swarm = SwarmBuilder::with_existing_identity(identity::Keypair::generate_ed25519())
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )?
-        .with_behaviour(move |_| behaviour)?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-        .build();
+    let mut swarm = swarm(identity::Keypair::generate_ed25519(), behaviour)?;
     let topic = IdentTopic::new(TOPIC);
     swarm.behaviour_mut().subscribe(&topic)?;
     swarm.listen_on(args.listen)?;

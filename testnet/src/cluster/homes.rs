@@ -33,6 +33,7 @@ pub fn create(
                 ClusterError::Node(format!("{}: `init` printed no node key", node.name))
             })?;
         keys.push(key);
+        set_config(&node.home, crate::net::ONE_HOST_CONFIG)?;
         if !extra_config.is_empty() {
             set_config(&node.home, extra_config)?;
         }

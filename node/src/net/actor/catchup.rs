@@ -1,5 +1,6 @@
-//! The swarm task's share of catch-up and peer discipline: starting rounds with peers, and the
-//! decaying penalties behind a misbehaving peer's score.
+//! The swarm task's share of catch-up and peer discipline: starting rounds with peers (the
+//! periodic ones preferably with peers that have answered before), the decaying penalties
+//! behind a misbehaving peer's score, and bans past a threshold.
 
 use super::*;
 
@@ -15,15 +16,11 @@ impl Actor {
         st.running = true;
         let offer = std::mem::take(&mut st.offer);
         let topics: Vec<String> = self.subscribed.iter().map(ToString::to_string).collect();
-        let (requester, store, interests) = (
-            self.requester.clone(),
-            self.store.clone(),
-            self.config.interests.clone(),
-        );
+        let (requester, admission) = (self.requester.clone(), self.admission.clone());
         let (slots, tx) = (self.sync_slots.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
             let _slot = slots.acquire_owned().await;
-            let round = sync_with(peer, &requester, &store, &interests, topics, offer);
+            let round = sync_with(peer, &requester, &admission, topics, offer);
             let stats = match tokio::time::timeout(MAX_ROUND_TIME, round).await {
                 Ok(stats) => stats,
                 Err(_) => RoundStats {
@@ -37,17 +34,54 @@ impl Actor {
         });
     }
 
-    /// Lowers a peer's gossipsub application score for each invalid thing it sent us.
+    /// The peer for a periodic round: one that has answered sync before when there is one
+    /// (sybils that never speak the protocol must not dilute repair), else any; now and then
+    /// any peer, so one whose round once failed gets another chance.
+    pub(super) fn catch_up_peer(&self) -> Option<PeerId> {
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        let proven: Vec<PeerId> = peers
+            .iter()
+            .filter(|p| self.syncs.get(p).is_some_and(|st| st.answered))
+            .copied()
+            .collect();
+        let pool = if proven.is_empty() || rand::random::<u8>() < 16 {
+            peers
+        } else {
+            proven
+        };
+        (!pool.is_empty()).then(|| pool[rand::random::<usize>() % pool.len()])
+    }
+
+    /// Lowers a peer's gossipsub application score for each invalid thing it sent us (a gossip
+    /// message, an offer or a fetch answer); past [`BAN_WEIGHT`] it is disconnected and banned.
     pub(super) fn penalise(&mut self, peer: PeerId) {
         let p = self.rejects.entry(peer).or_default();
         p.total += 1;
         p.weight += 1.0;
-        let (total, score) = (p.total, REJECT_PENALTY * p.weight);
+        let (total, weight, score) = (p.total, p.weight, REJECT_PENALTY * p.weight);
         self.swarm
             .behaviour_mut()
             .gossipsub
             .set_application_score(&peer, score);
         tracing::warn!(%peer, rejected = total, "peer sent an invalid event; penalised");
+        if weight >= BAN_WEIGHT && !self.bans.contains(&peer) {
+            let now = std::time::Instant::now();
+            if let Some(lifted) = self.bans.ban(peer, now) {
+                self.swarm.behaviour_mut().banned.unblock_peer(lifted);
+            }
+            // Blocking also closes its connections.
+            self.swarm.behaviour_mut().banned.block_peer(peer);
+            self.store.metrics().peers_banned.fetch_add(1, Relaxed);
+            tracing::warn!(%peer, rejected = total, secs = bans::BAN_TIME.as_secs(), "peer keeps sending invalid events; disconnected and banned");
+        }
+    }
+
+    /// Lifts bans that have run out.
+    pub(super) fn expire_bans(&mut self) {
+        for peer in self.bans.expire(std::time::Instant::now()) {
+            self.swarm.behaviour_mut().banned.unblock_peer(peer);
+            tracing::info!(%peer, "ban lifted");
+        }
     }
 
     /// Lets penalties wear off; forgets peers that are gone and have recovered.

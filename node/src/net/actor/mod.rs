@@ -2,22 +2,27 @@
 //! commands from the node, events to gossip, verdicts of validation tasks, trust changes and
 //! a maintenance tick; it never waits on the store itself.
 
+mod bans;
 mod catchup;
+mod gossip;
+mod requests;
 mod status;
 
 use super::behaviour::{self, FedBehaviour, FedBehaviourEvent, Mesh};
+use super::limits::{ConnLimits, Limits};
 use super::validate::{Verdict, validate};
 use super::{Command, NetHandle};
+use crate::admit::Admission;
 use crate::interests::Interests;
 use crate::store::Store;
 use crate::sync::protocol::{Request, Response};
-use crate::sync::{Requester, Responder, RoundStats, sync_with, take_offer};
+use crate::sync::{Requester, Responder, RoundStats, sync_with};
 use fedci_keys::SecretKey;
 use fedci_proto::{Event, Topic};
 use libp2p::futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
-use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::request_response::{InboundRequestId, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, SwarmBuilder, identity, noise, tcp, yamux};
 use serde_bytes::ByteBuf;
@@ -27,7 +32,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Gossip messages being validated at once; beyond this they are ignored (catch-up repairs).
@@ -48,6 +53,8 @@ pub struct NetConfig {
     pub tamper: bool,
     /// How often to run a catch-up round with a random peer.
     pub sync_interval: Duration,
+    /// Inbound connection limits.
+    pub limits: ConnLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +96,14 @@ enum Internal {
         events: Vec<ByteBuf>,
     },
     Respond {
+        peer: PeerId,
+        request_id: InboundRequestId,
         channel: ResponseChannel<Response>,
         response: Response,
+        /// Held until the answer is written (or fails), so answers in memory stay bounded.
+        permit: OwnedSemaphorePermit,
+        /// The request (an offer) carried what fails verification.
+        misbehaved: bool,
     },
     SyncDone {
         peer: PeerId,
@@ -112,6 +125,8 @@ struct PeerSync {
     bytes_sent: u64,
     bytes_received: u64,
     stored: u64,
+    /// The peer has completed a catch-up round with us: it speaks the protocol.
+    answered: bool,
 }
 
 /// A peer's record of invalid things it sent us.
@@ -124,6 +139,10 @@ struct Penalty {
 
 /// Fraction of a penalty left after one tick (2 s): a half-life of about 4.6 minutes.
 const PENALTY_DECAY: f64 = 0.995;
+
+/// Penalty weight (about that many recent invalid gossip messages, offers or fetch answers)
+/// at which a peer is disconnected and banned for [`bans::BAN_TIME`].
+const BAN_WEIGHT: f64 = 10.0;
 
 /// Longest a catch-up round may run; a stalling peer then frees its slot.
 const MAX_ROUND_TIME: Duration = Duration::from_secs(600);
@@ -146,6 +165,7 @@ pub fn start(
         .map_err(|e| NetError::Identity(e.to_string()))?;
     let whitelist = config.score_whitelist.clone();
     let mesh = config.mesh;
+    let limits = Limits::new(config.limits, store.metrics().clone());
     let mut swarm = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -154,7 +174,11 @@ pub fn start(
             yamux::Config::default,
         )
         .map_err(|e| NetError::Build(e.to_string()))?
-        .with_behaviour(|key| behaviour::build(key, mesh, &whitelist))
+        .with_behaviour(|key| {
+            let mut b = behaviour::build(key, mesh, &whitelist)?;
+            b.limits = limits;
+            Ok(b)
+        })
         .map_err(|e| NetError::Build(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
@@ -175,7 +199,11 @@ pub fn start(
         tx: req_tx,
         in_flight: Arc::default(),
     };
+    let admission = Admission::new(store.clone(), config.interests.clone());
     let mut actor = Actor {
+        admission,
+        answering: HashMap::new(),
+        bans: bans::Bans::default(),
         requester,
         pending: HashMap::new(),
         syncs: HashMap::new(),
@@ -214,6 +242,11 @@ pub fn start(
 }
 
 struct Actor {
+    /// The one door from peers to the store (gossip, offers, fetch answers).
+    admission: Admission,
+    /// Sync answers handed to libp2p and not yet written, with their permits.
+    answering: HashMap<InboundRequestId, (OwnedSemaphorePermit, tokio::time::Instant)>,
+    bans: bans::Bans,
     requester: Requester,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
     syncs: HashMap<PeerId, PeerSync>,
@@ -278,9 +311,7 @@ impl Actor {
                     self.pending.insert(id, out.reply);
                 }
                 _ = sync_tick.tick() => {
-                    let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-                    if !peers.is_empty() {
-                        let peer = peers[rand::random::<usize>() % peers.len()];
+                    if let Some(peer) = self.catch_up_peer() {
                         self.schedule_sync(peer, true);
                     }
                 }
@@ -297,6 +328,8 @@ impl Actor {
                         }
                     }
                     self.decay_penalties();
+                    self.expire_bans();
+                    self.forget_stale_answers();
                     self.update_snapshot();
                 }
                 _ = shutdown.cancelled() => break,
@@ -308,50 +341,6 @@ impl Actor {
     fn dial(&mut self, addr: Multiaddr) {
         if let Err(e) = self.swarm.dial(addr.clone()) {
             tracing::debug!(%addr, error = %e, "dial failed");
-        }
-    }
-
-    /// Subscribes to exactly the topics our interests and pins call for.
-    fn resubscribe(&mut self) {
-        let trust = self.trust_rx.borrow_and_update().clone();
-        let want = self.config.interests.topics(&trust);
-        let gs = &mut self.swarm.behaviour_mut().gossipsub;
-        for t in want.difference(&self.subscribed) {
-            let topic = IdentTopic::new(t.to_string());
-            if let Err(e) = gs.subscribe(&topic) {
-                tracing::warn!(topic = %t, error = %e, "subscribe failed");
-            }
-            let _ = gs.set_topic_params(topic, behaviour::topic_params());
-        }
-        for t in self.subscribed.difference(&want) {
-            gs.unsubscribe(&IdentTopic::new(t.to_string()));
-        }
-        self.subscribed = want;
-        self.update_snapshot();
-    }
-
-    fn publish(&mut self, event: &Event) {
-        let topic = IdentTopic::new(Topic::for_event(event.community(), event.kind()).to_string());
-        match self
-            .swarm
-            .behaviour_mut()
-            .gossipsub
-            .publish(topic.clone(), event.raw().to_vec())
-        {
-            Ok(_) => {
-                self.counters.published.fetch_add(1, Relaxed);
-            }
-            // No subscriber known yet: catch-up delivers it later. Not an error for the publisher.
-            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
-                self.counters.publish_no_peers.fetch_add(1, Relaxed);
-            }
-            Err(gossipsub::PublishError::Duplicate) => {}
-            Err(e) => tracing::warn!(id = %event.id().short(), error = %e, "gossip publish failed"),
-        }
-        if self.config.tamper
-            && let Ok(bad) = fedci_proto::envelope::tampered_copy(event)
-        {
-            let _ = self.swarm.behaviour_mut().gossipsub.publish(topic, bad);
         }
     }
 
@@ -403,62 +392,6 @@ impl Actor {
         }
     }
 
-    fn on_gossip(&mut self, ev: gossipsub::Event) {
-        match ev {
-            gossipsub::Event::Message {
-                propagation_source,
-                message_id,
-                message,
-            } => {
-                let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
-                    self.counters.ignored.fetch_add(1, Relaxed);
-                    self.swarm
-                        .behaviour_mut()
-                        .gossipsub
-                        .report_message_validation_result(
-                            &message_id,
-                            &propagation_source,
-                            MessageAcceptance::Ignore,
-                        );
-                    return;
-                };
-                let store = self.store.clone();
-                let interests = self.config.interests.clone();
-                let tx = self.internal_tx.clone();
-                tokio::spawn(async move {
-                    let (acceptance, stored) = validate(
-                        store,
-                        interests,
-                        propagation_source,
-                        message.topic.into_string(),
-                        message.data,
-                    )
-                    .await;
-                    let verdict = Verdict {
-                        message_id,
-                        source: propagation_source,
-                        acceptance,
-                        stored,
-                    };
-                    let _ = tx.send(Internal::Verdict(verdict)).await;
-                    // Held until the verdict is queued, so pending verdicts are bounded too.
-                    drop(permit);
-                });
-            }
-            gossipsub::Event::Subscribed { peer_id, topic, .. } => {
-                tracing::debug!(peer = %peer_id, topic = %topic, "peer subscribed");
-                if self
-                    .subscribed
-                    .iter()
-                    .any(|t| t.to_string() == topic.as_str())
-                {
-                    self.schedule_sync(peer_id, false);
-                }
-            }
-            _ => {}
-        }
-    }
-
     fn on_internal(&mut self, msg: Internal) {
         match msg {
             Internal::Verdict(v) => {
@@ -489,12 +422,18 @@ impl Actor {
                         .send_request(&peer, Request::Offer { events });
                 }
             }
-            Internal::Respond { channel, response } => {
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_response(channel, response);
+            Internal::Respond {
+                peer,
+                request_id,
+                channel,
+                response,
+                permit,
+                misbehaved,
+            } => {
+                if misbehaved {
+                    self.penalise(peer);
+                }
+                self.respond(request_id, channel, response, permit);
             }
             Internal::SyncDone { peer, stats } => {
                 if stats.misbehaved {
@@ -513,6 +452,7 @@ impl Actor {
                     st.bytes_sent += stats.bytes_sent;
                     st.bytes_received += stats.bytes_received;
                     st.stored += stats.stored as u64;
+                    st.answered |= stats.error.is_none();
                     st.last = Some(stats);
                     std::mem::take(&mut st.again)
                 };
@@ -549,69 +489,6 @@ impl Actor {
                 .unwrap_or_default();
             let _ = tx.send(Internal::Offer { peer, events: raws }).await;
         });
-    }
-
-    fn on_sync(&mut self, ev: request_response::Event<Request, Response>) {
-        use request_response::{Event as E, Message as M};
-        match ev {
-            E::Message {
-                peer,
-                message: M::Request {
-                    request, channel, ..
-                },
-                ..
-            } => {
-                // Answering costs reads and CPU; a bounded number run at once, the rest are
-                // told to come back.
-                let Ok(permit) = self.inbound.clone().try_acquire_owned() else {
-                    let busy = Response::Error {
-                        message: "busy; try again later".into(),
-                    };
-                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, busy);
-                    return;
-                };
-                let (store, tx) = (self.store.clone(), self.internal_tx.clone());
-                let (responder, interests) =
-                    (self.responder.clone(), self.config.interests.clone());
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    let response = match request {
-                        Request::Offer { events } => {
-                            take_offer(&store, &interests, peer, events).await
-                        }
-                        other => responder.answer(&store, other).await,
-                    };
-                    let _ = tx.send(Internal::Respond { channel, response }).await;
-                });
-            }
-            E::Message {
-                message:
-                    M::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
-                if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Ok(response));
-                }
-            }
-            E::OutboundFailure {
-                peer,
-                error,
-                request_id,
-                ..
-            } => {
-                tracing::debug!(%peer, %error, "sync request failed");
-                if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(error.to_string()));
-                }
-            }
-            E::InboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, %error, "sync request from peer failed")
-            }
-            E::ResponseSent { .. } => {}
-        }
     }
 }
 

@@ -35,6 +35,9 @@ impl Actor {
             "peers": peers,
             "topics": self.subscribed.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "blocked": self.swarm.behaviour().blocked.blocked_peers().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "banned": self.bans.list(std::time::Instant::now()).iter().map(|(p, left)| json!({"peer_id": p.to_string(), "secs_left": left.as_secs()})).collect::<Vec<_>>(),
+            "inbound_connections": self.swarm.behaviour().limits.inbound(),
+            "refused_ids": self.admission.refused_ids(),
             "gossip": {
                 "accepted": c.accepted.load(Relaxed),
                 "rejected": c.rejected.load(Relaxed),
