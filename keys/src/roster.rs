@@ -208,17 +208,24 @@ impl Roster {
                 .and_then(|i| u64::try_from(i).ok())
         };
         let serial = uint(data, "serial").unwrap_or(0);
-        let mut entries = Vec::new();
-        for e in map_get(data, "keys")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-        {
-            let Some(m) = e.as_map() else { continue };
-            let key = map_get(m, "key")
+        // The maps of a list field, and the 32-byte `key` every one of them carries.
+        let maps = |name| {
+            map_get(data, name)
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(Value::as_map)
+        };
+        let key_of = |m: &[(Value, Value)]| {
+            map_get(m, "key")
                 .and_then(Value::as_bytes)
                 .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-                .ok_or(RosterError::BadKey)?;
+                .ok_or(RosterError::BadKey)
+        };
+        let mut entries = Vec::new();
+        for m in maps("keys") {
+            let key = key_of(m)?;
             entries.push(RosterEntry {
                 key: PublicKey::from_bytes(&key).map_err(|_| RosterError::BadKey)?,
                 kinds: map_get(m, "kinds")
@@ -238,16 +245,8 @@ impl Roster {
             (EndKind::Retired, "retired", "at"),
             (EndKind::Revoked, "revoked", "since"),
         ] {
-            for e in map_get(data, name)
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-            {
-                let Some(m) = e.as_map() else { continue };
-                let key = map_get(m, "key")
-                    .and_then(Value::as_bytes)
-                    .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-                    .ok_or(RosterError::BadKey)?;
+            for m in maps(name) {
+                let key = key_of(m)?;
                 let at = uint(m, field).ok_or(RosterError::BadEnd)?;
                 ended.push(KeyEnd { key, how, at });
             }

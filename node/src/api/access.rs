@@ -6,12 +6,10 @@
 
 use super::ApiError;
 use crate::store::{Caller, ConsumerOutcome};
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::serve::IncomingStream;
-use tokio::net::UnixListener;
 
 /// Which socket a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,12 +34,6 @@ impl PeerCred {
         PeerCred {
             uid: stream.peer_cred().ok().map(|c| c.uid()),
         }
-    }
-}
-
-impl Connected<IncomingStream<'_, UnixListener>> for PeerCred {
-    fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Self {
-        PeerCred::of(stream.io())
     }
 }
 
