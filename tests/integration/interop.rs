@@ -1,6 +1,7 @@
 //! CDEvents / CloudEvents interop through a real node's socket, checked against the CDEvents
-//! spec's own conformance examples and JSON schemas (v0.5.1), read from a checkout of
-//! github.com/cdevents/spec named by `CDEVENTS_SPEC_DIR` (never copied into this repository).
+//! spec's own conformance examples and JSON schemas (v0.5.1) and against the Eiffel schemas,
+//! copied unchanged under `tests/data/` (see its README for sources and licences).
+//! `CDEVENTS_SPEC_DIR` / `EIFFEL_REPO_DIR` point the tests at another checkout.
 
 use fedci_tests::node::Node;
 use serde_json::{Value, json};
@@ -11,19 +12,23 @@ use std::time::Duration;
 const STRUCTURED: &str = "application/cloudevents+json";
 const BATCH: &str = "application/cloudevents-batch+json";
 
-/// The spec checkout; the tests cannot run without it, so they fail saying so.
-fn spec_dir() -> PathBuf {
-    let dir = std::env::var_os("CDEVENTS_SPEC_DIR")
+/// The published data under `tests/data/`, or the checkout an environment variable names.
+fn data_dir(var: &str, vendored: &str) -> PathBuf {
+    std::env::var_os(var)
         .map(PathBuf::from)
-        .expect(
-            "set CDEVENTS_SPEC_DIR to a checkout of https://github.com/cdevents/spec at tag v0.5.1",
-        );
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(vendored))
+}
+
+/// The CDEvents spec, checked to be v0.5.1.
+fn spec_dir() -> PathBuf {
+    let dir = data_dir("CDEVENTS_SPEC_DIR", "cdevents-spec-v0.5.1");
     let version = std::fs::read_to_string(dir.join("version.txt"))
         .unwrap_or_else(|e| panic!("{}/version.txt: {e}", dir.display()));
     assert_eq!(
         version.trim(),
         "0.5.1",
-        "CDEVENTS_SPEC_DIR is not the v0.5.1 spec"
+        "{} is not the v0.5.1 spec",
+        dir.display()
     );
     dir
 }
@@ -75,7 +80,6 @@ fn created_id(answer: &Value) -> String {
 }
 
 #[test]
-#[ignore = "needs the CDEvents v0.5.1 spec checkout (CDEVENTS_SPEC_DIR) or the Eiffel schemas (EIFFEL_REPO_DIR), which no package registry ships; run with --run-ignored"]
 fn spec_examples_round_trip_in_every_content_mode() {
     let node = Node::started("odl");
     let examples = examples();
@@ -256,7 +260,6 @@ fn publish_natives(node: &Node) -> HashMap<&'static str, String> {
 }
 
 #[test]
-#[ignore = "needs the CDEvents v0.5.1 spec checkout (CDEVENTS_SPEC_DIR) or the Eiffel schemas (EIFFEL_REPO_DIR), which no package registry ships; run with --run-ignored"]
 fn native_kinds_export_as_schema_valid_cdevents() {
     let schemas = Schemas::load();
     let node = Node::started("odl");
@@ -326,7 +329,6 @@ fn hex_of(b: &[u8]) -> String {
 type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
 
 #[test]
-#[ignore = "needs the CDEvents v0.5.1 spec checkout (CDEVENTS_SPEC_DIR) or the Eiffel schemas (EIFFEL_REPO_DIR), which no package registry ships; run with --run-ignored"]
 fn bad_cloudevents_get_4xx_and_store_nothing() {
     let node = Node::started("odl");
     let good = read_json(&spec_dir().join("conformance/pipelinerun_queued.json"));
@@ -402,17 +404,13 @@ fn bad_cloudevents_get_4xx_and_store_nothing() {
     }
 }
 
-/// The Eiffel event schemas, from a checkout of github.com/eiffel-community/eiffel named by
-/// `EIFFEL_REPO_DIR` (its `schemas/<Type>/<version>.json`).
+/// One Eiffel event schema (`schemas/<Type>/<version>.json` of eiffel-community/eiffel).
 fn eiffel_schema(ty: &str, version: &str) -> Value {
-    let dir = std::env::var_os("EIFFEL_REPO_DIR")
-        .map(PathBuf::from)
-        .expect("set EIFFEL_REPO_DIR to a checkout of https://github.com/eiffel-community/eiffel");
+    let dir = data_dir("EIFFEL_REPO_DIR", "eiffel");
     read_json(&dir.join(format!("schemas/{ty}/{version}.json")))
 }
 
 #[test]
-#[ignore = "needs the CDEvents v0.5.1 spec checkout (CDEVENTS_SPEC_DIR) or the Eiffel schemas (EIFFEL_REPO_DIR), which no package registry ships; run with --run-ignored"]
 fn native_kinds_export_as_schema_valid_eiffel() {
     let node = Node::started("odl");
     let n = publish_natives(&node);
@@ -574,7 +572,6 @@ fn query_and_watch_print_interop_formats() {
 }
 
 #[test]
-#[ignore = "needs the CDEvents v0.5.1 spec checkout (CDEVENTS_SPEC_DIR) or the Eiffel schemas (EIFFEL_REPO_DIR), which no package registry ships; run with --run-ignored"]
 fn cdevents_links_to_known_fedci_events_become_fedci_links() {
     let node = Node::started("odl");
     let trig = node.publish("activity.triggered", json!({"name": "csit"}), &[]);
