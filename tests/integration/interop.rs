@@ -14,9 +14,11 @@ const BATCH: &str = "application/cloudevents-batch+json";
 
 /// The published data under `tests/data/`, or the checkout an environment variable names.
 fn data_dir(var: &str, vendored: &str) -> PathBuf {
-    std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(vendored))
+    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data")
+            .join(vendored)
+    })
 }
 
 /// The CDEvents spec, checked to be v0.5.1.
