@@ -86,10 +86,11 @@ impl RawRequest {
     }
 
     fn build(self) -> Result<Request<Full<Bytes>>, ClientError> {
-        let mut req = Request::builder()
-            .method(self.method)
-            .uri(self.path)
-            .header("host", "fedci");
+        let mut req = Request::builder().method(self.method).uri(self.path);
+        // A socket has no host name; a caller reaching a real host (a webhook) names it.
+        if !self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req = req.header("host", "fedci");
+        }
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
         }
@@ -173,6 +174,20 @@ impl Conn {
         tokio::time::timeout(REQUEST_TIMEOUT, work)
             .await
             .map_err(|_| ClientError::Timeout(REQUEST_TIMEOUT))?
+    }
+}
+
+impl Conn {
+    /// Like [`Conn::send`]; a 4xx/5xx answer becomes [`ClientError::Api`].
+    pub async fn call(&mut self, req: RawRequest) -> Result<Reply, ClientError> {
+        self.send(req).await?.ok()
+    }
+
+    /// `POST /v1/events` on this connection.
+    pub async fn publish(&mut self, req: &PublishRequest) -> Result<Published, ClientError> {
+        self.call(RawRequest::new(Method::POST, "/v1/events").json(req)?)
+            .await?
+            .parse()
     }
 }
 
