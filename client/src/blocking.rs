@@ -123,6 +123,11 @@ impl EventStream {
         self.inner.status
     }
 
+    /// Header names in lowercase, in the order received.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.inner.headers
+    }
+
     /// The next non-blank line, or None if none arrived within `timeout` or the stream ended.
     pub fn next_line(&mut self, timeout: Duration) -> Result<Option<String>, ClientError> {
         let next = runtime()?.block_on(tokio::time::timeout(timeout, self.inner.next_line()));

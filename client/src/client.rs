@@ -88,7 +88,11 @@ impl RawRequest {
     fn build(self) -> Result<Request<Full<Bytes>>, ClientError> {
         let mut req = Request::builder().method(self.method).uri(self.path);
         // A socket has no host name; a caller reaching a real host (a webhook) names it.
-        if !self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        if !self
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("host"))
+        {
             req = req.header("host", "fedci");
         }
         for (k, v) in &self.headers {
@@ -191,10 +195,9 @@ impl Conn {
     }
 }
 
-async fn read_reply(resp: Response<Incoming>) -> Result<Reply, ClientError> {
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
+/// An answer's headers, names in lowercase, in the order received.
+pub(crate) fn header_list<B>(resp: &Response<B>) -> Vec<(String, String)> {
+    resp.headers()
         .iter()
         .map(|(k, v)| {
             (
@@ -202,7 +205,12 @@ async fn read_reply(resp: Response<Incoming>) -> Result<Reply, ClientError> {
                 String::from_utf8_lossy(v.as_bytes()).into_owned(),
             )
         })
-        .collect();
+        .collect()
+}
+
+async fn read_reply(resp: Response<Incoming>) -> Result<Reply, ClientError> {
+    let status = resp.status().as_u16();
+    let headers = header_list(&resp);
     let body = Limited::new(resp.into_body(), MAX_ANSWER)
         .collect()
         .await

@@ -22,6 +22,8 @@ type Reader = Pin<Box<dyn AsyncRead + Send>>;
 /// An open stream, read one line at a time.
 pub struct EventStream {
     pub status: u16,
+    /// Header names in lowercase, in the order received.
+    pub headers: Vec<(String, String)>,
     lines: FramedRead<Reader, LinesCodec>,
 }
 
@@ -45,10 +47,12 @@ impl EventStream {
                 .unwrap_or_default();
             return Err(ClientError::from_answer(status, &body));
         }
+        let headers = crate::client::header_list(&resp);
         let data = BodyDataStream::new(resp.into_body()).map_err(std::io::Error::other);
         let reader: Reader = Box::pin(StreamReader::new(data));
         Ok(EventStream {
             status,
+            headers,
             lines: FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE)),
         })
     }

@@ -27,13 +27,11 @@ pub async fn ack(
     let req: AckRequest = json_body(&body)?;
     let caller = access.consumer_caller()?;
     match st.store.ack(name.clone(), req.arrival, caller).await? {
-        ConsumerOutcome::Done { cursor } => {
-            Ok(Json(ConsumerAck {
-                consumer: name,
-                cursor,
-            })
-            .into_response())
-        }
+        ConsumerOutcome::Done { cursor } => Ok(Json(ConsumerAck {
+            consumer: name,
+            cursor,
+        })
+        .into_response()),
         refused => Err(consumer_refusal(&name, refused)),
     }
 }
@@ -51,13 +49,11 @@ pub async fn remove_consumer(
     let name = check_consumer(&name)?;
     let caller = access.consumer_caller()?;
     match st.store.remove_consumer(name.clone(), caller).await? {
-        ConsumerOutcome::Done { .. } => {
-            Ok(Json(ConsumerRemoved {
-                consumer: name,
-                removed: true,
-            })
-            .into_response())
-        }
+        ConsumerOutcome::Done { .. } => Ok(Json(ConsumerRemoved {
+            consumer: name,
+            removed: true,
+        })
+        .into_response()),
         refused => Err(consumer_refusal(&name, refused)),
     }
 }
@@ -214,7 +210,6 @@ pub fn pins(trust: &fedci_keys::TrustStore, detail: bool) -> Vec<Pin> {
         .collect()
 }
 
-
 pub async fn pin(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let req: PinRequest = json_body(&body)?;
     fedci_proto::body::check_community(&req.community)
@@ -235,7 +230,6 @@ pub async fn pin(State(st): State<AppState>, body: Bytes) -> Result<Response, Ap
     .into_response())
 }
 
-
 pub async fn add_peer(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let req: PeerRequest = json_body(&body)?;
     let Some(net) = &st.net else {
@@ -254,7 +248,6 @@ pub async fn add_peer(State(st): State<AppState>, body: Bytes) -> Result<Respons
     })
     .into_response())
 }
-
 
 pub async fn block_peer(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     set_blocked(&st, &body, true)

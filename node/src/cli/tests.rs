@@ -22,12 +22,16 @@ fn item() -> EventItem {
 #[test]
 fn fields() {
     let e = item();
-    assert_eq!(field_lines(&e, "data.branch"), ["stable/oxygen"]);
-    assert_eq!(field_lines(&e, "data.n"), ["3"]);
-    assert_eq!(field_lines(&e, "data.l.0.uri"), ["u"]);
-    assert_eq!(field_lines(&e, "links.ELEMENT"), ["a".repeat(64), "b".repeat(64)]);
-    assert_eq!(field_lines(&e, "links.0.target"), ["a".repeat(64)]);
-    assert_eq!(field_lines(&e, "arrival"), ["7"]);
+    let one = |s: &str| vec![s.to_string()];
+    assert_eq!(field_lines(&e, "data.branch"), one("stable/oxygen"));
+    assert_eq!(field_lines(&e, "data.n"), one("3"));
+    assert_eq!(field_lines(&e, "data.l.0.uri"), one("u"));
+    assert_eq!(
+        field_lines(&e, "links.ELEMENT"),
+        vec!["a".repeat(64), "b".repeat(64)]
+    );
+    assert_eq!(field_lines(&e, "links.0.target"), vec!["a".repeat(64)]);
+    assert_eq!(field_lines(&e, "arrival"), one("7"));
     assert!(field_lines(&e, "data.missing").is_empty());
     assert!(field_lines(&e, "data.branch.deeper").is_empty());
 }
@@ -35,9 +39,23 @@ fn fields() {
 #[test]
 fn watch_filter_becomes_the_stream_query() {
     let cli = parse(&[
-        "--home", "/h", "watch", "--kind", "artifact.*", "--kind", "confidence.modified",
-        "--community", "odl", "--since", "2026-11-22T10:00:00Z", "--consumer", "job",
-        "--exec", "true", "--count", "3",
+        "--home",
+        "/h",
+        "watch",
+        "--kind",
+        "artifact.*",
+        "--kind",
+        "confidence.modified",
+        "--community",
+        "odl",
+        "--since",
+        "2026-11-22T10:00:00Z",
+        "--consumer",
+        "job",
+        "--exec",
+        "true",
+        "--count",
+        "3",
     ])
     .expect("valid watch");
     let Command::Watch {
@@ -51,7 +69,10 @@ fn watch_filter_becomes_the_stream_query() {
         panic!("not a watch: {:?}", cli.command);
     };
     assert_eq!(cli.home.as_deref(), Some(std::path::Path::new("/h")));
-    assert_eq!((consumer.as_deref(), exec.as_deref(), count), (Some("job"), Some("true"), Some(3)));
+    assert_eq!(
+        (consumer.as_deref(), exec.as_deref(), count),
+        (Some("job"), Some("true"), Some(3))
+    );
     let q = fedci_client::EventQuery {
         consumer,
         ..filter.to_query()
@@ -75,12 +96,18 @@ fn usage_mistakes_are_clap_errors() {
         kind(&["watch", "--header", "A: b"]),
         Err(ErrorKind::MissingRequiredArgument)
     );
-    assert_eq!(kind(&["query", "--since", "yesterday"]), Err(ErrorKind::ValueValidation));
+    assert_eq!(
+        kind(&["query", "--since", "yesterday"]),
+        Err(ErrorKind::ValueValidation)
+    );
     assert_eq!(
         kind(&["get", "ID", "--raw", "--field", "kind"]),
         Err(ErrorKind::ArgumentConflict)
     );
-    assert_eq!(kind(&["trace", "ID", "--format", "svg"]), Err(ErrorKind::InvalidValue));
+    assert_eq!(
+        kind(&["trace", "ID", "--format", "svg"]),
+        Err(ErrorKind::InvalidValue)
+    );
     assert!(kind(&["trace", "ID", "--up", "--depth", "3"]).is_ok());
 }
 
@@ -97,13 +124,19 @@ fn exec_commands_get_the_event_and_the_node() {
         count: None,
     };
     let env: std::collections::BTreeMap<_, _> = watch.child_env(&item()).into_iter().collect();
-    assert_eq!(env["FEDCI_EVENT_SEQ"], "2", "the body's seq");
-    assert_eq!(env["FEDCI_ARRIVAL"], "7", "the node-local position");
-    assert_eq!(env["FEDCI_EVENT_ID"], "d".repeat(64));
-    assert_eq!(env["FEDCI_EVENT_KIND"], "x");
-    assert_eq!(env["FEDCI_EVENT_COMMUNITY"], "odl");
-    assert_eq!(env["FEDCI_HOME"], "/h");
-    assert_eq!(env["FEDCI_SOCKET"], "/h/fedci.sock");
+    let want: std::collections::BTreeMap<_, _> = [
+        ("FEDCI_EVENT_ID", "d".repeat(64)),
+        ("FEDCI_EVENT_KIND", "x".into()),
+        ("FEDCI_EVENT_COMMUNITY", "odl".into()),
+        // The body's seq, not the arrival.
+        ("FEDCI_EVENT_SEQ", "2".into()),
+        ("FEDCI_ARRIVAL", "7".into()),
+        ("FEDCI_HOME", "/h".into()),
+        ("FEDCI_SOCKET", "/h/fedci.sock".into()),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(env, want);
 }
 
 #[test]
@@ -121,8 +154,14 @@ fn status_renders_one_line_per_fact() {
     assert_eq!(lines[0], "community   odl");
     assert_eq!(lines[2], "root key    ?");
     assert_eq!(lines[3], "events      3 (last arrival 3)");
-    assert!(lines[4].starts_with("store       FAILING: disk full (retry 2;"), "{text}");
-    assert!(lines[5].starts_with("untrusted   1 stored event(s)"), "{text}");
+    assert!(
+        lines[4].starts_with("store       FAILING: disk full (retry 2;"),
+        "{text}"
+    );
+    assert!(
+        lines[5].starts_with("untrusted   1 stored event(s)"),
+        "{text}"
+    );
     assert_eq!(lines[6], "trusts      opnfv        no roster yet");
     assert_eq!(lines[7], "consumer    job          at arrival 2");
     assert_eq!(lines[8], "rejected    bad_signature        4");

@@ -2,8 +2,8 @@
 //! (the CDEvents document as the JSON body, attributes in `ce-*` headers). Plain `http://`
 //! only; put a TLS-terminating proxy in front for `https://` endpoints.
 
-use anyhow::{Context, Result, bail};
 use crate::interop::cloudevents::binary_headers;
+use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use fedci_client::{Client, Endpoint, RawRequest};
 use http_body_util::BodyExt;

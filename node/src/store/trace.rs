@@ -19,9 +19,7 @@ pub const MAX_TRACE_DEPTH: u32 = 1000;
 
 // The graph is part of the API contract (`GET /v1/trace/{id}`): its types live with the
 // client's, so both ends share them.
-pub use fedci_client::types::{
-    Direction, GraphEdge, GraphNode, TraceGraph as Graph,
-};
+pub use fedci_client::types::{Direction, GraphEdge, GraphNode, TraceGraph as Graph};
 
 impl Store {
     /// Walks the link graph around `root`. None if `root` is not held here.

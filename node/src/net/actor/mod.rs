@@ -17,6 +17,7 @@ use crate::interests::Interests;
 use crate::store::Store;
 use crate::sync::protocol::{Request, Response};
 use crate::sync::{Requester, Responder, RoundStats, sync_with};
+use fedci_client::types::NetworkStatus;
 use fedci_keys::SecretKey;
 use fedci_proto::{Event, Topic};
 use libp2p::futures::StreamExt;
@@ -26,7 +27,6 @@ use libp2p::request_response::{InboundRequestId, OutboundRequestId, ResponseChan
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, SwarmBuilder, identity, noise, tcp, yamux};
 use serde_bytes::ByteBuf;
-use fedci_client::types::NetworkStatus;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
