@@ -130,7 +130,9 @@ impl EventStream {
 
     /// The next non-blank line, or None if none arrived within `timeout` or the stream ended.
     pub fn next_line(&mut self, timeout: Duration) -> Result<Option<String>, ClientError> {
-        let next = runtime()?.block_on(tokio::time::timeout(timeout, self.inner.next_line()));
+        let inner = &mut self.inner;
+        let next =
+            runtime()?.block_on(async { tokio::time::timeout(timeout, inner.next_line()).await });
         match next {
             Err(_) | Ok(None) => Ok(None),
             Ok(Some(line)) => line.map(Some),
@@ -142,7 +144,9 @@ impl EventStream {
         &mut self,
         timeout: Duration,
     ) -> Result<Option<T>, ClientError> {
-        let next = runtime()?.block_on(tokio::time::timeout(timeout, self.inner.next_item::<T>()));
+        let inner = &mut self.inner;
+        let next = runtime()?
+            .block_on(async { tokio::time::timeout(timeout, inner.next_item::<T>()).await });
         match next {
             Err(_) | Ok(None) => Ok(None),
             Ok(Some(item)) => item.map(|(_, t)| Some(t)),

@@ -85,15 +85,15 @@ impl RawRequest {
         Ok(self.body("application/json", bytes))
     }
 
-    fn build(self) -> Result<Request<Full<Bytes>>, ClientError> {
+    fn build(self, default_host: &str) -> Result<Request<Full<Bytes>>, ClientError> {
         let mut req = Request::builder().method(self.method).uri(self.path);
-        // A socket has no host name; a caller reaching a real host (a webhook) names it.
+        // A caller reaching a named host (a webhook) says so; otherwise the endpoint's.
         if !self
             .headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("host"))
         {
-            req = req.header("host", "fedci");
+            req = req.header("host", default_host);
         }
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
@@ -160,13 +160,15 @@ impl std::fmt::Debug for Reply {
 #[derive(Debug)]
 pub struct Conn {
     sender: SendRequest<Full<Bytes>>,
+    /// `Host` when the request names none: `fedci` on a Unix socket, the address on TCP.
+    host: String,
 }
 
 impl Conn {
     /// Sends a request; the answer's body still streams.
     pub async fn open(&mut self, req: RawRequest) -> Result<Response<Incoming>, ClientError> {
         self.sender.ready().await?;
-        Ok(self.sender.send_request(req.build()?).await?)
+        Ok(self.sender.send_request(req.build(&self.host)?).await?)
     }
 
     /// Sends a request and reads the whole answer (any status), within [`REQUEST_TIMEOUT`].
@@ -259,6 +261,10 @@ impl Client {
                 source,
             },
         };
+        let host = match &self.endpoint {
+            Endpoint::Unix(_) => "fedci".to_string(),
+            Endpoint::Tcp(addr) => addr.clone(),
+        };
         let sender = match &self.endpoint {
             Endpoint::Unix(path) => {
                 let io = tokio::net::UnixStream::connect(path)
@@ -273,7 +279,7 @@ impl Client {
                 handshake(io).await?
             }
         };
-        Ok(Conn { sender })
+        Ok(Conn { sender, host })
     }
 
     /// Sends a request on a new connection; the answer's body still streams.
