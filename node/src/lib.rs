@@ -4,6 +4,7 @@
 
 pub mod admit;
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod daemon;
 #[doc(hidden)]
@@ -19,8 +20,8 @@ pub mod web;
 
 /// What the API needs from the network actor, when one runs.
 pub trait Network: Send + Sync + 'static {
-    /// Peers, topics and sync state, for `status`.
-    fn status(&self) -> serde_json::Value;
+    /// Peers, topics and sync state, for `status`: a snapshot, not built on demand.
+    fn status(&self) -> fedci_client::types::NetworkStatus;
     /// Dials a peer now (the address is remembered by the caller).
     fn dial(&self, addr: &str) -> Result<(), String>;
     /// Blocks (disconnects and refuses) or unblocks a peer by peer id.

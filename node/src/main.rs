@@ -1,9 +1,8 @@
 //! `fedci-node`: parses the command line, sets up logging, runs the command. Exit codes: 0 ok,
 //! 1 failure (one line on stderr), 2 usage (clap).
 
-mod cli;
-
 use clap::Parser;
+use fedci_node::cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

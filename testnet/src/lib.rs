@@ -9,4 +9,3 @@ pub mod hostile;
 pub mod net;
 pub mod node;
 pub mod scenario;
-pub mod sock;

@@ -282,7 +282,9 @@ async fn main() -> Result<()> {
             );
             println!(
                 "  next round, already in sync ({} communities, {} topics): {}",
-                r.communities, r.topics, r.in_sync_round
+                r.communities,
+                r.topics,
+                serde_json::to_string(&r.in_sync_round)?
             );
             println!("{}", serde_json::to_string(&r)?);
         }

@@ -125,7 +125,8 @@ impl Testnet {
                 .iter()
                 .filter(|n| {
                     status(n)
-                        .map(|s| s["network"]["peers"].as_array().map_or(0, Vec::len))
+                        .and_then(|s| s.network)
+                        .map(|n| n.peers.len())
                         .unwrap_or(0)
                         < min_peers
                 })
@@ -151,8 +152,8 @@ impl Testnet {
     }
 }
 
-/// A node's `status --json`.
-pub fn status(node: &Node) -> Option<serde_json::Value> {
+/// A node's `status --json`, as a CI script would read it.
+pub fn status(node: &Node) -> Option<fedci_client::types::Status> {
     serde_json::from_str(&node.cli(&["status", "--json"]).ok()?).ok()
 }
 
@@ -160,9 +161,7 @@ pub fn status(node: &Node) -> Option<serde_json::Value> {
 pub fn listen_addr(node: &Node) -> Result<String, NodeError> {
     let start = Instant::now();
     loop {
-        if let Some(a) =
-            status(node).and_then(|s| s["network"]["listen"][0].as_str().map(String::from))
-        {
+        if let Some(a) = status(node).and_then(|s| s.network?.listen.into_iter().next()) {
             return Ok(a);
         }
         if start.elapsed() > Duration::from_secs(10) {
@@ -193,4 +192,25 @@ pub fn set_config(home: &Path, keys: &str) -> Result<(), NodeError> {
         .map_err(|e: toml::de::Error| bad(e.to_string()))?;
     table.extend(extra);
     std::fs::write(&path, table.to_string()).map_err(|e| bad(e.to_string()))
+}
+
+/// Follows a node's `/v1/stream` and sends every event, with the instant it arrived, to `tx`
+/// until the stream ends or `tx` is closed. A line that is not an event is skipped.
+pub async fn follow(
+    socket: std::path::PathBuf,
+    query: fedci_client::EventQuery,
+    tx: tokio::sync::mpsc::Sender<(fedci_client::types::EventItem, Instant)>,
+) -> Result<(), fedci_client::ClientError> {
+    let mut stream = fedci_client::Client::new(socket).stream(&query).await?;
+    while let Some(next) = stream.next_item().await {
+        let ev = match next {
+            Ok((_, ev)) => ev,
+            Err(fedci_client::ClientError::BadLine { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        if tx.send((ev, Instant::now())).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
 }

@@ -235,3 +235,57 @@ fn stream_replays_history_then_live_and_resumes_from_ack() {
     );
     assert_eq!(next(&mut again, "resumed")["id"], published[3].as_str());
 }
+
+/// `watch --home H --exec CMD` with no FEDCI_HOME in the environment: the command's own
+/// `fedci-node publish` (no --home) reaches the same node, because watch hands every command
+/// FEDCI_HOME and FEDCI_SOCKET. The command also sees the event's own `seq` as FEDCI_EVENT_SEQ
+/// and this node's position as FEDCI_ARRIVAL.
+#[test]
+fn watch_exec_commands_reach_the_watched_home() {
+    let node = Node::started("odl");
+    // Own events before the trigger, so the author's seq and the arrival differ.
+    node.publish("x-test.before", json!({}), &[]);
+    let trigger = node.publish("x-test.trigger", json!({}), &[]);
+    let h = node.home();
+    let (env, reaction) = (h.join("env"), h.join("reaction"));
+    let cmd = format!(
+        "echo \"$FEDCI_EVENT_SEQ $FEDCI_ARRIVAL $FEDCI_HOME $FEDCI_SOCKET\" > {env}; \
+         {bin} publish --kind x-test.reaction --link CAUSE=$FEDCI_EVENT_ID > {reaction}",
+        env = q(&env),
+        bin = q(fedci_tests::node_bin()),
+        reaction = q(&reaction),
+    );
+    // node.watch runs `fedci-node --home H watch …` with FEDCI_HOME removed from its env.
+    let mut watcher = node.watch(
+        "watch-home",
+        &["--kind", "x-test.trigger", "--count", "1", "--exec", &cmd],
+    );
+    let Some(status) = watcher.wait_timeout(Duration::from_secs(30)) else {
+        panic!(
+            "the watcher did not run its command once and exit within 30 s: {}",
+            watcher.log()
+        );
+    };
+    assert!(status.success(), "watch failed: {}", watcher.log());
+    let id = read_lines(&reaction).concat();
+    assert!(
+        fedci_tests::is_id(&id),
+        "the command's own publish printed no id: {:?}; watch log: {}",
+        id,
+        watcher.log()
+    );
+    let stored = node.event(&id);
+    assert_eq!(stored["links"][0]["target"], trigger.as_str(), "{stored}");
+
+    let ev = node.event(&trigger);
+    let (seq, arrival) = (ev["seq"].as_u64(), ev["arrival"].as_u64());
+    assert_ne!(seq, arrival, "precondition: seq and arrival differ: {ev}");
+    let expected = format!(
+        "{} {} {} {}",
+        seq.expect("seq"),
+        arrival.expect("arrival"),
+        h.display(),
+        node.socket().display()
+    );
+    assert_eq!(read_lines(&env), [expected], "the command's environment");
+}

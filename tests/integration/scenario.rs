@@ -9,6 +9,7 @@
 //! The faults: opnfv down while ODL publishes, opnfv partitioned away during the ODL release,
 //! and opnfv SIGKILLed right after it composed the baseline.
 
+use fedci_client::types::Status;
 use fedci_testnet::net::{Testnet, Topology, listen_addr, status};
 use fedci_testnet::node::Node;
 use fedci_testnet::scenario::{JOBS, run_job, scripts_dir, start_job};
@@ -167,28 +168,22 @@ impl Scenario {
         self.node(name).cli(args).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn status(&self, name: &str) -> Value {
+    fn status(&self, name: &str) -> Status {
         status(self.node(name)).unwrap_or_else(|| panic!("{name}: no status"))
     }
 
     fn peer_id(&self, name: &str) -> String {
-        let s = self.status(name);
-        s["network"]["peer_id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{name}: status has no network.peer_id: {s}"))
-            .to_owned()
+        self.status(name)
+            .network
+            .unwrap_or_else(|| panic!("{name}: status has no network"))
+            .peer_id
     }
 
     /// Peer ids `name` is connected to.
     fn connected(&self, name: &str) -> Vec<String> {
         status(self.node(name))
-            .and_then(|s| {
-                s["network"]["peers"].as_array().map(|ps| {
-                    ps.iter()
-                        .filter_map(|p| p["peer_id"].as_str().map(str::to_owned))
-                        .collect()
-                })
-            })
+            .and_then(|s| s.network)
+            .map(|n| n.peers.into_iter().map(|p| p.peer_id).collect())
             .unwrap_or_default()
     }
 
@@ -332,7 +327,7 @@ impl Scenario {
             };
             let s = status(self.node(job.community))
                 .ok_or_else(|| format!("{}: no status", job.community))?;
-            let cursor = s["consumers"][job.consumer()].as_u64().unwrap_or(0);
+            let cursor = s.consumers.get(job.consumer()).copied().unwrap_or(0);
             if cursor < latest {
                 return Err(format!(
                     "{} on {} acknowledged arrival {cursor}, the newest event it watches is {latest}",

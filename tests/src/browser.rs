@@ -169,15 +169,12 @@ impl Page {
             _dir: tmp,
         };
         let target = page.call("Target.createTarget", json!({"url": url}));
-        let target = target["targetId"].as_str().expect("targetId").to_owned();
+        let target = cdp_str(&target, "/targetId");
         let attached = page.call(
             "Target.attachToTarget",
             json!({"targetId": target, "flatten": true}),
         );
-        page.session = attached["sessionId"]
-            .as_str()
-            .expect("sessionId")
-            .to_owned();
+        page.session = cdp_str(&attached, "/sessionId");
         page
     }
 
@@ -191,10 +188,11 @@ impl Page {
     fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
-        let mut msg = json!({"id": id, "method": method, "params": params});
-        if !self.session.is_empty() {
-            msg["sessionId"] = json!(self.session);
-        }
+        let msg = if self.session.is_empty() {
+            json!({"id": id, "method": method, "params": params})
+        } else {
+            json!({"id": id, "method": method, "params": params, "sessionId": self.session})
+        };
         let mut bytes = serde_json::to_vec(&msg).expect("json");
         bytes.push(0);
         self.to.write_all(&bytes).expect("writing to chromium");
@@ -207,10 +205,10 @@ impl Page {
                     self.browser.log()
                 )
             });
-            if v["id"] == id {
+            if v.get("id").and_then(Value::as_u64) == Some(id) {
                 return match v.get("error") {
                     Some(e) => Err(e.clone()),
-                    None => Ok(v["result"].clone()),
+                    None => Ok(v.get("result").cloned().unwrap_or_default()),
                 };
             }
         }
@@ -230,7 +228,7 @@ impl Page {
         )?;
         match r.get("exceptionDetails") {
             Some(e) => Err(e.clone()),
-            None => Ok(r["result"]["value"].clone()),
+            None => Ok(r.pointer("/result/value").cloned().unwrap_or_default()),
         }
     }
 
@@ -272,4 +270,12 @@ pub fn artifact_dir() -> PathBuf {
         .join("web-artifacts");
     std::fs::create_dir_all(&dir).expect("creating target/web-artifacts");
     dir
+}
+
+/// A string field of a DevTools protocol answer (not the node's API), which must be there.
+fn cdp_str(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("chromium's answer has no {pointer}: {v}"))
+        .to_owned()
 }

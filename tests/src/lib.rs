@@ -26,17 +26,32 @@ use std::time::{Duration, Instant};
 pub const POLL: Duration = Duration::from_millis(20);
 
 /// Polls `cond` every 20 ms until it holds; panics naming `what` when `timeout` passes first.
-/// The only way tests wait: on a condition, with a deadline.
-pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+/// Tests wait on a condition with a deadline, never on a bare sleep: this, or
+/// [`mesh::poll_until`] where running out of time is not itself a failure.
+pub fn wait_until(timeout: Duration, what: &str, cond: impl FnMut() -> bool) {
+    if !poll_until(timeout, cond) {
+        panic!("timed out after {timeout:?} waiting for {what}");
+    }
+}
+
+/// Polls `cond` every [`POLL`] until it holds (true) or `timeout` passes (false); for waits
+/// whose expiry is not itself a failure.
+pub fn poll_until(timeout: Duration, cond: impl FnMut() -> bool) -> bool {
+    poll_every(POLL, timeout, cond)
+}
+
+/// The one polling loop of the harness: checks `cond` every `every` until it holds (true) or
+/// `timeout` passes (false).
+pub fn poll_every(every: Duration, timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if cond() {
-            return;
+            return true;
         }
         if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
+            return false;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(every);
     }
 }
 
@@ -76,9 +91,9 @@ pub fn ndjson_ids(text: &str) -> Vec<String> {
     ndjson(text)
         .iter()
         .map(|v| {
-            v["id"]
-                .as_str()
-                .expect("event line without an \"id\"")
+            v.get("id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_else(|| panic!("event line without an \"id\": {v}"))
                 .to_owned()
         })
         .collect()

@@ -5,7 +5,9 @@
 //! by design, and tests of live gossip must not depend on catch-up to repair that.
 
 use crate::node::Node;
-use crate::{POLL, is_id, wait_until};
+pub use crate::poll_until;
+use crate::{is_id, wait_until};
+use fedci_client::types::{NetworkStatus, PeerStatus, Pin};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -14,21 +16,6 @@ use std::time::{Duration, Instant, SystemTime};
 pub const MESH_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long one probe may take to reach every receiver before the next one is sent.
 pub const PROBE_WAIT: Duration = Duration::from_millis(1500);
-
-/// Polls `cond` until it holds (true) or `timeout` passes (false); for waits whose expiry is
-/// not itself a failure.
-pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(POLL);
-    }
-}
 
 impl Node {
     /// Sets a top-level `key = value` (value in TOML syntax) in `config.toml`, before the node
@@ -60,31 +47,27 @@ impl Node {
         std::fs::write(&path, lines.join("\n") + "\n").expect("writing config.toml");
     }
 
-    /// The `network` object of `GET /v1/status`.
+    /// The `network` part of `GET /v1/status`; panics if the node runs without a network.
+    pub fn net(&self) -> NetworkStatus {
+        self.typed_status()
+            .network
+            .unwrap_or_else(|| panic!("status has no network: {}", self.status()))
+    }
+
+    /// The `network` object of `GET /v1/status`, as JSON (for messages and wire checks).
     pub fn network(&self) -> Value {
-        let status = self.status();
-        let net = &status["network"];
-        assert!(
-            net.is_object(),
-            "status has no \"network\" object: {status}"
-        );
-        net.clone()
+        serde_json::to_value(self.net()).expect("network status serialises")
     }
 
     /// This node's libp2p peer id.
     pub fn peer_id(&self) -> String {
-        let net = self.network();
-        net["peer_id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("network has no peer_id: {net}"))
-            .to_owned()
+        self.net().peer_id
     }
 
     /// This node's public node key (64 hex), as rosters name it.
     pub fn node_key(&self) -> String {
-        let status = self.status();
-        let key = status["node_key"].as_str().unwrap_or_default().to_owned();
-        assert!(is_id(&key), "status node_key is not 64 hex: {status}");
+        let key = self.typed_status().node_key;
+        assert!(is_id(&key), "status node_key is not 64 hex: {key}");
         key
     }
 
@@ -92,7 +75,7 @@ impl Node {
     pub fn listen_addr(&self) -> String {
         let mut addr = None;
         wait_until(MESH_TIMEOUT, "the node to report a listen address", || {
-            addr = self.network()["listen"][0].as_str().map(str::to_owned);
+            addr = self.net().listen.into_iter().next();
             addr.is_some()
         });
         let addr = addr.unwrap_or_default();
@@ -106,22 +89,18 @@ impl Node {
 
     /// Peer ids of the connected peers (`network.peers[].peer_id`).
     pub fn connected_peers(&self) -> Vec<String> {
-        self.network()["peers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p["peer_id"].as_str().map(str::to_owned))
-            .collect()
+        self.net().peers.into_iter().map(|p| p.peer_id).collect()
     }
 
-    /// The `network.peers` entry of `peer_id` (`{peer_id, score, rejected}`), if connected.
+    /// The `network.peers` entry of `peer_id` (`{peer_id, score, rejected, sync}`), if connected.
+    pub fn peer(&self, peer_id: &str) -> Option<PeerStatus> {
+        self.net().peers.into_iter().find(|p| p.peer_id == peer_id)
+    }
+
+    /// [`Node::peer`] as JSON.
     pub fn peer_info(&self, peer_id: &str) -> Option<Value> {
-        self.network()["peers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|p| p["peer_id"] == peer_id)
-            .cloned()
+        self.peer(peer_id)
+            .map(|p| serde_json::to_value(p).expect("peer status serialises"))
     }
 
     /// `trust add COMMUNITY @OTHER/root.pub`: pins `other`'s community root.
@@ -137,18 +116,21 @@ impl Node {
 
     /// The serial of `community`'s roster in force here (status `pins`), if any.
     pub fn roster_serial(&self, community: &str) -> Option<u64> {
-        self.pin(community)
-            .and_then(|p| p["roster"]["serial"].as_u64())
+        self.pin_entry(community)?.roster.map(|r| r.serial)
+    }
+
+    /// The status `pins` entry of `community`, as JSON.
+    pub fn pin(&self, community: &str) -> Option<Value> {
+        self.pin_entry(community)
+            .map(|p| serde_json::to_value(p).expect("pin serialises"))
     }
 
     /// The status `pins` entry of `community`.
-    pub fn pin(&self, community: &str) -> Option<Value> {
-        self.status()["pins"]
-            .as_array()
+    pub fn pin_entry(&self, community: &str) -> Option<Pin> {
+        self.typed_status()
+            .pins
             .into_iter()
-            .flatten()
-            .find(|p| p["community"] == community)
-            .cloned()
+            .find(|p| p.community == community)
     }
 
     /// Waits until `community`'s roster in force here has serial `serial`.
@@ -171,33 +153,34 @@ impl Node {
 
     /// Status `rejected[reason]` (0 if absent).
     pub fn rejected_count(&self, reason: &str) -> u64 {
-        self.status()["rejected"][reason].as_u64().unwrap_or(0)
+        self.typed_status()
+            .rejected
+            .get(reason)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// `network.gossip[counter]` (`accepted`, `rejected`, `ignored`, `published`, …).
     pub fn gossip_counter(&self, counter: &str) -> u64 {
-        let net = self.network();
-        net["gossip"][counter]
-            .as_u64()
-            .unwrap_or_else(|| panic!("network.gossip has no numeric {counter:?}: {net}"))
+        let g = self.net().gossip;
+        match counter {
+            "accepted" => g.accepted,
+            "rejected" => g.rejected,
+            "ignored" => g.ignored,
+            "published" => g.published,
+            "published_without_peers" => g.published_without_peers,
+            other => panic!("network.gossip has no counter {other:?}: {g:?}"),
+        }
     }
 
     /// Subscribed gossip topics (`network.topics`).
     pub fn topics(&self) -> Vec<String> {
-        self.network()["topics"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str().map(str::to_owned))
-            .collect()
+        self.net().topics
     }
 
     /// The ids of every event the node holds, in arrival order.
     pub fn stored_ids(&self) -> Vec<String> {
-        self.query_all("")
-            .iter()
-            .map(|e| e["id"].as_str().expect("event without id").to_owned())
-            .collect()
+        self.query_all("").iter().map(event_id).collect()
     }
 }
 
@@ -287,4 +270,12 @@ pub fn warm_up(
             );
         }
     }
+}
+
+/// The `id` of an event's JSON (a query item or a stream line).
+pub fn event_id(e: &Value) -> String {
+    e.get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("event without id: {e}"))
+        .to_owned()
 }

@@ -6,8 +6,9 @@
 //! Free functions rather than methods on [`Node`], so they cannot clash with methods other
 //! harness modules add.
 
+use crate::is_id;
 use crate::node::Node;
-use crate::{POLL, is_id};
+use fedci_client::types::{EventItem, PeerSync};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
@@ -41,7 +42,7 @@ pub fn id_set(node: &Node, args: &[&str]) -> BTreeSet<String> {
     let events = query_cli(node, args);
     let mut set = BTreeSet::new();
     for e in &events {
-        let id = e["id"].as_str().expect("query line without id").to_owned();
+        let id = crate::mesh::event_id(e);
         assert!(is_id(&id), "query printed a bad id: {e}");
         assert!(
             set.insert(id.clone()),
@@ -56,12 +57,13 @@ pub fn id_set(node: &Node, args: &[&str]) -> BTreeSet<String> {
 pub fn ids_by_topic(node: &Node, args: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for e in query_cli(node, args) {
-        let kind = e["kind"].as_str().expect("event without kind");
-        let family = kind.split_once('.').map_or(kind, |(f, _)| f);
-        let community = e["community"].as_str().expect("event without community");
-        out.entry(format!("{community}/{family}"))
+        let item: EventItem = serde_json::from_value(e.clone())
+            .unwrap_or_else(|err| panic!("query printed a line that is not an event ({err}): {e}"));
+        let ev = item.event;
+        let family = ev.kind.split_once('.').map_or(ev.kind.as_str(), |(f, _)| f);
+        out.entry(format!("{}/{family}", ev.community))
             .or_default()
-            .insert(e["id"].as_str().expect("event without id").to_owned());
+            .insert(ev.id.to_string());
     }
     out
 }
@@ -90,16 +92,15 @@ pub fn set_diff(a_name: &str, a: &BTreeSet<String>, b_name: &str, b: &BTreeSet<S
 /// Re-checks `check` every [`SET_POLL`] until it returns `None`; panics after `timeout` with
 /// `what` and the last explanation `check` returned.
 pub fn wait_for(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<String>) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let why = match check() {
-            None => return,
-            Some(why) => why,
-        };
-        if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}: {why}");
-        }
-        std::thread::sleep(SET_POLL);
+    let mut why = None;
+    if !crate::poll_every(SET_POLL, timeout, || {
+        why = check();
+        why.is_none()
+    }) {
+        panic!(
+            "timed out after {timeout:?} waiting for {what}: {}",
+            why.unwrap_or_default()
+        );
     }
 }
 
@@ -111,7 +112,7 @@ pub fn http_id_set(node: &Node, community: Option<&str>) -> BTreeSet<String> {
         .unwrap_or_default();
     node.query_all(&filter)
         .iter()
-        .map(|e| e["id"].as_str().expect("event without id").to_owned())
+        .map(crate::mesh::event_id)
         .collect()
 }
 
@@ -251,59 +252,45 @@ pub fn unblock(node: &Node, peer_id: &str) {
 
 /// Peer ids in status `network.blocked`.
 pub fn blocked_peers(node: &Node) -> Vec<String> {
-    node.network()["blocked"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p.as_str().map(str::to_owned))
-        .collect()
+    node.net().blocked
 }
 
 /// Peer ids in status `network.banned` (peers the node cut off for misbehaving, for a while).
 pub fn banned_peers(node: &Node) -> Vec<String> {
-    node.network()["banned"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["peer_id"].as_str().map(str::to_owned))
-        .collect()
+    node.net().banned.into_iter().map(|b| b.peer_id).collect()
 }
 
 /// Waits until `node` is connected to none of `peer_ids` and lists them all as blocked.
 pub fn wait_cut_off(node: &Node, peer_ids: &[String], timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
+    let what = format!("{}'s node to cut off {peer_ids:?}", node.community());
+    wait_for(timeout, &what, || {
         let connected = node.connected_peers();
         let blocked = blocked_peers(node);
         let still: Vec<&String> = peer_ids.iter().filter(|p| connected.contains(p)).collect();
         let unblocked: Vec<&String> = peer_ids.iter().filter(|p| !blocked.contains(p)).collect();
-        if still.is_empty() && unblocked.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}'s node still connected to {still:?} / not blocking {unblocked:?} after \
-             {timeout:?}; network: {}",
-            node.community(),
-            node.network()
-        );
-        std::thread::sleep(POLL);
-    }
+        (!(still.is_empty() && unblocked.is_empty())).then(|| {
+            format!(
+                "still connected to {still:?} / not blocking {unblocked:?}; network: {}",
+                node.network()
+            )
+        })
+    });
 }
 
 /// The `sync` object of `node`'s `network.peers` entry for `peer_id` (None if not connected
 /// or no round yet).
 pub fn sync_stats(node: &Node, peer_id: &str) -> Option<Value> {
-    node.peer_info(peer_id)
-        .map(|p| p["sync"].clone())
-        .filter(|s| s.is_object())
+    sync(node, peer_id).map(|s| serde_json::to_value(s).expect("sync status serialises"))
+}
+
+/// [`sync_stats`] as the API's type.
+pub fn sync(node: &Node, peer_id: &str) -> Option<PeerSync> {
+    node.peer(peer_id)?.sync
 }
 
 /// Rounds `node` has completed with `peer_id` (0 if none or not connected).
 pub fn sync_rounds(node: &Node, peer_id: &str) -> u64 {
-    sync_stats(node, peer_id)
-        .and_then(|s| s["rounds"].as_u64())
-        .unwrap_or(0)
+    sync(node, peer_id).map_or(0, |s| s.rounds)
 }
 
 /// Prints how long each phase of a test took (stderr, shown by nextest for failing tests or

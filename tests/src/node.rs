@@ -4,6 +4,7 @@
 use crate::http::{self, EventStream, Response};
 use crate::process::{self, Background};
 use crate::{is_id, node_bin, wait_until};
+use fedci_client::types::{Page, PublishStatus, Published, Status};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -308,29 +309,36 @@ impl Node {
         self.http("POST", path, body.to_string().as_bytes(), &[])
     }
 
+    /// `GET /v1/status` as the JSON on the wire.
     pub fn status(&self) -> Value {
         self.get_json("/v1/status")
     }
 
+    /// `GET /v1/status` as the API's type.
+    pub fn typed_status(&self) -> Status {
+        let r = self.get("/v1/status");
+        assert_eq!(r.status, 200, "GET /v1/status: {r:?}");
+        r.typed()
+    }
+
     /// Number of events held (`GET /v1/status` "events").
     pub fn event_count(&self) -> u64 {
-        self.status()["events"]
-            .as_u64()
-            .expect("status has no numeric \"events\"")
+        self.typed_status()
+            .events
+            .expect("status has no event count (store unreadable?)")
     }
 
     /// Publishes through the socket; asserts 201 and returns the id.
     pub fn publish(&self, kind: &str, data: Value, links: &[(&str, &str)]) -> String {
         let r = self.post_json("/v1/events", &event_body(kind, data, links));
         assert_eq!(r.status, 201, "POST /v1/events {kind}: {r:?}");
-        let v = r.json();
-        assert_eq!(v["status"], "stored", "POST /v1/events {kind}: {v}");
-        let id = v["id"]
-            .as_str()
-            .expect("publish answer has no id")
-            .to_owned();
-        assert!(is_id(&id), "publish answer id is not 64 hex: {v}");
-        id
+        let published: Published = r.typed();
+        assert_eq!(
+            published.status,
+            PublishStatus::Stored,
+            "POST /v1/events {kind}: {r:?}"
+        );
+        published.id.to_string()
     }
 
     /// Publishes with `fedci-node publish`; returns the id it printed.
@@ -379,22 +387,21 @@ impl Node {
         let mut after = 0u64;
         for _ in 0..10_000 {
             let sep = if filter.is_empty() { "" } else { "&" };
-            let page = self.get_json(&format!("/v1/events?{filter}{sep}after={after}&limit=500"));
-            let events = page["events"]
-                .as_array()
-                .expect("query has no events array");
-            out.extend(events.iter().cloned());
-            if page["complete"] == json!(true) {
+            let path = format!("/v1/events?{filter}{sep}after={after}&limit=500");
+            let r = self.get(&path);
+            assert_eq!(r.status, 200, "GET {path}: {r:?}");
+            // Items stay JSON: tests check the exact fields on the wire.
+            let page: Page<Value> = r.typed();
+            let empty = page.events.is_empty();
+            out.extend(page.events);
+            if page.complete {
                 return out;
             }
-            let next = page["next_after"]
-                .as_u64()
-                .expect("query has no next_after");
             assert!(
-                next > after || !events.is_empty(),
-                "query paging does not advance: {page}"
+                page.next_after > after || !empty,
+                "query paging does not advance: {r:?}"
             );
-            after = next;
+            after = page.next_after;
         }
         panic!("query {filter:?} never completed");
     }

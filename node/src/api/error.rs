@@ -43,7 +43,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let body = fedci_client::ApiErrorBody {
+            error: fedci_client::ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
         let mut resp = (self.status, Json(body)).into_response();
         resp.extensions_mut().insert(ErrorCode(self.code));
         resp

@@ -11,29 +11,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fedci_proto::json::{EventJson, json_to_data};
 use fedci_proto::{Body, Event, EventId, Filter, Link, sign, vocab};
-use serde::{Deserialize, Serialize};
 
-/// `POST /v1/events`: what a CI job sends; the node signs it with its node key.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublishRequest {
-    pub kind: String,
-    #[serde(default = "empty_object")]
-    pub data: serde_json::Value,
-    #[serde(default)]
-    pub links: Vec<LinkRequest>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LinkRequest {
-    pub rel: String,
-    pub target: String,
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(Default::default())
-}
+pub use fedci_client::types::PublishRequest;
+use fedci_client::types::{EventItem, PublishStatus, Published, UntrustedReason};
 
 /// A checked `POST /v1/events` body: everything the node signs except who, when and seq.
 #[derive(Debug)]
@@ -93,63 +73,28 @@ impl Draft {
     }
 }
 
-/// An event as the API shows it: the event JSON plus its arrival seq on this node.
-#[derive(Debug, Serialize)]
-pub struct Item {
-    pub arrival: u64,
-    #[serde(flatten)]
-    pub event: EventJson,
-    /// Set on single-event answers: this node's clock (ms) when it stored the event.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arrived_at: Option<u64>,
-    /// Set on single-event answers: whether the trust of now still authorises the event.
-    /// Lists and streams carry only events that it does.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trusted: Option<bool>,
-    /// Why not, when `trusted` is false (revoked key, re-pinned root, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub untrusted_reason: Option<UntrustedReason>,
-}
-
-/// The trust verdict of a stored event that is no longer authorised.
-#[derive(Debug, Serialize)]
-pub struct UntrustedReason {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl From<&StoredEvent> for Item {
-    fn from(s: &StoredEvent) -> Self {
-        Item {
-            arrival: s.seq,
-            event: EventJson::from_event(&s.event),
-            arrived_at: None,
-            trusted: None,
-            untrusted_reason: None,
-        }
+/// An event as lists and streams show it: no trust verdict (they carry only trusted events).
+fn item(s: &StoredEvent) -> EventItem {
+    EventItem {
+        arrival: s.seq,
+        event: EventJson::from_event(&s.event),
+        arrived_at: None,
+        trusted: None,
+        untrusted_reason: None,
     }
 }
 
-impl Item {
-    /// The item with the current trust's verdict on it.
-    fn judged(s: &StoredEvent, trust: &fedci_keys::TrustStore) -> Self {
-        let verdict = trust.authorise(&s.event);
-        Item {
-            trusted: Some(verdict.is_ok()),
-            untrusted_reason: verdict.err().map(|r| UntrustedReason {
-                code: r.code(),
-                message: r.to_string(),
-            }),
-            ..Item::from(s)
-        }
+/// The item with the current trust's verdict on it.
+fn judged(s: &StoredEvent, trust: &fedci_keys::TrustStore) -> EventItem {
+    let verdict = trust.authorise(&s.event);
+    EventItem {
+        trusted: Some(verdict.is_ok()),
+        untrusted_reason: verdict.err().map(|r| UntrustedReason {
+            code: r.code().to_string(),
+            message: r.to_string(),
+        }),
+        ..item(s)
     }
-}
-
-#[derive(Debug, Serialize)]
-struct Published {
-    id: EventId,
-    arrival: Option<u64>,
-    status: &'static str,
 }
 
 pub async fn publish(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
@@ -204,7 +149,7 @@ pub(super) async fn store_one(
             Json(Published {
                 id,
                 arrival: Some(seq),
-                status: "stored",
+                status: PublishStatus::Stored,
             }),
         )
             .into_response()),
@@ -218,7 +163,7 @@ pub(super) async fn store_one(
                 Json(Published {
                     id,
                     arrival,
-                    status: "duplicate",
+                    status: PublishStatus::Duplicate,
                 }),
             )
                 .into_response())
@@ -269,9 +214,9 @@ pub async fn get_event(
         )
             .into_response());
     }
-    let item = Item {
+    let item = EventItem {
         arrived_at,
-        ..Item::judged(&stored, &st.store.trust())
+        ..judged(&stored, &st.store.trust())
     };
     Ok(Json(item).into_response())
 }
@@ -355,7 +300,7 @@ pub fn render_item(
     format: Option<crate::interop::Format>,
 ) -> Result<(Vec<u8>, usize), StoreError> {
     let json = match format {
-        None => serde_json::to_vec(&Item::from(ev)),
+        None => serde_json::to_vec(&item(ev)),
         Some(f) => serde_json::to_vec(&super::cloudevents::list_item(f, ev)),
     }
     .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", ev.event.id())))?;

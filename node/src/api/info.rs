@@ -9,15 +9,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fedci_client::types::{
+    AckRequest, BlockRequest, Blocked, ConsumerAck, ConsumerRemoved, EndHow, Ended, PeerAdded,
+    PeerRequest, Pin, PinAnswer, PinRequest, RosterKey, RosterKeys, RosterSummary, Status,
+    StoreHealth, StoreState, Trust,
+};
 use fedci_keys::PublicKey;
 use serde::Deserialize;
-use serde_json::json;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AckRequest {
-    arrival: u64,
-}
 
 pub async fn ack(
     State(st): State<AppState>,
@@ -29,9 +27,11 @@ pub async fn ack(
     let req: AckRequest = json_body(&body)?;
     let caller = access.consumer_caller()?;
     match st.store.ack(name.clone(), req.arrival, caller).await? {
-        ConsumerOutcome::Done { cursor } => {
-            Ok(Json(json!({"consumer": name, "cursor": cursor})).into_response())
-        }
+        ConsumerOutcome::Done { cursor } => Ok(Json(ConsumerAck {
+            consumer: name,
+            cursor,
+        })
+        .into_response()),
         refused => Err(consumer_refusal(&name, refused)),
     }
 }
@@ -49,9 +49,11 @@ pub async fn remove_consumer(
     let name = check_consumer(&name)?;
     let caller = access.consumer_caller()?;
     match st.store.remove_consumer(name.clone(), caller).await? {
-        ConsumerOutcome::Done { .. } => {
-            Ok(Json(json!({"consumer": name, "removed": true})).into_response())
-        }
+        ConsumerOutcome::Done { .. } => Ok(Json(ConsumerRemoved {
+            consumer: name,
+            removed: true,
+        })
+        .into_response()),
         refused => Err(consumer_refusal(&name, refused)),
     }
 }
@@ -113,89 +115,99 @@ pub async fn status(State(st): State<AppState>) -> Result<Response, ApiError> {
         })
         .await;
     let (events, consumers, missing, topics, untrusted) = match counts {
-        Ok((e, c, m, t, u)) => (json!(e), json!(c), json!(m), json!(t), json!(u)),
+        Ok((e, c, m, t, u)) => (Some(e), c, Some(m), t, Some(u)),
         Err(e) => {
             tracing::warn!(error = %e, "status: store unreadable");
-            (json!(null), json!({}), json!(null), json!({}), json!(null))
+            (None, Default::default(), None, Default::default(), None)
         }
     };
     let trust = st.store.trust();
-    let pins = pins_json(&trust, false);
-    let mut out = json!({
-        "community": st.config.community,
-        "node_key": st.node_key.public().to_string(),
-        "root_key": trust.pinned(&st.config.community).map(|k| k.to_string()),
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": st.started.elapsed().as_secs(),
-        "events": events,
-        // Stored events the trust of now no longer authorises: not served in lists or streams.
-        "untrusted_events": untrusted,
-        "last_arrival": st.store.last_seq(),
-        "dangling_link_targets": missing,
-        "topic_events": topics,
-        "consumers": consumers,
-        "pins": pins,
-        "rejected": st.metrics.rejected_by_reason(),
-        "store": st.store.health().view(),
-    });
-    if let Some(net) = &st.net {
-        out["network"] = net.status();
-    }
+    let health = st.store.health().view();
+    let failure = health.failure;
+    let out = Status {
+        community: st.config.community.clone(),
+        node_key: st.node_key.public().to_string(),
+        root_key: trust.pinned(&st.config.community).map(|k| k.to_string()),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime_s: st.started.elapsed().as_secs(),
+        events,
+        untrusted_events: untrusted,
+        last_arrival: st.store.last_seq(),
+        dangling_link_targets: missing,
+        topic_events: topics,
+        consumers,
+        pins: pins(&trust, false),
+        rejected: st.metrics.rejected_by_reason(),
+        store: StoreHealth {
+            state: match failure {
+                Some(_) => StoreState::Failing,
+                None => StoreState::Ok,
+            },
+            error: failure.as_ref().map(|f| f.error.clone()),
+            since_ms: failure.as_ref().map(|f| f.since_ms),
+            retries: failure.as_ref().map(|f| f.retries),
+        },
+        network: st.net.as_ref().map(|n| n.status()),
+    };
     Ok(Json(out).into_response())
 }
 
 pub async fn trust(State(st): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(json!({"pins": pins_json(&st.store.trust(), true)})).into_response())
+    Ok(Json(Trust {
+        pins: pins(&st.store.trust(), true),
+    })
+    .into_response())
 }
 
 /// Pinned communities with the roster in force: `keys` is the count, or with `detail` the
-/// entries themselves.
-pub fn pins_json(trust: &fedci_keys::TrustStore, detail: bool) -> Vec<serde_json::Value> {
+/// entries themselves (and the keys that ended).
+pub fn pins(trust: &fedci_keys::TrustStore, detail: bool) -> Vec<Pin> {
     trust
         .pins()
         .map(|(c, k)| {
             let roster = trust.roster(c).map(|(r, id)| {
                 let keys = if detail {
-                    json!(
+                    RosterKeys::Entries(
                         r.entries
                             .iter()
-                            .map(|e| json!({
-                                "key": e.key.to_string(), "kinds": e.kinds,
-                                "not_before": e.not_before, "not_after": e.not_after,
-                            }))
-                            .collect::<Vec<_>>()
+                            .map(|e| RosterKey {
+                                key: e.key.to_string(),
+                                kinds: e.kinds.clone(),
+                                not_before: e.not_before,
+                                not_after: e.not_after,
+                            })
+                            .collect(),
                     )
                 } else {
-                    json!(r.entries.len())
+                    RosterKeys::Count(r.entries.len())
                 };
-                let mut roster = json!({"serial": r.serial, "id": id, "keys": keys});
-                if detail && !r.ended.is_empty() {
-                    roster["ended"] = json!(
-                        r.ended
-                            .iter()
-                            .map(|e| json!({
-                                "key": hex::encode(e.key),
-                                "how": match e.how {
-                                    fedci_keys::EndKind::Retired => "retired",
-                                    fedci_keys::EndKind::Revoked => "revoked",
-                                },
-                                "at": e.at,
-                            }))
-                            .collect::<Vec<_>>()
-                    );
+                let ended = (detail && !r.ended.is_empty()).then(|| {
+                    r.ended
+                        .iter()
+                        .map(|e| Ended {
+                            key: hex::encode(e.key),
+                            how: match e.how {
+                                fedci_keys::EndKind::Retired => EndHow::Retired,
+                                fedci_keys::EndKind::Revoked => EndHow::Revoked,
+                            },
+                            at: e.at,
+                        })
+                        .collect()
+                });
+                RosterSummary {
+                    serial: r.serial,
+                    id,
+                    keys,
+                    ended,
                 }
-                roster
             });
-            json!({"community": c, "root": k.to_string(), "roster": roster})
+            Pin {
+                community: c.to_string(),
+                root: k.to_string(),
+                roster,
+            }
         })
         .collect()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PinRequest {
-    community: String,
-    key: String,
 }
 
 pub async fn pin(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
@@ -210,16 +222,12 @@ pub async fn pin(State(st): State<AppState>, body: Bytes) -> Result<Response, Ap
         .store
         .pin(req.community.clone(), key, &st.config.community)
         .await?;
-    Ok(
-        Json(json!({"community": req.community, "root": key.to_string(), "changed": changed}))
-            .into_response(),
-    )
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PeerRequest {
-    addr: String,
+    Ok(Json(PinAnswer {
+        community: req.community,
+        root: key.to_string(),
+        changed,
+    })
+    .into_response())
 }
 
 pub async fn add_peer(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
@@ -234,13 +242,11 @@ pub async fn add_peer(State(st): State<AppState>, body: Bytes) -> Result<Respons
     net.dial(&req.addr)
         .map_err(|e| ApiError::bad_request("bad_peer", e))?;
     let new = st.store.add_peer(req.addr.clone()).await?;
-    Ok(Json(json!({"addr": req.addr, "new": new})).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BlockRequest {
-    peer_id: String,
+    Ok(Json(PeerAdded {
+        addr: req.addr,
+        new,
+    })
+    .into_response())
 }
 
 pub async fn block_peer(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
@@ -262,7 +268,11 @@ fn set_blocked(st: &AppState, body: &[u8], blocked: bool) -> Result<Response, Ap
     };
     net.block(&req.peer_id, blocked)
         .map_err(|e| ApiError::bad_request("bad_peer", e))?;
-    Ok(Json(json!({"peer_id": req.peer_id, "blocked": blocked})).into_response())
+    Ok(Json(Blocked {
+        peer_id: req.peer_id,
+        blocked,
+    })
+    .into_response())
 }
 
 pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {

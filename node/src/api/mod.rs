@@ -17,7 +17,7 @@ pub use access::{PeerCred, Role};
 pub use error::ApiError;
 pub use events::{Draft, Params, PublishRequest};
 pub use info::TraceParams;
-pub use info::pins_json;
+pub use info::pins;
 pub use limits::{ApiLimits, ClientId};
 pub use serve::{ConnLimits, Listener, serve_listener};
 

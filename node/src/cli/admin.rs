@@ -3,41 +3,34 @@
 //! also works on a stopped node, straight on its store.
 
 use super::ConsumerCommand;
-use super::client::Client;
 use super::commands::{admin_client, client, parse_key};
+use crate::config::Config;
+use crate::home::Home;
+use crate::metrics::Metrics;
+use crate::store::Store;
 use anyhow::{Result, bail};
-use fedci_node::config::Config;
-use fedci_node::home::Home;
-use fedci_node::metrics::Metrics;
-use fedci_node::store::Store;
-use hyper::Method;
-use serde_json::json;
+use fedci_client::types::{Pin, RosterKeys};
+use fedci_client::{Client, ClientError};
 use std::sync::Arc;
 
 pub async fn consumer(home: &Home, cmd: ConsumerCommand) -> Result<()> {
     match cmd {
         ConsumerCommand::List => {
-            let v = client(home)?.get_json("/v1/consumers").await?;
-            for (name, cursor) in v.as_object().into_iter().flatten() {
+            for (name, cursor) in client(home)?.consumers().await? {
                 say!("{name:<24} at arrival {cursor}");
             }
         }
         ConsumerCommand::Remove { name } => {
-            let path = format!("/v1/consumers/{name}");
             // The owner goes through the admin socket (any consumer); others cannot open it
             // and use the CI socket, where the node lets them remove only their own.
-            let resp = match admin_client(home)?
-                .request(Method::DELETE, &path, None, None)
-                .await
-            {
-                Err(super::ClientError::NotPermitted(_) | super::ClientError::Connect { .. }) => {
-                    client(home)?
-                        .request(Method::DELETE, &path, None, None)
-                        .await?
+            match admin_client(home)?.remove_consumer(&name).await {
+                Err(ClientError::NotPermitted(_) | ClientError::Connect { .. }) => {
+                    client(home)?.remove_consumer(&name).await?;
                 }
-                other => other?,
-            };
-            let _ = resp;
+                other => {
+                    other?;
+                }
+            }
             say!("removed consumer {name}");
         }
     }
@@ -50,15 +43,9 @@ pub async fn trust_add(home: &Home, community: &str, key: &str) -> Result<()> {
     fedci_proto::body::check_community(community)?;
     let config = home.load_config()?;
     let client = Client::new(home.admin_socket_path(&config));
-    let changed = match client
-        .post_json(
-            "/v1/trust/pins",
-            &json!({"community": community, "key": key.to_string()}),
-        )
-        .await
-    {
-        Ok(v) => v["changed"] == true,
-        Err(super::ClientError::Connect { .. }) => {
+    let changed = match client.pin(community, &key.to_string()).await {
+        Ok(answer) => answer.changed,
+        Err(ClientError::Connect { .. }) => {
             let (store, writer) = open_offline(home, &config)?;
             let changed = store
                 .pin(community.to_string(), key, &config.community)
@@ -79,32 +66,42 @@ pub async fn trust_add(home: &Home, community: &str, key: &str) -> Result<()> {
 pub async fn trust_list(home: &Home) -> Result<()> {
     let config = home.load_config()?;
     let client = Client::new(home.socket_path(&config));
-    let v = match client.get_json("/v1/trust").await {
-        Ok(v) => v,
-        Err(super::ClientError::Connect { .. }) => {
+    let pins = match client.trust().await {
+        Ok(t) => t.pins,
+        Err(ClientError::Connect { .. }) => {
             let (store, writer) = open_offline(home, &config)?;
-            let pins = fedci_node::api::pins_json(&store.trust(), false);
+            let pins = crate::api::pins(&store.trust(), false);
             drop(store);
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-            json!({ "pins": pins })
+            pins
         }
         Err(e) => return Err(e.into()),
     };
-    for p in v["pins"].as_array().into_iter().flatten() {
-        say!(
-            "{:<12} {}  roster serial {}",
-            p["community"].as_str().unwrap_or("?"),
-            p["root"].as_str().unwrap_or("?"),
-            p["roster"]["serial"]
-        );
+    for p in &pins {
+        say!("{}", trust_line(p));
     }
     Ok(())
 }
 
-fn open_offline(home: &Home, _config: &Config) -> Result<(Store, fedci_node::store::WriterThread)> {
+/// One pinned community for `trust list`.
+pub(super) fn trust_line(p: &Pin) -> String {
+    let roster = match &p.roster {
+        Some(r) => {
+            let keys = match &r.keys {
+                RosterKeys::Count(n) => *n,
+                RosterKeys::Entries(e) => e.len(),
+            };
+            format!("roster serial {}, {keys} key(s)", r.serial)
+        }
+        None => "no roster yet".to_string(),
+    };
+    format!("{:<12} {}  {roster}", p.community, p.root)
+}
+
+fn open_offline(home: &Home, _config: &Config) -> Result<(Store, crate::store::WriterThread)> {
     match Store::open(&home.store_path(), None, Arc::new(Metrics::default())) {
         Ok(s) => Ok(s),
-        Err(fedci_node::store::StoreError::AlreadyOpen) => {
+        Err(crate::store::StoreError::AlreadyOpen) => {
             bail!("the node is running but its socket does not answer; try again")
         }
         Err(e) => Err(e.into()),

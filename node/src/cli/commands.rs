@@ -1,13 +1,13 @@
 //! What each subcommand does.
 
 use super::admin;
-use super::client::Client;
-use super::{Cli, Command, FilterArgs, PeerCommand, TrustCommand, watch, with_query};
+use super::{Cli, Command, FilterArgs, PeerCommand, TrustCommand, watch};
+use crate::home::Home;
 use anyhow::{Context, Result, bail};
+use fedci_client::types::{Direction, EventItem, Format, LinkRequest, PublishRequest, Status};
+use fedci_client::{Client, ClientError, EventQuery};
 use fedci_keys::PublicKey;
-use fedci_node::home::Home;
-use hyper::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::io::Write;
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +23,7 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             init(&home, &community, join).await
         }
         Command::Run(args) => {
-            let opts = fedci_node::daemon::RunOptions {
+            let opts = crate::daemon::RunOptions {
                 listen: args.listen,
                 peers: args.peer,
                 tamper: args.tamper_relay,
@@ -48,16 +48,12 @@ pub async fn run_command(cli: Cli) -> Result<()> {
         },
         Command::Verify { .. } => unreachable_verify(),
         Command::Peer(PeerCommand::Block { peer_id }) => {
-            admin_client(&home)?
-                .post_json("/v1/peers/block", &json!({ "peer_id": peer_id }))
-                .await?;
+            admin_client(&home)?.block_peer(&peer_id, true).await?;
             say!("blocked {peer_id}");
             Ok(())
         }
         Command::Peer(PeerCommand::Unblock { peer_id }) => {
-            admin_client(&home)?
-                .post_json("/v1/peers/unblock", &json!({ "peer_id": peer_id }))
-                .await?;
+            admin_client(&home)?.block_peer(&peer_id, false).await?;
             say!("unblocked {peer_id}");
             Ok(())
         }
@@ -70,11 +66,9 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             field,
             format,
         } => {
-            let path = match format {
-                Some(f) => format!("{id}?format={f}"),
-                None => id,
-            };
-            get(&client(&home)?, &path, raw, field.as_deref()).await
+            let format = format.as_deref().map(str::parse::<Format>).transpose();
+            let format = format.map_err(anyhow::Error::msg)?;
+            get(&client(&home)?, &id, raw, field.as_deref(), format).await
         }
         Command::Query {
             filter,
@@ -83,13 +77,15 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             field,
             format,
         } => {
+            let format = format.as_deref().map(str::parse::<Format>).transpose();
+            let format = format.map_err(anyhow::Error::msg)?;
             query(
                 &client(&home)?,
                 &filter,
                 limit,
                 last,
                 field.as_deref(),
-                format.as_deref(),
+                format,
             )
             .await
         }
@@ -105,7 +101,19 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             let post = post
                 .map(|url| super::webhook::Webhook::new(&url, &headers))
                 .transpose()?;
-            watch::watch(client(&home)?, filter, consumer, exec, post, format, count).await
+            let format = format.as_deref().map(str::parse::<Format>).transpose();
+            let format = format.map_err(anyhow::Error::msg)?;
+            let watch = watch::Watch {
+                client: client(&home)?,
+                home: home.dir.clone(),
+                filter,
+                consumer,
+                exec,
+                post,
+                format,
+                count,
+            };
+            watch.run().await
         }
         Command::Trace {
             id,
@@ -114,25 +122,9 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             depth,
             format,
         } => {
-            let dir = if up {
-                "up"
-            } else if down {
-                "down"
-            } else {
-                "both"
-            };
-            let path = with_query(
-                &format!("/v1/trace/{id}"),
-                &[
-                    ("direction", dir.into()),
-                    ("depth", depth.to_string()),
-                    ("format", format),
-                ],
-            );
-            let resp = client(&home)?
-                .request(Method::GET, &path, None, None)
-                .await?;
-            print_bytes(&resp.body)
+            let dir = direction(up, down);
+            let body = client(&home)?.trace_as(&id, dir, depth, &format).await?;
+            print_bytes(&body)
         }
         Command::Status { json } => status(&client(&home)?, json).await,
         Command::Trust(TrustCommand::Add { community, key }) => {
@@ -140,12 +132,10 @@ pub async fn run_command(cli: Cli) -> Result<()> {
         }
         Command::Trust(TrustCommand::List) => admin::trust_list(&home).await,
         Command::Peer(PeerCommand::Add { addr }) => {
-            let v = admin_client(&home)?
-                .post_json("/v1/peers", &json!({ "addr": addr }))
-                .await?;
+            let added = admin_client(&home)?.add_peer(&addr).await?;
             say!(
                 "{}",
-                if v["new"] == true {
+                if added.new {
                     "peer added"
                 } else {
                     "peer already known; dialled again"
@@ -153,6 +143,15 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// The walk of `trace` and `export`: both ways unless one is asked for.
+pub(super) fn direction(up: bool, down: bool) -> Direction {
+    match (up, down) {
+        (true, _) => Direction::Up,
+        (_, true) => Direction::Down,
+        _ => Direction::Both,
     }
 }
 
@@ -198,7 +197,7 @@ async fn init(home: &Home, community: &str, join: Option<PublicKey>) -> Result<(
     Ok(())
 }
 
-async fn run(home: Home, opts: fedci_node::daemon::RunOptions) -> Result<()> {
+async fn run(home: Home, opts: crate::daemon::RunOptions) -> Result<()> {
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
@@ -206,7 +205,7 @@ async fn run(home: Home, opts: fedci_node::daemon::RunOptions) -> Result<()> {
         tracing::info!("shutting down");
         signal.cancel();
     });
-    fedci_node::daemon::run(home, opts, shutdown).await?;
+    crate::daemon::run(home, opts, shutdown).await?;
     Ok(())
 }
 
@@ -234,16 +233,16 @@ async fn publish(client: &Client, kind: String, data: &str, links: &[String]) ->
             let (rel, target) = l
                 .split_once('=')
                 .with_context(|| format!("--link {l:?}: expected REL=ID"))?;
-            Ok(json!({ "rel": rel, "target": target }))
+            Ok(LinkRequest {
+                rel: rel.to_string(),
+                target: target.to_string(),
+            })
         })
         .collect::<Result<Vec<_>>>()?;
-    let v = client
-        .post_json(
-            "/v1/events",
-            &json!({ "kind": kind, "data": data, "links": links }),
-        )
+    let published = client
+        .publish(&PublishRequest { kind, data, links })
         .await?;
-    say!("{}", v["id"].as_str().unwrap_or_default());
+    say!("{}", published.id);
     Ok(())
 }
 
@@ -256,25 +255,31 @@ fn read_arg(arg: &str) -> Result<String> {
     }
 }
 
-async fn get(client: &Client, id: &str, raw: bool, field: Option<&str>) -> Result<()> {
-    let accept = raw.then_some("application/cose");
-    let resp = client
-        .request(Method::GET, &format!("/v1/events/{id}"), None, accept)
-        .await?;
+async fn get(
+    client: &Client,
+    id: &str,
+    raw: bool,
+    field: Option<&str>,
+    format: Option<Format>,
+) -> Result<()> {
     if raw {
-        std::io::stdout().write_all(&resp.body)?;
+        std::io::stdout().write_all(&client.event_cose(id).await?)?;
         return Ok(());
     }
+    if let Some(f) = format {
+        say!("{}", client.event_as(id, f).await?);
+        return Ok(());
+    }
+    let event = client.event(id).await?;
     match field {
         Some(path) => {
-            let event: Value = serde_json::from_slice(&resp.body)?;
             for line in super::field_lines(&event, path) {
                 say!("{line}");
             }
-            Ok(())
         }
-        None => print_bytes(&resp.body),
+        None => say!("{}", serde_json::to_string(&event)?),
     }
+    Ok(())
 }
 
 async fn query(
@@ -283,33 +288,34 @@ async fn query(
     limit: usize,
     last: Option<usize>,
     field: Option<&str>,
-    format: Option<&str>,
+    format: Option<Format>,
 ) -> Result<()> {
-    let mut after = 0u64;
-    let mut events: std::collections::VecDeque<Value> = std::collections::VecDeque::new();
+    let mut q = EventQuery {
+        after: Some(0),
+        ..filter.to_query()
+    };
+    let mut events: std::collections::VecDeque<EventItem> = std::collections::VecDeque::new();
     let mut seen = 0usize;
     // With --last, every matching event is read (only N are kept), whatever --limit says.
     let limit = if last.is_some() { usize::MAX } else { limit };
     while seen < limit {
-        let mut pairs = filter.query_pairs();
-        pairs.push(("after", after.to_string()));
-        pairs.push(("limit", (limit - seen).min(1000).to_string()));
-        let page = client.get_json(&with_query("/v1/events", &pairs)).await?;
-        for ev in page["events"].as_array().into_iter().flatten() {
+        q.limit = Some((limit - seen).min(1000));
+        let page = client.query(&q).await?;
+        for ev in page.events {
             seen += 1;
             match last {
                 // Keep only the newest N in memory; print them at the end.
                 Some(n) => {
-                    events.push_back(ev.clone());
+                    events.push_back(ev);
                     if events.len() > n {
                         events.pop_front();
                     }
                 }
-                None => emit(client, ev, field, format).await?,
+                None => emit(client, &ev, field, format).await?,
             }
         }
-        after = page["next_after"].as_u64().unwrap_or(after);
-        if page["complete"] == true {
+        q.after = Some(page.next_after);
+        if page.complete {
             break;
         }
     }
@@ -323,96 +329,110 @@ async fn query(
 /// the format has no rendering for is named on stderr and skipped).
 async fn emit(
     client: &Client,
-    ev: &Value,
+    ev: &EventItem,
     field: Option<&str>,
-    format: Option<&str>,
+    format: Option<Format>,
 ) -> Result<()> {
-    let converted;
-    let ev = match format {
-        Some(f) => {
-            let id = ev["id"].as_str().unwrap_or_default();
-            match client
-                .get_json(&format!("/v1/events/{id}?format={f}"))
-                .await
-            {
-                Ok(v) => {
-                    converted = v;
-                    &converted
-                }
-                Err(super::client::ClientError::Api {
-                    status: 422,
-                    message,
-                    ..
-                }) => {
-                    eprintln!("fedci-node query: skipped {id}: {message}");
-                    return Ok(());
-                }
-                Err(e) => return Err(e.into()),
+    let lines = match format {
+        Some(f) => match client.event_as(&ev.event.id.to_string(), f).await {
+            Ok(doc) => match field {
+                Some(path) => super::value_lines(&doc, path),
+                None => vec![doc.to_string()],
+            },
+            Err(ClientError::Api {
+                status: 422,
+                message,
+                ..
+            }) => {
+                eprintln!("fedci-node query: skipped {}: {message}", ev.event.id);
+                return Ok(());
             }
-        }
-        None => ev,
+            Err(e) => return Err(e.into()),
+        },
+        None => match field {
+            Some(path) => super::field_lines(ev, path),
+            None => vec![serde_json::to_string(ev)?],
+        },
     };
     let mut out = std::io::stdout().lock();
-    match field {
-        Some(path) => {
-            for line in super::field_lines(ev, path) {
-                writeln!(out, "{line}")?;
-            }
-        }
-        None => writeln!(out, "{ev}")?,
+    for line in lines {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
 
 async fn status(client: &Client, as_json: bool) -> Result<()> {
-    let s = client.get_json("/v1/status").await?;
+    let s = client.status().await?;
+    let mut out = std::io::stdout().lock();
     if as_json {
-        say!("{}", serde_json::to_string_pretty(&s)?);
-        return Ok(());
-    }
-    say!("community   {}", s["community"].as_str().unwrap_or("?"));
-    say!("node key    {}", s["node_key"].as_str().unwrap_or("?"));
-    say!("root key    {}", s["root_key"].as_str().unwrap_or("?"));
-    say!(
-        "events      {} (last arrival {})",
-        s["events"],
-        s["last_arrival"]
-    );
-    match s["store"]["state"].as_str() {
-        Some("ok") => say!("store       ok"),
-        _ => say!(
-            "store       FAILING: {} (retry {}; publishes are refused until it recovers)",
-            s["store"]["error"].as_str().unwrap_or("unknown error"),
-            s["store"]["retries"]
-        ),
-    }
-    if s["untrusted_events"].as_u64().unwrap_or(0) > 0 {
-        say!(
-            "untrusted   {} stored event(s) no longer authorised (revoked key or re-pinned root): not served in queries or streams",
-            s["untrusted_events"]
-        );
-    }
-    for p in s["pins"].as_array().into_iter().flatten() {
-        let roster = match p["roster"]["serial"].as_u64() {
-            Some(serial) => format!("roster serial {serial}, {} key(s)", p["roster"]["keys"]),
-            None => "no roster yet".into(),
-        };
-        say!(
-            "trusts      {:<12} {}",
-            p["community"].as_str().unwrap_or("?"),
-            roster
-        );
-    }
-    for (name, cursor) in s["consumers"].as_object().into_iter().flatten() {
-        say!("consumer    {name:<12} at arrival {cursor}");
-    }
-    for (reason, n) in s["rejected"].as_object().into_iter().flatten() {
-        say!("rejected    {reason:<20} {n}");
-    }
-    if let Some(net) = s.get("network") {
-        say!("network     {}", serde_json::to_string(net)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
+    } else {
+        out.write_all(render_status(&s).as_bytes())?;
     }
     Ok(())
+}
+
+/// `status` for people: one line per fact.
+pub(super) fn render_status(s: &Status) -> String {
+    use fedci_client::types::{RosterKeys, StoreState};
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let opt = |v: Option<u64>| v.map_or("?".to_string(), |n| n.to_string());
+    let _ = writeln!(o, "community   {}", s.community);
+    let _ = writeln!(o, "node key    {}", s.node_key);
+    let _ = writeln!(o, "root key    {}", s.root_key.as_deref().unwrap_or("?"));
+    let _ = writeln!(
+        o,
+        "events      {} (last arrival {})",
+        opt(s.events),
+        s.last_arrival
+    );
+    match s.store.state {
+        StoreState::Ok => {
+            let _ = writeln!(o, "store       ok");
+        }
+        StoreState::Failing => {
+            let _ = writeln!(
+                o,
+                "store       FAILING: {} (retry {}; publishes are refused until it recovers)",
+                s.store.error.as_deref().unwrap_or("unknown error"),
+                opt(s.store.retries)
+            );
+        }
+    }
+    if let Some(n) = s.untrusted_events.filter(|n| *n > 0) {
+        let _ = writeln!(
+            o,
+            "untrusted   {n} stored event(s) no longer authorised (revoked key or re-pinned root): not served in queries or streams"
+        );
+    }
+    for p in &s.pins {
+        let roster = match &p.roster {
+            Some(r) => {
+                let keys = match &r.keys {
+                    RosterKeys::Count(n) => *n,
+                    RosterKeys::Entries(e) => e.len(),
+                };
+                format!("roster serial {}, {keys} key(s)", r.serial)
+            }
+            None => "no roster yet".into(),
+        };
+        let _ = writeln!(o, "trusts      {:<12} {}", p.community, roster);
+    }
+    for (name, cursor) in &s.consumers {
+        let _ = writeln!(o, "consumer    {name:<12} at arrival {cursor}");
+    }
+    for (reason, n) in &s.rejected {
+        let _ = writeln!(o, "rejected    {reason:<20} {n}");
+    }
+    if let Some(net) = &s.network {
+        let _ = writeln!(
+            o,
+            "network     {}",
+            serde_json::to_string(net).unwrap_or_default()
+        );
+    }
+    o
 }
 
 fn print_bytes(body: &[u8]) -> Result<()> {

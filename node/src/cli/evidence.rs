@@ -1,13 +1,11 @@
 //! `fedci-node export` (a trace's evidence bundle from the node) and `fedci-node verify`
 //! (checks a bundle offline: no home, no store, no network; the library does the checking).
 
-use super::client::Client;
-use super::with_query;
 use anyhow::{Context, Result, anyhow, bail};
+use fedci_client::Client;
 use fedci_keys::PublicKey;
 use fedci_keys::bundle::{MAX_BUNDLE_BYTES, split};
 use fedci_keys::verify::verify_bundle;
-use hyper::Method;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
@@ -20,27 +18,15 @@ pub async fn export(
     depth: u32,
     out: &Path,
 ) -> Result<()> {
-    let dir = match (up, down) {
-        (true, _) => "up",
-        (_, true) => "down",
-        _ => "both",
-    };
-    let path = with_query(
-        &format!("/v1/trace/{id}"),
-        &[
-            ("direction", dir.into()),
-            ("depth", depth.to_string()),
-            ("format", "bundle".into()),
-        ],
-    );
-    let resp = client.request(Method::GET, &path, None, None).await?;
-    let items = split(&resp.body).context("the node sent a malformed bundle")?;
-    std::fs::write(out, &resp.body).with_context(|| format!("cannot write {}", out.display()))?;
+    let dir = super::commands::direction(up, down);
+    let body = client.trace_as(id, dir, depth, "bundle").await?;
+    let items = split(&body).context("the node sent a malformed bundle")?;
+    std::fs::write(out, &body).with_context(|| format!("cannot write {}", out.display()))?;
     say!(
         "wrote {} ({} events and rosters, {} bytes)",
         out.display(),
         items.len(),
-        resp.body.len()
+        body.len()
     );
     Ok(())
 }

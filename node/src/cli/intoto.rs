@@ -3,34 +3,26 @@
 //! Verification Summary (`https://slsa.dev/verification_summary/v1`) about the artifacts it
 //! links as SUBJECT, with their digest when the artifact names one.
 
-use super::client::Client;
-use super::with_query;
 use anyhow::{Context, Result};
+use fedci_client::Client;
+use fedci_client::types::Direction;
+use fedci_proto::json::EventJson;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
 
 pub async fn export(client: &Client, id: &str, depth: u32, out: &Path) -> Result<()> {
-    let graph = client
-        .get_json(&with_query(
-            &format!("/v1/trace/{id}"),
-            &[("direction", "up".into()), ("depth", depth.to_string())],
-        ))
-        .await?;
+    let id: fedci_proto::EventId = id.parse()?;
+    let graph = client.trace(&id, Direction::Up, depth).await?;
     let mut lines = Vec::new();
-    for node in graph["nodes"].as_array().into_iter().flatten() {
-        if node["kind"] != "confidence.modified" {
+    for node in &graph.nodes {
+        if node.kind.as_deref() != Some("confidence.modified") {
             continue;
         }
-        let cid = node["id"].as_str().unwrap_or_default();
-        let event = client.get_json(&format!("/v1/events/{cid}")).await?;
+        let event = client.event(&node.id.to_string()).await?.event;
         let mut subjects = Vec::new();
-        for link in event["links"].as_array().into_iter().flatten() {
-            if link["rel"] != "SUBJECT" {
-                continue;
-            }
-            let target = link["target"].as_str().unwrap_or_default();
-            let art = client.get_json(&format!("/v1/events/{target}")).await?;
+        for link in event.links.iter().filter(|l| l.rel == "SUBJECT") {
+            let art = client.event(&link.target.to_string()).await?.event;
             subjects.push(subject(&art));
         }
         lines.push(statement(&event, subjects));
@@ -48,17 +40,20 @@ pub async fn export(client: &Client, id: &str, depth: u32, out: &Path) -> Result
     Ok(())
 }
 
+/// A text field of an event's data, if it is one.
+fn data_str<'a>(event: &'a EventJson, key: &str) -> Option<&'a str> {
+    event.data.get(key).and_then(Value::as_str)
+}
+
 /// An in-toto ResourceDescriptor for an artifact event: its identity, and its digest as
 /// `algorithm:hex` (or bare hex, taken as sha256) when it has one.
-fn subject(art: &Value) -> Value {
-    let d = &art["data"];
-    let name = d["identity"]
-        .as_str()
-        .or_else(|| d["name"].as_str())
-        .or_else(|| art["id"].as_str())
-        .unwrap_or_default();
+fn subject(art: &EventJson) -> Value {
+    let id = art.id.to_string();
+    let name = data_str(art, "identity")
+        .or_else(|| data_str(art, "name"))
+        .unwrap_or(&id);
     let mut digest = serde_json::Map::new();
-    if let Some(raw) = d["digest"].as_str() {
+    if let Some(raw) = data_str(art, "digest") {
         let (alg, hex) = raw.split_once(':').unwrap_or(("sha256", raw));
         digest.insert(
             alg.to_ascii_lowercase(),
@@ -66,32 +61,29 @@ fn subject(art: &Value) -> Value {
         );
     }
     // The fedci id is itself a SHA-256 over the signed event.
-    digest.insert(
-        "fedciEventId".into(),
-        Value::String(art["id"].as_str().unwrap_or_default().to_string()),
-    );
+    digest.insert("fedciEventId".into(), Value::String(id.clone()));
     json!({"name": name, "digest": digest})
 }
 
-fn statement(event: &Value, subjects: Vec<Value>) -> Value {
-    let d = &event["data"];
-    let result = if d["value"] == "SUCCESS" {
+fn statement(event: &EventJson, subjects: Vec<Value>) -> Value {
+    let name = data_str(event, "name").unwrap_or_default();
+    let value = data_str(event, "value").unwrap_or_default();
+    let result = if value == "SUCCESS" {
         "PASSED"
     } else {
         "FAILED"
     };
-    let time_ms = event["time"].as_u64().unwrap_or(0);
     json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": subjects,
         "predicateType": "https://slsa.dev/verification_summary/v1",
         "predicate": {
-            "verifier": {"id": format!("https://fedci.dev/community/{}", event["community"].as_str().unwrap_or_default())},
-            "timeVerified": fedci_node::interop::cdevents::rfc3339(time_ms),
-            "resourceUri": format!("fedci:event:{}", event["id"].as_str().unwrap_or_default()),
-            "policy": {"uri": format!("fedci:confidence:{}", d["name"].as_str().unwrap_or_default())},
+            "verifier": {"id": format!("https://fedci.dev/community/{}", event.community)},
+            "timeVerified": crate::interop::cdevents::rfc3339(event.time),
+            "resourceUri": format!("fedci:event:{}", event.id),
+            "policy": {"uri": format!("fedci:confidence:{name}")},
             "verificationResult": result,
-            "verifiedLevels": [format!("FEDCI_{}_{}", d["name"].as_str().unwrap_or_default().to_ascii_uppercase(), d["value"].as_str().unwrap_or_default())],
+            "verifiedLevels": [format!("FEDCI_{}_{value}", name.to_ascii_uppercase())],
         },
     })
 }

@@ -12,7 +12,6 @@ macro_rules! say {
 }
 
 mod admin;
-mod client;
 mod commands;
 mod evidence;
 mod intoto;
@@ -20,8 +19,8 @@ mod roster;
 mod watch;
 mod webhook;
 
-pub use client::ClientError;
 pub use commands::run_command;
+pub use fedci_client::ClientError;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -118,8 +117,11 @@ pub enum Command {
         /// Durable consumer name: resume from its stored cursor, acknowledge as we go.
         #[arg(long)]
         consumer: Option<String>,
-        /// Shell command to run per event: event JSON on stdin; FEDCI_EVENT_ID,
-        /// FEDCI_EVENT_KIND, FEDCI_EVENT_COMMUNITY, FEDCI_EVENT_SEQ in the environment.
+        /// Shell command to run per event: event JSON on stdin; in the environment
+        /// FEDCI_EVENT_ID, FEDCI_EVENT_KIND, FEDCI_EVENT_COMMUNITY, FEDCI_EVENT_SEQ (the
+        /// author's seq in the event), FEDCI_ARRIVAL (its position on this node), and
+        /// FEDCI_HOME and FEDCI_SOCKET (this node), so the command's own `fedci-node` calls
+        /// reach the same node.
         #[arg(long, value_name = "CMD")]
         exec: Option<String>,
         /// POST each event to this http:// URL as a binary-mode CloudEvent (CDEvents body,
@@ -327,15 +329,16 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
-    /// The filter as query-string pairs.
-    pub fn query_pairs(&self) -> Vec<(&'static str, String)> {
-        let mut q = Vec::new();
-        q.extend(self.kinds.iter().map(|k| ("kind", k.clone())));
-        q.extend(self.communities.iter().map(|c| ("community", c.clone())));
-        q.extend(self.since.map(|t| ("since", t.to_string())));
-        q.extend(self.until.map(|t| ("until", t.to_string())));
-        q.extend(self.link.clone().map(|l| ("link", l)));
-        q
+    /// The filter as an API query (no position yet).
+    pub fn to_query(&self) -> fedci_client::EventQuery {
+        fedci_client::EventQuery {
+            kinds: self.kinds.clone(),
+            communities: self.communities.clone(),
+            since: self.since,
+            until: self.until,
+            link: self.link.clone(),
+            ..Default::default()
+        }
     }
 }
 
@@ -353,60 +356,39 @@ fn parse_time(s: &str) -> Result<u64, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Builds `path?k=v&…` with proper escaping.
-pub fn with_query(path: &str, pairs: &[(&str, String)]) -> String {
-    if pairs.is_empty() {
-        return path.to_string();
-    }
-    let q = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
-        .finish();
-    format!("{path}?{q}")
-}
-
 /// The value at a dot path in an event's JSON, as lines of text: strings bare, other values
 /// as JSON, `links.REL` as the targets of that rel. Empty when the path does not exist.
-pub fn field_lines(event: &serde_json::Value, path: &str) -> Vec<String> {
+pub fn field_lines(item: &fedci_client::types::EventItem, path: &str) -> Vec<String> {
     if let Some(rel) = path.strip_prefix("links.")
         && rel.chars().all(|c| c.is_ascii_uppercase() || c == '_')
         && !rel.is_empty()
     {
-        return event["links"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|l| l["rel"] == rel)
-            .filter_map(|l| l["target"].as_str().map(String::from))
+        return item
+            .event
+            .links
+            .iter()
+            .filter(|l| l.rel == rel)
+            .map(|l| l.target.to_string())
             .collect();
     }
-    let mut v = event;
+    value_lines(&serde_json::to_value(item).unwrap_or_default(), path)
+}
+
+/// The value at a dot path in any JSON document (see [`field_lines`]).
+pub fn value_lines(doc: &serde_json::Value, path: &str) -> Vec<String> {
+    let mut v = Some(doc);
     for part in path.split('.') {
-        v = match part.parse::<usize>() {
-            Ok(i) if v.is_array() => &v[i],
-            _ => &v[part],
-        };
+        v = v.and_then(|v| match part.parse::<usize>() {
+            Ok(i) if v.is_array() => v.get(i),
+            _ => v.get(part),
+        });
     }
     match v {
-        serde_json::Value::Null => vec![],
-        serde_json::Value::String(s) => vec![s.clone()],
-        other => vec![other.to_string()],
+        None | Some(serde_json::Value::Null) => vec![],
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(other) => vec![other.to_string()],
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::field_lines;
-    use serde_json::json;
-
-    #[test]
-    fn fields() {
-        let e = json!({"kind": "x", "data": {"branch": "stable/oxygen", "n": 3, "l": [{"uri": "u"}]},
-                       "links": [{"rel": "ELEMENT", "target": "a"}, {"rel": "ELEMENT", "target": "b"}, {"rel": "CAUSE", "target": "c"}]});
-        assert_eq!(field_lines(&e, "data.branch"), ["stable/oxygen"]);
-        assert_eq!(field_lines(&e, "data.n"), ["3"]);
-        assert_eq!(field_lines(&e, "data.l.0.uri"), ["u"]);
-        assert_eq!(field_lines(&e, "links.ELEMENT"), ["a", "b"]);
-        assert_eq!(field_lines(&e, "links.0.target"), ["a"]);
-        assert!(field_lines(&e, "data.missing").is_empty());
-    }
-}
+mod tests;

@@ -2,35 +2,25 @@
 //! the root key and published through the node's admin socket like any raw event, so they reach every peer.
 
 use super::RosterCommand;
-use super::client::Client;
+use crate::home::Home;
 use anyhow::{Result, bail};
+use fedci_client::Client;
 use fedci_keys::{EndKind, PublicKey, Roster, RosterEntry, SecretKey};
-use fedci_node::home::Home;
 use fedci_proto::{Event, EventId};
-use hyper::Method;
 
 /// The newest roster of this community, read from its signed event (so that every field,
 /// retired and revoked keys included, carries over to the next one).
 async fn current(client: &Client, community: &str) -> Result<Option<(Roster, EventId)>> {
-    let trust = client.get_json("/v1/trust").await?;
-    let id = trust["pins"]
-        .as_array()
+    let trust = client.trust().await?;
+    let id = trust
+        .pins
         .into_iter()
-        .flatten()
-        .find(|p| p["community"] == community)
-        .and_then(|p| p["roster"]["id"].as_str())
-        .map(str::parse::<EventId>)
-        .transpose()?;
+        .find(|p| p.community == community)
+        .and_then(|p| p.roster)
+        .map(|r| r.id);
     let Some(id) = id else { return Ok(None) };
-    let raw = client
-        .request(
-            Method::GET,
-            &format!("/v1/events/{id}"),
-            None,
-            Some("application/cose"),
-        )
-        .await?;
-    let event = Event::decode(&raw.body)?;
+    let raw = client.event_cose(&id.to_string()).await?;
+    let event = Event::decode(&raw)?;
     Ok(Some((Roster::from_event(&event)?, id)))
 }
 
@@ -50,7 +40,7 @@ pub async fn roster(home: &Home, cmd: RosterCommand) -> Result<()> {
         ),
     };
     let ended = |r: &Roster, key: &PublicKey| r.ended.iter().any(|e| e.key == key.to_bytes());
-    let now = fedci_node::now_ms();
+    let now = crate::now_ms();
     let (root_key, change) = match cmd {
         RosterCommand::Show => {
             say!(
@@ -133,12 +123,7 @@ pub async fn roster(home: &Home, cmd: RosterCommand) -> Result<()> {
     let event = roster.sign(&root, now, previous)?;
     // Reading the roster is anyone's; publishing a new one is the owner's (admin socket).
     super::commands::admin_client(home)?
-        .request(
-            Method::POST,
-            "/v1/events/raw",
-            Some(("application/cose", event.raw().to_vec())),
-            None,
-        )
+        .publish_raw(event.raw().to_vec())
         .await?;
     say!("{change}: roster serial {serial} ({})", event.id());
     Ok(())

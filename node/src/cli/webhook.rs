@@ -2,15 +2,14 @@
 //! (the CDEvents document as the JSON body, attributes in `ce-*` headers). Plain `http://`
 //! only; put a TLS-terminating proxy in front for `https://` endpoints.
 
+use crate::interop::cloudevents::binary_headers;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use fedci_node::interop::cloudevents::binary_headers;
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, Uri};
-use hyper_util::rt::TokioIo;
+use fedci_client::{Client, Endpoint, RawRequest};
+use http_body_util::BodyExt;
+use hyper::{Method, Uri};
 use serde_json::Value;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// One delivery attempt's whole budget: connect, send, read the status.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,25 +74,14 @@ impl Webhook {
     async fn attempt(&self, doc: &Value) -> Result<(), String> {
         let ce = binary_headers(doc).ok_or("event does not convert to a CloudEvent")?;
         let body = serde_json::to_vec(doc).map_err(|e| e.to_string())?;
-        let mut req = Request::builder()
-            .method(Method::POST)
-            .uri(&self.path)
-            .header(hyper::header::HOST, &self.authority)
-            .header(hyper::header::CONTENT_TYPE, "application/json");
+        let mut req = RawRequest::new(Method::POST, self.path.as_str())
+            .header("host", &self.authority)
+            .body("application/json", body);
         for (k, v) in ce.iter().chain(&self.headers) {
-            req = req.header(k.as_str(), v.as_str());
+            req = req.header(k, v);
         }
-        let req = req
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("building the request: {e}"))?;
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| format!("connect {}:{}: {e}", self.host, self.port))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-            .await
-            .map_err(|e| e.to_string())?;
-        let conn = tokio::spawn(conn);
-        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+        let client = Client::with_endpoint(Endpoint::Tcp(format!("{}:{}", self.host, self.port)));
+        let resp = client.open(req).await.map_err(|e| e.to_string())?;
         let status = resp.status();
         // Drain a bounded part of the answer so the receiver is not cut off mid-write.
         let mut body = resp.into_body();
@@ -104,7 +92,6 @@ impl Webhook {
                 _ => break,
             }
         }
-        conn.abort();
         if status.is_success() {
             Ok(())
         } else {

@@ -39,24 +39,5 @@ impl ImportError {
     }
 }
 
-/// Export formats besides fedci's own JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Cdevents,
-    Cloudevents,
-    Eiffel,
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cdevents" => Ok(Format::Cdevents),
-            "cloudevents" => Ok(Format::Cloudevents),
-            "eiffel" => Ok(Format::Eiffel),
-            other => Err(format!(
-                "unknown format {other:?} (cdevents, cloudevents, eiffel)"
-            )),
-        }
-    }
-}
+/// Export formats besides fedci's own JSON (part of the API contract: `?format=`).
+pub use fedci_client::types::Format;

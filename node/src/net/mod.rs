@@ -24,7 +24,7 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct NetHandle {
     commands: mpsc::Sender<Command>,
-    snapshot: watch::Receiver<Arc<serde_json::Value>>,
+    snapshot: watch::Receiver<Arc<fedci_client::types::NetworkStatus>>,
 }
 
 impl crate::Network for NetHandle {
@@ -37,7 +37,7 @@ impl crate::Network for NetHandle {
             .map_err(|_| "the network is busy or stopped; try again".to_string())
     }
 
-    fn status(&self) -> serde_json::Value {
+    fn status(&self) -> fedci_client::types::NetworkStatus {
         (**self.snapshot.borrow()).clone()
     }
 

@@ -10,7 +10,6 @@ use super::schema::*;
 use super::{Store, StoreError};
 use fedci_proto::EventId;
 use fedci_proto::json::cbor_to_json;
-use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Most nodes one trace returns; the graph says when it was cut.
@@ -18,53 +17,9 @@ pub const MAX_TRACE_NODES: usize = 10_000;
 /// Deepest walk allowed.
 pub const MAX_TRACE_DEPTH: u32 = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    Up,
-    Down,
-    Both,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct GraphNode {
-    pub id: EventId,
-    /// None when the event is linked to but not held here (a dangling link).
-    pub kind: Option<String>,
-    pub community: Option<String>,
-    pub time: Option<u64>,
-    /// A short human label from the event's data (name, identity, value, …).
-    pub label: String,
-    /// Distance from the traced event (negative = upstream).
-    pub depth: i64,
-    /// The signing key (hex) whose signature was verified when the event was stored.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    /// Whether the current trust still authorises the event (None when not held here).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trusted: Option<bool>,
-    /// Why it is not trusted any more (revoked key, re-pinned root, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub untrusted_reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct GraphEdge {
-    /// The event that carries the link.
-    pub from: EventId,
-    /// The event it points at.
-    pub to: EventId,
-    pub rel: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Graph {
-    pub root: EventId,
-    pub nodes: Vec<GraphNode>,
-    pub edges: Vec<GraphEdge>,
-    /// True when MAX_TRACE_NODES cut the walk short.
-    pub truncated: bool,
-}
+// The graph is part of the API contract (`GET /v1/trace/{id}`): its types live with the
+// client's, so both ends share them.
+pub use fedci_client::types::{Direction, GraphEdge, GraphNode, TraceGraph as Graph};
 
 impl Store {
     /// Walks the link graph around `root`. None if `root` is not held here.

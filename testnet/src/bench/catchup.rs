@@ -4,7 +4,8 @@
 
 use super::artifact_event;
 use crate::net::{Testnet, listen_addr, status};
-use crate::sock::Conn;
+use fedci_client::types::{RoundSummary, Status};
+use fedci_client::{Client, RawRequest};
 use hyper::Method;
 use serde::Serialize;
 use std::path::Path;
@@ -20,7 +21,7 @@ pub struct CatchupReport {
     pub events_per_sec: f64,
     pub bytes_received: u64,
     pub bytes_sent: u64,
-    pub in_sync_round: serde_json::Value,
+    pub in_sync_round: Option<RoundSummary>,
     /// Communities in the net (all trust each other) and the topics the late joiner's
     /// in-sync round covers.
     pub communities: usize,
@@ -42,7 +43,7 @@ pub async fn run(bin: &Path, events: u64, communities: usize) -> anyhow::Result<
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..64 {
-        let mut conn = Conn::open(&socket).await?;
+        let mut conn = Client::new(&socket).connect().await?;
         let next = next.clone();
         tasks.push(tokio::spawn(async move {
             loop {
@@ -50,8 +51,11 @@ pub async fn run(bin: &Path, events: u64, communities: usize) -> anyhow::Result<
                 if i >= events {
                     break;
                 }
-                let body = serde_json::to_vec(&artifact_event(i)).unwrap_or_default();
-                let _ = conn.call(Method::POST, "/v1/events", Some(body)).await;
+                if let Ok(req) =
+                    RawRequest::new(Method::POST, "/v1/events").json(&artifact_event(i))
+                {
+                    let _ = conn.send(req).await;
+                }
             }
         }));
     }
@@ -59,9 +63,7 @@ pub async fn run(bin: &Path, events: u64, communities: usize) -> anyhow::Result<
         t.await?;
     }
     let publish_secs = publish_start.elapsed().as_secs_f64();
-    let target = status(&net.nodes[0])
-        .and_then(|s| s["events"].as_u64())
-        .unwrap_or(0);
+    let target = status(&net.nodes[0]).and_then(|s| s.events).unwrap_or(0);
 
     let addr = listen_addr(&net.nodes[0])?;
     // The bystanders hold nothing; they dial the publisher only, so the joiner's rounds are
@@ -73,43 +75,42 @@ pub async fn run(bin: &Path, events: u64, communities: usize) -> anyhow::Result<
     net.nodes[1].run_args = vec!["--peer".into(), addr];
     let t0 = Instant::now();
     net.nodes[1].start()?;
-    let mut conn = Conn::open(&net.nodes[1].socket()).await?;
+    let joiner = Client::new(net.nodes[1].socket());
     loop {
-        let s = conn.get_json("/v1/status").await?;
-        if s["events"].as_u64().unwrap_or(0) >= target {
+        let s: Status = joiner.status().await?;
+        let held = s.events.unwrap_or(0);
+        if held >= target {
             break;
         }
         if t0.elapsed() > Duration::from_secs(600) {
-            anyhow::bail!(
-                "catch-up incomplete after 600 s: {} of {target}",
-                s["events"]
-            );
+            anyhow::bail!("catch-up incomplete after 600 s: {held} of {target}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let catchup_secs = t0.elapsed().as_secs_f64();
     // Wait for a periodic round after agreement and report what it cost.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut bytes_received, mut bytes_sent, mut in_sync) = (0, 0, serde_json::Value::Null);
+    let (mut bytes_received, mut bytes_sent, mut in_sync) = (0, 0, None);
     while Instant::now() < deadline {
-        let s = conn.get_json("/v1/status").await?;
-        let peer = &s["network"]["peers"][0]["sync"];
-        bytes_received = peer["bytes_received"].as_u64().unwrap_or(0);
-        bytes_sent = peer["bytes_sent"].as_u64().unwrap_or(0);
-        let last = &peer["last_round"];
-        if last["need"] == 0
-            && last["have"] == 0
-            && last["error"].is_null()
-            && peer["rounds"].as_u64().unwrap_or(0) >= 2
-        {
-            in_sync = last.clone();
-            break;
+        let s = joiner.status().await?;
+        let sync = s
+            .network
+            .and_then(|n| n.peers.into_iter().next())
+            .and_then(|p| p.sync);
+        if let Some(sync) = sync {
+            bytes_received = sync.bytes_received;
+            bytes_sent = sync.bytes_sent;
+            if let Some(last) = sync
+                .last_round
+                .filter(|l| l.need == 0 && l.have == 0 && l.error.is_none() && sync.rounds >= 2)
+            {
+                in_sync = Some(last);
+                break;
+            }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let topics = conn.get_json("/v1/status").await?["network"]["topics"]
-        .as_array()
-        .map_or(0, Vec::len);
+    let topics = joiner.status().await?.network.map_or(0, |n| n.topics.len());
     net.stop_all();
     Ok(CatchupReport {
         communities,

@@ -5,8 +5,10 @@
 
 use super::artifact_event;
 use super::load::{ARRIVALS_CAPACITY, Arrival, BoxFut, Fabric, Publisher, Run};
+use crate::net::follow;
 use crate::net::{Testnet, status};
-use crate::sock::{Conn, follow};
+use fedci_client::types::PublishStatus;
+use fedci_client::{Client, Conn, EventQuery, RawRequest};
 use hyper::Method;
 use serde::Serialize;
 use std::path::Path;
@@ -69,14 +71,12 @@ impl Publisher for SocketPublisher {
             } else {
                 artifact_event(i)
             };
-            let body = serde_json::to_vec(&event).ok()?;
-            match self.0.call(Method::POST, "/v1/events", Some(body)).await {
-                Ok((201, resp)) => {
-                    let v: serde_json::Value = serde_json::from_slice(&resp).ok()?;
-                    Some(v["id"].as_str()?.to_string())
-                }
-                _ => None,
-            }
+            let req = RawRequest::new(Method::POST, "/v1/events")
+                .json(&event)
+                .ok()?;
+            let published: fedci_client::types::Published =
+                self.0.call(req).await.ok()?.parse().ok()?;
+            (published.status == PublishStatus::Stored).then(|| published.id.to_string())
         })
     }
 }
@@ -103,16 +103,20 @@ impl FedciNet {
             .map_err(anyhow::Error::msg)?;
         let (tx, rx) = mpsc::channel(ARRIVALS_CAPACITY);
         for (i, node) in net.nodes.iter().enumerate().skip(1) {
-            let after = status(node)
-                .and_then(|s| s["last_arrival"].as_u64())
-                .unwrap_or(0);
-            let path = format!("/v1/stream?kind=artifact.created&after={after}");
+            let after = status(node).map_or(0, |s| s.last_arrival);
+            let query = EventQuery {
+                kinds: vec!["artifact.created".into()],
+                after: Some(after),
+                ..Default::default()
+            };
             let (ltx, mut lrx) = mpsc::channel(ARRIVALS_CAPACITY);
-            tokio::spawn(follow(node.socket(), path, ltx));
+            tokio::spawn(follow(node.socket(), query, ltx));
             let tx = tx.clone();
             tokio::spawn(async move {
-                while let Some((key, identity, at)) = lrx.recv().await {
-                    let probe = identity.starts_with("probe-");
+                while let Some((ev, at)) = lrx.recv().await {
+                    let identity = ev.event.data.get("identity").and_then(|v| v.as_str());
+                    let probe = identity.is_some_and(|i| i.starts_with("probe-"));
+                    let key = ev.event.id.to_string();
                     let arrival = Arrival {
                         follower: i - 1,
                         key,
@@ -128,7 +132,9 @@ impl FedciNet {
         let socket = net.nodes[0].socket();
         let mut publishers: Vec<Box<dyn Publisher>> = Vec::new();
         for _ in 0..connections.max(1) {
-            publishers.push(Box::new(SocketPublisher(Conn::open(&socket).await?)));
+            publishers.push(Box::new(SocketPublisher(
+                Client::new(&socket).connect().await?,
+            )));
         }
         let mut fabric = Fabric::new("fedci", publishers, nodes - 1, rx);
         fabric.warm_up(Duration::from_secs(60)).await?;

@@ -4,7 +4,8 @@
 
 use super::{Latency, artifact_event};
 use crate::node::Node;
-use crate::sock::Conn;
+use bytes::Bytes;
+use fedci_client::{Client, RawRequest};
 use hyper::Method;
 use serde::Serialize;
 use std::path::Path;
@@ -62,10 +63,10 @@ pub async fn run(bin: &Path, opts: &IngestOpts) -> anyhow::Result<IngestReport> 
     .await?;
     let (sat_lat, sat_n, sat_err, sat_secs) = phase(&socket, opts, None, counter, bodies).await?;
 
-    let mut conn = Conn::open(&socket).await?;
-    let status = conn.get_json("/v1/status").await?;
-    let (_, metrics) = conn.call(Method::GET, "/metrics", None).await?;
-    let commits = String::from_utf8_lossy(&metrics)
+    let client = Client::new(&socket);
+    let status = client.status().await?;
+    let metrics = client.metrics().await?;
+    let commits = metrics
         .lines()
         .find_map(|l| {
             l.strip_prefix("fedci_store_commits_total ")
@@ -82,7 +83,7 @@ pub async fn run(bin: &Path, opts: &IngestOpts) -> anyhow::Result<IngestReport> 
         saturation_latency: sat_lat,
         saturation_errors: sat_err,
         connections: opts.connections,
-        stored_events: status["events"].as_u64().unwrap_or(0),
+        stored_events: status.events.unwrap_or(0),
         commits,
     })
 }
@@ -100,7 +101,7 @@ async fn phase(
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..opts.connections {
-        let mut conn = Conn::open(socket).await?;
+        let mut conn = Client::new(socket).connect().await?;
         let next = next.clone();
         let counter = counter.clone();
         let bodies = bodies.clone();
@@ -121,8 +122,10 @@ async fn phase(
                 let Some(body) = bodies.get(n).cloned() else {
                     break;
                 };
-                match conn.call(Method::POST, "/v1/events", Some(body)).await {
-                    Ok((201, _)) => lat.push(due.elapsed()),
+                let req = RawRequest::new(Method::POST, "/v1/events")
+                    .body("application/json", Bytes::from(body));
+                match conn.send(req).await {
+                    Ok(r) if r.status == 201 => lat.push(due.elapsed()),
                     _ => errors += 1,
                 }
             }

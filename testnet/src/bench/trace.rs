@@ -6,8 +6,8 @@
 use super::Latency;
 use super::rss_mb;
 use crate::node::Node;
-use crate::sock::Conn;
-use hyper::Method;
+use fedci_client::Client;
+use fedci_client::types::{Direction, LinkRequest, PublishRequest};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -44,7 +44,7 @@ pub async fn run(bin: &Path, events: u64, depth: u64) -> anyhow::Result<TraceRep
     let build = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..32 {
-        let mut conn = Conn::open(&node.socket()).await?;
+        let mut conn = Client::new(node.socket()).connect().await?;
         let (next, heads) = (next.clone(), heads.clone());
         tasks.push(tokio::spawn(async move {
             loop {
@@ -55,19 +55,17 @@ pub async fn run(bin: &Path, events: u64, depth: u64) -> anyhow::Result<TraceRep
                 let mut ids = Vec::with_capacity(depth as usize);
                 for v in 0..depth {
                     let links = ids.last().map_or_else(Vec::new, |prev: &String| {
-                        vec![serde_json::json!({"rel": "PREVIOUS_VERSION", "target": prev})]
+                        vec![LinkRequest { rel: "PREVIOUS_VERSION".into(), target: prev.clone() }]
                     });
-                    let body = serde_json::json!({
-                        "kind": "composition.defined",
-                        "data": {"name": format!("os-odl-nofeature-{chain}"), "version": format!("{v}"),
+                    let body = PublishRequest {
+                        kind: "composition.defined".into(),
+                        data: serde_json::json!({"name": format!("os-odl-nofeature-{chain}"), "version": format!("{v}"),
                                  "scenario": "os-odl-nofeature",
-                                 "metadata_url": format!("https://artifacts.opnfv.org/baselines/{chain}/{v}.json")},
-                        "links": links,
-                    });
-                    let (status, resp) = conn.call(Method::POST, "/v1/events", Some(serde_json::to_vec(&body)?)).await?;
-                    anyhow::ensure!(status == 201, "publish failed: {}", String::from_utf8_lossy(&resp));
-                    let v: serde_json::Value = serde_json::from_slice(&resp)?;
-                    ids.push(v["id"].as_str().unwrap_or_default().to_string());
+                                 "metadata_url": format!("https://artifacts.opnfv.org/baselines/{chain}/{v}.json")}),
+                        links,
+                    };
+                    let published = conn.publish(&body).await?;
+                    ids.push(published.id.to_string());
                 }
                 if let (Some(first), Some(last)) = (ids.first(), ids.last())
                     && let Ok(mut h) = heads.lock()
@@ -85,23 +83,20 @@ pub async fn run(bin: &Path, events: u64, depth: u64) -> anyhow::Result<TraceRep
         .lock()
         .map(|h| h.iter().take(50).cloned().collect())
         .unwrap_or_default();
-    let mut conn = Conn::open(&node.socket()).await?;
+    let client = Client::new(node.socket());
     let (mut up, mut down) = (Vec::new(), Vec::new());
     for (first, last) in &sample {
-        for (id, dir, out) in [(last, "up", &mut up), (first, "down", &mut down)] {
+        for (id, dir, out) in [
+            (last, Direction::Up, &mut up),
+            (first, Direction::Down, &mut down),
+        ] {
             let t = Instant::now();
-            let (status, body) = conn
-                .call(
-                    Method::GET,
-                    &format!("/v1/trace/{id}?direction={dir}&depth={depth}"),
-                    None,
-                )
-                .await?;
+            let g = client.trace(&id.parse()?, dir, depth as u32).await?;
             out.push(t.elapsed());
-            let g: serde_json::Value = serde_json::from_slice(&body)?;
-            let n = g["nodes"].as_array().map_or(0, Vec::len) as u64;
+            let n = g.nodes.len() as u64;
+            let dir = dir.as_str();
             anyhow::ensure!(
-                status == 200 && n == depth,
+                n == depth,
                 "trace {dir} from {id} returned {n} nodes, expected {depth}"
             );
         }

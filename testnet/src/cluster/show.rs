@@ -33,12 +33,11 @@ pub fn status(args: DirArgs) -> Result<(), ClusterError> {
             );
             continue;
         };
-        let peers = s["network"]["peers"].as_array().map_or(0, Vec::len);
-        let blocked: Vec<&str> = s["network"]["blocked"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.as_str())
+        let net = s.network.unwrap_or_default();
+        let peers = net.peers.len();
+        let blocked: Vec<&str> = net
+            .blocked
+            .iter()
             .map(|p| state.name_of_peer(p).unwrap_or(p))
             .collect();
         let blocked = if blocked.is_empty() {
@@ -50,7 +49,7 @@ pub fn status(args: DirArgs) -> Result<(), ClusterError> {
             "{:<w$}  {pid:>7}  {:<5}  {:>7}  {peers:>5}  {blocked}",
             n.name,
             "up",
-            s["events"].to_string()
+            s.events.map_or("?".to_string(), |e| e.to_string())
         );
     }
     Ok(())

@@ -215,11 +215,9 @@ fn wait_up(state: &State, limit: Duration) -> Result<(), ClusterError> {
         lagging = Vec::new();
         for n in &state.nodes {
             let cli = Node::new(&n.name, n.home.clone(), &state.bin);
-            let s = status(&cli).unwrap_or_default();
-            let net = &s["network"];
-            if let Some(reported) = net["peer_id"].as_str()
-                && reported != n.peer_id
-            {
+            let net = status(&cli).and_then(|s| s.network).unwrap_or_default();
+            let reported = net.peer_id.as_str();
+            if !reported.is_empty() && reported != n.peer_id {
                 return Err(ClusterError::NotReady(format!(
                     "{}: peer id is {reported}, expected {} from its node key",
                     n.name, n.peer_id
@@ -232,7 +230,7 @@ fn wait_up(state: &State, limit: Duration) -> Result<(), ClusterError> {
                     process::last_log_line(n)
                 )));
             }
-            if net["peers"].as_array().is_none_or(Vec::is_empty) {
+            if net.peers.is_empty() {
                 lagging.push(&n.name);
             }
         }

@@ -11,13 +11,14 @@ mod evidence;
 mod interop;
 mod show;
 
+use crate::net::follow;
 use crate::net::{Testnet, Topology, status};
 use crate::node::Node;
 use crate::scenario::{JOBS, run_job, start_job};
-use crate::sock::follow;
 use anyhow::{Context, Result};
 use clap::Args;
-use serde_json::Value;
+use fedci_client::EventQuery;
+use fedci_client::types::TraceGraph;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::process::Stdio;
@@ -154,19 +155,18 @@ async fn scenario(
                 .ok()
         })
         .await;
-    let down = |n: &Node| -> Option<Value> {
+    let down = |n: &Node| -> Option<TraceGraph> {
         serde_json::from_str(
             &n.cli(&["trace", &artifact, "--down", "--depth", "6"])
                 .ok()?,
         )
         .ok()
     };
-    let find = |g: &Value, kind: &str, community: &str| -> Option<String> {
-        g["nodes"]
-            .as_array()?
+    let find = |g: &TraceGraph, kind: &str, community: &str| -> Option<String> {
+        g.nodes
             .iter()
-            .find(|n| n["kind"] == kind && n["community"] == community)
-            .and_then(|n| n["id"].as_str().map(String::from))
+            .find(|n| n.kind.as_deref() == Some(kind) && n.community.as_deref() == Some(community))
+            .map(|n| n.id.to_string())
     };
     steps
         .check("OPNFV composed baseline os-odl-nofeature from it", || {
@@ -312,39 +312,28 @@ async fn run_script(bin: &Path, node: &Node, script: &Path) -> Result<()> {
 
 /// Prints every event a node stores from another community, as it arrives.
 fn follow_node(node: &Node) {
-    let after = status(node)
-        .and_then(|s| s["last_arrival"].as_u64())
-        .unwrap_or(0);
+    let after = status(node).map_or(0, |s| s.last_arrival);
     let (socket, me) = (node.socket(), node.name.clone());
     tokio::spawn(async move {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Value>(1024);
-        tokio::spawn(follow_json(socket, format!("/v1/stream?after={after}"), tx));
-        while let Some(ev) = rx.recv().await {
-            let from = ev["community"].as_str().unwrap_or("?");
-            if from != me && ev["kind"] != "trust.roster" {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let query = EventQuery {
+            after: Some(after),
+            ..Default::default()
+        };
+        tokio::spawn(follow(socket, query, tx));
+        while let Some((item, _)) = rx.recv().await {
+            let ev = &item.event;
+            if ev.community != me && ev.kind != "trust.roster" {
                 println!(
-                    "  {me:>9} ◂ stored {from}'s {} {} [{}]",
-                    ev["kind"].as_str().unwrap_or("?"),
-                    show::summary(&ev),
-                    show::short(ev["id"].as_str().unwrap_or_default())
+                    "  {me:>9} ◂ stored {}'s {} {} [{}]",
+                    ev.community,
+                    ev.kind,
+                    show::summary(ev),
+                    show::short(&ev.id.to_string())
                 );
             }
         }
     });
-}
-
-async fn follow_json(socket: PathBuf, path: String, tx: tokio::sync::mpsc::Sender<Value>) {
-    let (ltx, mut lrx) = tokio::sync::mpsc::channel(1024);
-    tokio::spawn(follow(socket.clone(), path.clone(), ltx));
-    // `follow` hands back ids; fetch each event's JSON for the summary.
-    while let Some((id, _, _)) = lrx.recv().await {
-        if let Ok(mut conn) = crate::sock::Conn::open(&socket).await
-            && let Ok(ev) = conn.get_json(&format!("/v1/events/{id}")).await
-            && tx.send(ev).await.is_err()
-        {
-            return;
-        }
-    }
 }
 
 fn query_ids(node: &Node, filter: &[&str]) -> Vec<String> {

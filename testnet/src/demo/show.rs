@@ -1,23 +1,32 @@
 //! What the demo prints: one line per event as each node stores it, and the final trace of the
 //! ODL artifact as a tree a person can read.
 
+use fedci_client::types::{GraphNode, TraceGraph};
+use fedci_proto::EventId;
+use fedci_proto::json::EventJson;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 /// A short human summary of an event's data, by kind.
-pub fn summary(ev: &Value) -> String {
-    let d = &ev["data"];
-    let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
-    match ev["kind"].as_str().unwrap_or_default() {
+pub fn summary(ev: &EventJson) -> String {
+    let d = &ev.data;
+    let s = |k: &str| {
+        d.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    match ev.kind.as_str() {
         "artifact.created" => format!("{} {} ({})", s("name"), s("version"), s("branch")),
-        "artifact.published" => d["locations"][0]["uri"]
-            .as_str()
+        "artifact.published" => d
+            .pointer("/locations/0/uri")
+            .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
         "composition.defined" => format!("baseline {} {}", s("name"), s("version")),
         "confidence.modified" => format!("{}={} (issuer {})", s("name"), s("value"), s("issuer")),
         "activity.finished" => format!("{}: {}", s("name"), s("outcome")),
-        "trust.roster" => format!("roster serial {}", d["serial"]),
+        "trust.roster" => format!("roster serial {}", d.get("serial").unwrap_or(&Value::Null)),
         _ => s("name"),
     }
 }
@@ -28,56 +37,44 @@ pub fn short(id: &str) -> &str {
 
 /// Renders a downstream trace graph (`fedci-node trace ID --down`) as an indented tree:
 /// each child is an event that links to its parent, shown with the rel it uses.
-pub fn trace_tree(graph: &Value) -> String {
-    let nodes: HashMap<&str, &Value> = graph["nodes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| Some((n["id"].as_str()?, n)))
-        .collect();
-    let mut children: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
-    for e in graph["edges"].as_array().into_iter().flatten() {
-        if let (Some(from), Some(to), Some(rel)) =
-            (e["from"].as_str(), e["to"].as_str(), e["rel"].as_str())
-        {
-            children.entry(to).or_default().push((from, rel));
-        }
+pub fn trace_tree(graph: &TraceGraph) -> String {
+    let nodes: HashMap<EventId, &GraphNode> = graph.nodes.iter().map(|n| (n.id, n)).collect();
+    let mut children: HashMap<EventId, Vec<(EventId, &str)>> = HashMap::new();
+    for e in &graph.edges {
+        children
+            .entry(e.to)
+            .or_default()
+            .push((e.from, e.rel.as_str()));
     }
     for list in children.values_mut() {
-        list.sort_by_key(|(from, _)| {
-            nodes
-                .get(from)
-                .and_then(|n| n["time"].as_u64())
-                .unwrap_or(0)
-        });
+        list.sort_by_key(|(from, _)| nodes.get(from).and_then(|n| n.time).unwrap_or(0));
     }
-    let root = graph["root"].as_str().unwrap_or_default();
     let mut out = String::new();
     let mut shown = HashSet::new();
     walk(
-        root, None, "", true, &nodes, &children, &mut shown, &mut out,
+        graph.root, None, "", true, &nodes, &children, &mut shown, &mut out,
     );
     out
 }
 
 #[allow(clippy::too_many_arguments)] // a recursive printer; a struct would only rename these
-fn walk<'a>(
-    id: &'a str,
+fn walk(
+    id: EventId,
     rel: Option<&str>,
     prefix: &str,
     last: bool,
-    nodes: &HashMap<&str, &Value>,
-    children: &HashMap<&'a str, Vec<(&'a str, &'a str)>>,
-    shown: &mut HashSet<&'a str>,
+    nodes: &HashMap<EventId, &GraphNode>,
+    children: &HashMap<EventId, Vec<(EventId, &str)>>,
+    shown: &mut HashSet<EventId>,
     out: &mut String,
 ) {
-    let node = nodes.get(id);
+    let node = nodes.get(&id);
     let label = node.map_or(String::new(), |n| {
         format!(
             "{:<20} {:<10} {}",
-            n["kind"].as_str().unwrap_or("?"),
-            n["community"].as_str().unwrap_or("?"),
-            n["label"].as_str().unwrap_or_default()
+            n.kind.as_deref().unwrap_or("?"),
+            n.community.as_deref().unwrap_or("?"),
+            n.label
         )
     });
     let (branch, next_prefix) = match rel {
@@ -89,18 +86,19 @@ fn walk<'a>(
     };
     let via = rel.map(|r| format!("{r} ◂ ")).unwrap_or_default();
     let again = !shown.insert(id);
+    let hex = id.to_string();
     out.push_str(&format!(
         "  {branch}{via}{label} [{}]{}\n",
-        short(id),
+        short(&hex),
         if again { " (see above)" } else { "" }
     ));
     if again {
         return;
     }
-    let kids = children.get(id).cloned().unwrap_or_default();
+    let kids = children.get(&id).cloned().unwrap_or_default();
     for (i, (child, r)) in kids.iter().enumerate() {
         walk(
-            child,
+            *child,
             Some(r),
             &next_prefix,
             i + 1 == kids.len(),
@@ -119,19 +117,21 @@ mod tests {
 
     #[test]
     fn tree_shows_children_by_rel_and_marks_repeats() {
-        let g = json!({
-            "root": "aaaaaaaa",
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let g: TraceGraph = serde_json::from_value(json!({
+            "root": a, "truncated": false,
             "nodes": [
-                {"id": "aaaaaaaa", "kind": "artifact.created", "community": "odl", "label": "odl 1", "time": 1},
-                {"id": "bbbbbbbb", "kind": "composition.defined", "community": "opnfv", "label": "b", "time": 2},
-                {"id": "cccccccc", "kind": "confidence.modified", "community": "opnfv", "label": "c", "time": 3}
+                {"id": a, "kind": "artifact.created", "community": "odl", "label": "odl 1", "time": 1, "depth": 0},
+                {"id": b, "kind": "composition.defined", "community": "opnfv", "label": "b", "time": 2, "depth": 1},
+                {"id": c, "kind": "confidence.modified", "community": "opnfv", "label": "c", "time": 3, "depth": 1}
             ],
             "edges": [
-                {"from": "bbbbbbbb", "to": "aaaaaaaa", "rel": "ELEMENT"},
-                {"from": "cccccccc", "to": "bbbbbbbb", "rel": "SUBJECT"},
-                {"from": "cccccccc", "to": "aaaaaaaa", "rel": "SUBJECT"}
+                {"from": b, "to": a, "rel": "ELEMENT"},
+                {"from": c, "to": b, "rel": "SUBJECT"},
+                {"from": c, "to": a, "rel": "SUBJECT"}
             ]
-        });
+        }))
+        .expect("a trace graph");
         let t = trace_tree(&g);
         assert!(t.contains("ELEMENT ◂ composition.defined"), "{t}");
         assert!(t.contains("(see above)"), "{t}");

@@ -17,6 +17,7 @@ use crate::interests::Interests;
 use crate::store::Store;
 use crate::sync::protocol::{Request, Response};
 use crate::sync::{Requester, Responder, RoundStats, sync_with};
+use fedci_client::types::NetworkStatus;
 use fedci_keys::SecretKey;
 use fedci_proto::{Event, Topic};
 use libp2p::futures::StreamExt;
@@ -26,7 +27,6 @@ use libp2p::request_response::{InboundRequestId, OutboundRequestId, ResponseChan
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, SwarmBuilder, identity, noise, tcp, yamux};
 use serde_bytes::ByteBuf;
-use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -193,7 +193,7 @@ pub fn start(
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (out_tx, out_rx) = mpsc::channel(4096);
     let (internal_tx, internal_rx) = mpsc::channel(4096);
-    let (snap_tx, snap_rx) = watch::channel(Arc::new(json!({})));
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(NetworkStatus::default()));
     let (req_tx, req_rx) = mpsc::channel(256);
     let requester = Requester {
         tx: req_tx,
@@ -265,7 +265,7 @@ struct Actor {
     rejects: HashMap<PeerId, Penalty>,
     inflight: Arc<Semaphore>,
     counters: Arc<Counters>,
-    snapshot: watch::Sender<Arc<serde_json::Value>>,
+    snapshot: watch::Sender<Arc<NetworkStatus>>,
 }
 
 impl Actor {
