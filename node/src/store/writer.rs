@@ -6,9 +6,11 @@
 //! authorises are decided in the order they are committed.
 
 mod consumers;
+mod promotion;
 mod recover;
 
 pub use consumers::{Caller, ConsumerOutcome};
+pub use promotion::MAX_REACH;
 
 use super::StoreError;
 use super::health::Health;
@@ -137,6 +139,7 @@ impl State {
         }
         w.commit()?;
         rebuild_topic_sums(db)?;
+    promotion::build_once(db)?;
         let r = db.begin_read()?;
         let meta = r.open_table(META)?;
         let get = |k: &str| -> Result<u64, StoreError> {
@@ -293,6 +296,7 @@ struct Tables<'t> {
     rosters: redb::Table<'t, &'static str, &'static Id>,
     peers: redb::Table<'t, &'static str, ()>,
     meta: redb::Table<'t, &'static str, u64>,
+    promo: promotion::PromoTables<'t>,
 }
 
 impl<'t> Tables<'t> {
@@ -314,6 +318,7 @@ impl<'t> Tables<'t> {
             rosters: txn.open_table(ROSTERS)?,
             peers: txn.open_table(PEERS)?,
             meta: txn.open_table(META)?,
+            promo: promotion::PromoTables::open(txn)?,
         })
     }
 }
@@ -600,6 +605,10 @@ impl Writer {
         }
         if t.missing.remove(&id)?.is_some() {
             self.check_resolved_links(t, &id, &body.kind)?;
+        }
+        if !promotion::on_stored(t, event)? {
+            tracing::warn!(id = %event.id().short(), limit = MAX_REACH, "promotion index: confidence propagation capped");
+            self.metrics.promotion_capped.fetch_add(1, Relaxed);
         }
         self.state.next_seq += 1;
         if self.state.own_author == Some(body.author) {
