@@ -15,7 +15,7 @@ pub struct ArtifactList {
 
 /// An `artifact.created` event with what makes it usable: where to fetch it and the
 /// confidence it earned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactView {
     /// The `artifact.created` event's id (64 hex).
     pub id: String,
