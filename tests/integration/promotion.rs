@@ -110,7 +110,10 @@ fn artifacts(node: &Node, args: &[&str]) -> Option<Vec<Value>> {
     let out = node.cli(&all);
     if out.status.code() == Some(1) {
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("no artifact matches"), "exit 1 for another reason: {err}");
+        assert!(
+            err.contains("no artifact matches"),
+            "exit 1 for another reason: {err}"
+        );
         assert!(out.stdout.is_empty(), "exit 1 with output");
         return None;
     }
@@ -143,7 +146,10 @@ fn promotion_picks_the_newest_artifact_whose_baseline_passed() {
         .iter()
         .map(|id| odl.event(id)["time"].as_u64().expect("time"))
         .collect();
-    assert!(times[0] < times[1] && times[1] < times[2], "builds in time order: {times:?}");
+    assert!(
+        times[0] < times[1] && times[1] < times[2],
+        "builds in time order: {times:?}"
+    );
     for v in [&v1, &v2, &v3] {
         copy(&odl, &opnfv, v);
     }
@@ -158,17 +164,32 @@ fn promotion_picks_the_newest_artifact_whose_baseline_passed() {
     }
 
     let pass = format!("{ACCEPTANCE}=SUCCESS");
-    let latest = artifacts(&odl, &["--community", "odl", "--confidence", &pass, "--latest"])
-        .expect("v2 passed");
-    assert_eq!(ids(&latest), [v2.as_str()], "the newest ODL build that passed is v2");
+    let latest = artifacts(
+        &odl,
+        &["--community", "odl", "--confidence", &pass, "--latest"],
+    )
+    .expect("v2 passed");
+    assert_eq!(
+        ids(&latest),
+        [v2.as_str()],
+        "the newest ODL build that passed is v2"
+    );
     let a = &latest[0];
     assert_eq!(a["version"], "0.8.2");
-    assert_eq!(a["identity"], "pkg:maven/org.opendaylight.integration/karaf@0.8.2");
+    assert_eq!(
+        a["identity"],
+        "pkg:maven/org.opendaylight.integration/karaf@0.8.2"
+    );
     assert_eq!(a["locations"][0]["uri"], uri("0.8.2"));
     let c = in_force(a, ACCEPTANCE).expect("v2 carries its confidence");
     assert_eq!(
         (&c["value"], &c["issuer"], &c["community"], &c["id"]),
-        (&json!("SUCCESS"), &json!("opnfv"), &json!("opnfv"), &json!(c2))
+        (
+            &json!("SUCCESS"),
+            &json!("opnfv"),
+            &json!("opnfv"),
+            &json!(c2)
+        )
     );
     // Without --latest: v2 only; v3 failed, v1 was never tested.
     let all = artifacts(&odl, &["--confidence", &pass]).expect("v2");
@@ -176,11 +197,24 @@ fn promotion_picks_the_newest_artifact_whose_baseline_passed() {
     let failed = artifacts(&odl, &["--confidence", &format!("{ACCEPTANCE}=FAILURE")]).expect("v3");
     assert_eq!(ids(&failed), [v3.as_str()]);
     let every = artifacts(&odl, &["--community", "odl", "--branch", "stable/oxygen"]).expect("3");
-    assert_eq!(ids(&every), [&v3, &v2, &v1].map(String::as_str), "newest first");
-    let prefix = artifacts(&odl, &["--identity", "pkg:maven/org.opendaylight.integration/karaf@0.8.1"])
-        .expect("v1 by purl prefix");
+    assert_eq!(
+        ids(&every),
+        [&v3, &v2, &v1].map(String::as_str),
+        "newest first"
+    );
+    let prefix = artifacts(
+        &odl,
+        &[
+            "--identity",
+            "pkg:maven/org.opendaylight.integration/karaf@0.8.1",
+        ],
+    )
+    .expect("v1 by purl prefix");
     assert_eq!(ids(&prefix), [v1.as_str()]);
-    assert!(artifacts(&odl, &["--community", "opnfv"]).is_none(), "opnfv built nothing");
+    assert!(
+        artifacts(&odl, &["--community", "opnfv"]).is_none(),
+        "opnfv built nothing"
+    );
 
     // The socket API answers the same.
     let api = odl.get_json(&format!(
@@ -190,8 +224,16 @@ fn promotion_picks_the_newest_artifact_whose_baseline_passed() {
 
     // --field: what a CI script reads.
     let line = odl.cli_ok(&[
-        "artifacts", "--confidence", &pass, "--latest", "--field", "id", "--field", "location",
-        "--field", &format!("confidence.{ACCEPTANCE}"),
+        "artifacts",
+        "--confidence",
+        &pass,
+        "--latest",
+        "--field",
+        "id",
+        "--field",
+        "location",
+        "--field",
+        &format!("confidence.{ACCEPTANCE}"),
     ]);
     assert_eq!(line.trim_end(), format!("{v2}\t{}\t{c2}", uri("0.8.2")));
 
@@ -199,16 +241,27 @@ fn promotion_picks_the_newest_artifact_whose_baseline_passed() {
     let c2_later = confidence(&opnfv, &b2, "FAILURE");
     copy(&opnfv, &odl, &c2_later);
     assert!(
-        artifacts(&odl, &["--community", "odl", "--confidence", &pass, "--latest"]).is_none(),
+        artifacts(
+            &odl,
+            &["--community", "odl", "--confidence", &pass, "--latest"]
+        )
+        .is_none(),
         "v2's baseline failed later"
     );
     let out = odl.cli(&["artifacts", "--confidence", &pass, "--latest"]);
-    assert_eq!(out.status.code(), Some(1), "exit 1 when nothing matches: {out:?}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit 1 when nothing matches: {out:?}"
+    );
 
     // ODL's own stamp counts directly, on the artifact itself.
     let stamp = confidence(&odl, &v1, "SUCCESS");
-    let latest = artifacts(&odl, &["--community", "odl", "--confidence", &pass, "--latest"])
-        .expect("ODL stamped v1");
+    let latest = artifacts(
+        &odl,
+        &["--community", "odl", "--confidence", &pass, "--latest"],
+    )
+    .expect("ODL stamped v1");
     assert_eq!(ids(&latest), [v1.as_str()]);
     let c = in_force(&latest[0], ACCEPTANCE).expect("stamp");
     assert_eq!((&c["id"], &c["community"]), (&json!(stamp), &json!("odl")));
@@ -254,13 +307,22 @@ fn manifest_lists_nested_baselines_and_dangling_elements() {
     assert_eq!(in_force(top, ACCEPTANCE).expect("outer's own")["id"], pass);
     let elements = top["elements"].as_array().expect("elements");
     assert_eq!(elements.len(), 2, "{m}");
-    assert_eq!((&elements[0]["type"], &elements[0]["id"]), (&json!("composition"), &json!(inner)));
-    assert_eq!((&elements[1]["type"], &elements[1]["id"]), (&json!("artifact"), &json!(openstack)));
+    assert_eq!(
+        (&elements[0]["type"], &elements[0]["id"]),
+        (&json!("composition"), &json!(inner))
+    );
+    assert_eq!(
+        (&elements[1]["type"], &elements[1]["id"]),
+        (&json!("artifact"), &json!(openstack))
+    );
     let nested = elements[0]["elements"].as_array().expect("inner elements");
     assert_eq!(nested.len(), 2, "{m}");
     let art = &nested[0];
     assert_eq!((&art["type"], &art["id"]), (&json!("artifact"), &json!(v)));
-    assert_eq!((&art["version"], &art["digest"]), (&json!("0.9.0"), &json!("sha256:0.9.0")));
+    assert_eq!(
+        (&art["version"], &art["digest"]),
+        (&json!("0.9.0"), &json!("sha256:0.9.0"))
+    );
     assert_eq!(art["locations"][0]["uri"], uri("0.9.0"));
     assert_eq!(
         in_force(art, ACCEPTANCE).expect("reached through two levels")["id"],
@@ -281,7 +343,10 @@ fn manifest_lists_nested_baselines_and_dangling_elements() {
     assert!(text.contains(&uri("0.9.0")), "{text}");
 
     let r = odl.get(&format!("/v1/compositions/{}/manifest", "cd".repeat(32)));
-    assert_eq!((r.status, r.json()["error"]["code"].clone()), (404, json!("not_found")));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (404, json!("not_found"))
+    );
     let r = odl.get(&format!("/v1/compositions/{v}/manifest"));
     assert_eq!(r.status, 422, "{r:?}");
     assert_eq!(r.json()["error"]["code"], "not_a_composition");
@@ -316,8 +381,16 @@ fn confidence_in_force_does_not_depend_on_arrival_order() {
             copy(source(id), &node, id);
         }
         let line = node.cli_ok(&[
-            "artifacts", "--confidence", &format!("{ACCEPTANCE}=FAILURE"), "--latest",
-            "--field", "id", "--field", &format!("confidence.{ACCEPTANCE}"), "--field", "location",
+            "artifacts",
+            "--confidence",
+            &format!("{ACCEPTANCE}=FAILURE"),
+            "--latest",
+            "--field",
+            "id",
+            "--field",
+            &format!("confidence.{ACCEPTANCE}"),
+            "--field",
+            "location",
         ]);
         assert_eq!(
             line.trim_end(),
@@ -333,5 +406,8 @@ fn confidence_in_force_does_not_depend_on_arrival_order() {
             node.get_json(&format!("/v1/compositions/{outer}/manifest")),
         ));
     }
-    assert!(answers.windows(2).all(|w| w[0] == w[1]), "answers differ by order: {answers:?}");
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "answers differ by order: {answers:?}"
+    );
 }

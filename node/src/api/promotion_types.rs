@@ -104,13 +104,24 @@ pub enum ManifestElement {
     Artifact(ArtifactView),
     Composition(CompositionManifest),
     /// A composition already listed higher up or earlier in this manifest.
-    Repeated { id: String },
+    Repeated {
+        id: String,
+    },
     /// An element this node does not hold (yet).
-    Dangling { id: String },
+    Dangling {
+        id: String,
+    },
     /// Held, but the trust of now does not vouch for it (e.g. its key was revoked).
-    Untrusted { id: String },
+    Untrusted {
+        id: String,
+    },
     /// Held, but of a kind that is neither an artifact nor a composition.
-    Other { id: String, kind: String },
+    Other {
+        id: String,
+        kind: String,
+    },
     /// Left out: the manifest reached its size or depth bound.
-    Truncated { id: String },
+    Truncated {
+        id: String,
+    },
 }

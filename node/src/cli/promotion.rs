@@ -65,7 +65,9 @@ pub async fn artifacts(client: &Client, args: &ArtifactsArgs) -> Result<()> {
     for f in &args.fields {
         field(&ArtifactView::default(), f)?;
     }
-    let resp = client.request(Method::GET, &args.path(), None, None).await?;
+    let resp = client
+        .request(Method::GET, &args.path(), None, None)
+        .await?;
     let list: ArtifactList =
         serde_json::from_slice(&resp.body).context("the node's answer to /v1/artifacts")?;
     if list.artifacts.is_empty() {
@@ -200,7 +202,10 @@ fn composition(out: &mut String, c: &CompositionManifest, indent: &str) {
                 let _ = writeln!(out, "{inner}{id}  DANGLING: not held by this node");
             }
             ManifestElement::Untrusted { id } => {
-                let _ = writeln!(out, "{inner}{id}  UNTRUSTED: its signer is no longer vouched for");
+                let _ = writeln!(
+                    out,
+                    "{inner}{id}  UNTRUSTED: its signer is no longer vouched for"
+                );
             }
             ManifestElement::Other { id, kind } => {
                 let _ = writeln!(out, "{inner}{id}  {kind} (not an artifact or composition)");

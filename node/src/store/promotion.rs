@@ -202,9 +202,8 @@ impl Reader<'_> {
             return Ok(None);
         }
         let confidences = self.in_force(id, f.issuer.as_deref())?;
-        let holds = |(n, v): &(String, String)| {
-            confidences.iter().any(|c| &c.name == n && &c.value == v)
-        };
+        let holds =
+            |(n, v): &(String, String)| confidences.iter().any(|c| &c.name == n && &c.value == v);
         if !f.confidences.iter().all(holds)
             || (f.issuer.is_some() && f.confidences.is_empty() && confidences.is_empty())
         {
@@ -338,7 +337,11 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn composition(&mut self, event: &Event, depth: usize) -> Result<CompositionManifest, StoreError> {
+    fn composition(
+        &mut self,
+        event: &Event,
+        depth: usize,
+    ) -> Result<CompositionManifest, StoreError> {
         let body = event.body();
         let text = |k: &str| body.data_str(k).map(str::to_string);
         let mut elements = Vec::new();

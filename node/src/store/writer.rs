@@ -139,7 +139,7 @@ impl State {
         }
         w.commit()?;
         rebuild_topic_sums(db)?;
-    promotion::build_once(db)?;
+        promotion::build_once(db)?;
         let r = db.begin_read()?;
         let meta = r.open_table(META)?;
         let get = |k: &str| -> Result<u64, StoreError> {

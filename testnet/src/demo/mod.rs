@@ -272,13 +272,16 @@ async fn promotion(steps: &mut Steps, consumer: &Node) {
     ];
     println!("  {}$ fedci-node {}", consumer.name, ask.join(" "));
     let location = steps
-        .check("the newest ODL build that passed, and where to get it", || {
-            let mut args = ask.to_vec();
-            args.extend(["--field", "location"]);
-            let uri = consumer.cli(&args).ok()?;
-            let uri = uri.trim();
-            (!uri.is_empty()).then(|| uri.to_string())
-        })
+        .check(
+            "the newest ODL build that passed, and where to get it",
+            || {
+                let mut args = ask.to_vec();
+                args.extend(["--field", "location"]);
+                let uri = consumer.cli(&args).ok()?;
+                let uri = uri.trim();
+                (!uri.is_empty()).then(|| uri.to_string())
+            },
+        )
         .await;
     if let Some(location) = location {
         if let Ok(text) = consumer.cli(&ask) {

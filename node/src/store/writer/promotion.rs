@@ -216,7 +216,10 @@ pub(super) fn build_once(db: &Database) -> Result<(), StoreError> {
             }
         }
         if capped > 0 {
-            tracing::warn!(events = capped, "promotion index: propagation capped while building");
+            tracing::warn!(
+                events = capped,
+                "promotion index: propagation capped while building"
+            );
         }
         t.meta.insert(BUILT, now_ms())?;
     }
