@@ -50,6 +50,8 @@ pub enum StoreError {
     Db(Box<redb::Error>),
     #[error("the store's writer has stopped")]
     Closed,
+    #[error("cannot start the store's writer thread")]
+    Spawn(#[source] std::io::Error),
     #[error("store holds an unreadable record: {0}")]
     Corrupt(String),
     #[error(
