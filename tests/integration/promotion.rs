@@ -411,3 +411,35 @@ fn confidence_in_force_does_not_depend_on_arrival_order() {
         "answers differ by order: {answers:?}"
     );
 }
+
+#[test]
+fn a_revoked_issuers_confidence_does_not_count() {
+    let (odl, opnfv) = pair();
+    let v = odl_build(&odl, "2.0.0");
+    copy(&odl, &opnfv, &v);
+    let stamp = confidence(&odl, &v, "SUCCESS");
+    let forged = confidence(&opnfv, &v, "FAILURE");
+    copy(&opnfv, &odl, &forged);
+    let pass = format!("{ACCEPTANCE}=SUCCESS");
+    assert!(
+        artifacts(&odl, &["--confidence", &pass]).is_none(),
+        "before the revocation, opnfv's newer FAILURE is in force"
+    );
+    // opnfv's node key turns out compromised since its FAILURE: its root revokes it.
+    let since = opnfv.event(&forged)["time"].as_u64().expect("time");
+    opnfv.cli_ok(&[
+        "roster",
+        "revoke",
+        &opnfv.node_key(),
+        "--since",
+        &since.to_string(),
+    ]);
+    copy_rosters(&opnfv, &odl);
+    let list = artifacts(&odl, &["--confidence", &pass]).expect("odl's stamp in force again");
+    assert_eq!(ids(&list), [v.as_str()]);
+    assert_eq!(in_force(&list[0], ACCEPTANCE).expect("stamp")["id"], stamp);
+    assert!(
+        artifacts(&odl, &["--confidence", &format!("{ACCEPTANCE}=FAILURE")]).is_none(),
+        "the revoked key's FAILURE does not count"
+    );
+}

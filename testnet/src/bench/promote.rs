@@ -115,7 +115,11 @@ async fn one_round(conn: &mut Conn, round: u64) -> anyhow::Result<()> {
         "links": [{"rel": "ELEMENT", "target": artifact}],
     }))
     .await?;
-    let value = if round.is_multiple_of(4) { "SUCCESS" } else { "FAILURE" };
+    let value = if round.is_multiple_of(4) {
+        "SUCCESS"
+    } else {
+        "FAILURE"
+    };
     publish(json!({
         "kind": "confidence.modified",
         "data": {"name": "opnfvAcceptance", "value": value, "issuer": "opnfv"},
