@@ -16,6 +16,11 @@ pub struct Metrics {
     pub api_requests: AtomicU64,
     /// Index rows query pages looked at (what a query costs, whatever it returned).
     pub query_rows_scanned: AtomicU64,
+    /// Events whose confidence propagation through compositions hit its bound (see
+    /// `store/writer/promotion.rs`): the promotion index misses part of what they reach.
+    pub promotion_capped: AtomicU64,
+    /// Root-signed rosters that were stored but could not be applied to the trust history.
+    pub rosters_unapplied: AtomicU64,
     /// Socket connections open now (a gauge).
     pub api_connections_open: AtomicU64,
     /// Connections closed at accept because a cap was reached.
@@ -112,6 +117,18 @@ impl Metrics {
             "fedci_store_query_rows_scanned_total",
             "Index rows looked at by query and stream pages.",
             &self.query_rows_scanned,
+        );
+        counter(
+            &mut out,
+            "fedci_promotion_capped_total",
+            "Events whose confidence propagation through compositions was cut at its bound.",
+            &self.promotion_capped,
+        );
+        counter(
+            &mut out,
+            "fedci_rosters_unapplied_total",
+            "Rosters stored but not applied to the trust history (logged with the reason).",
+            &self.rosters_unapplied,
         );
         counter(
             &mut out,

@@ -14,15 +14,15 @@ if [ "$BRANCH" != "$FOLLOW_BRANCH" ]; then
 fi
 ODL_VERSION=$(fedci-node get "$FEDCI_EVENT_ID" --field data.version)
 
-# The latest verified OpenStack: the subject of OpenStack's newest openstackVerified stamp.
-STAMP=$(fedci-node query --community openstack --kind confidence.modified --last 1 --field id)
-if [ -z "$STAMP" ]; then
+# The latest verified OpenStack: the newest OpenStack artifact with openstackVerified=SUCCESS.
+if ! LATEST=$(fedci-node artifacts --community openstack --confidence openstackVerified=SUCCESS \
+  --latest --field id --field name --field version); then
   echo "no verified OpenStack release known yet; will retry"
   exit 1
 fi
-OPENSTACK=$(fedci-node get "$STAMP" --field links.SUBJECT | head -n 1)
-OS_NAME=$(fedci-node get "$OPENSTACK" --field data.name)
-OS_VERSION=$(fedci-node get "$OPENSTACK" --field data.version)
+IFS=$(printf '\t') read -r OPENSTACK OS_NAME OS_VERSION <<END
+$LATEST
+END
 
 VERSION="$OS_VERSION+odl-$ODL_VERSION"
 BASELINE=$(fedci-node publish --kind composition.defined \

@@ -109,6 +109,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         depth: u64,
     },
+    /// `artifacts --latest` (newest ODL artifact, and newest that passed opnfvAcceptance) over a
+    /// store of N events of the reference scenario.
+    Promote {
+        #[arg(long, default_value_t = 10_000)]
+        events: u64,
+        /// Queries timed per kind.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+    },
     /// A fresh node with the network on: start-up time to a serving socket, RSS after 5 s idle.
     Idle,
     /// A late joiner catches up N events: time, bytes, and the in-sync round's cost.
@@ -247,6 +256,23 @@ async fn main() -> Result<()> {
                 "{}",
                 serde_json::json!({"start_ms": start_ms, "rss_mb": rss_mb})
             );
+        }
+        Command::Bench(BenchCommand::Promote { events, samples }) => {
+            let bin = fedci_testnet::binary::fedci_node()?;
+            let r = bench::promote::run(&bin, events, samples).await?;
+            println!(
+                "artifacts --latest over {} events (store built in {:.0} s, {:.0} MB)",
+                r.events, r.build_secs, r.store_mb
+            );
+            println!(
+                "  newest that passed opnfvAcceptance: p50 {:.2} ms, p99 {:.2} ms",
+                r.latest_passed.p50_ms, r.latest_passed.p99_ms
+            );
+            println!(
+                "  newest:                            p50 {:.2} ms, p99 {:.2} ms",
+                r.latest.p50_ms, r.latest.p99_ms
+            );
+            println!("{}", serde_json::to_string(&r)?);
         }
         Command::Bench(BenchCommand::Trace { events, depth }) => {
             let bin = fedci_testnet::binary::fedci_node()?;

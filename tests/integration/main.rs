@@ -14,6 +14,7 @@ mod hostile;
 mod interop;
 mod lifecycle;
 mod node_api;
+mod promotion;
 mod provenance;
 mod scenario;
 mod testnet_cli;

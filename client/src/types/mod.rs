@@ -3,6 +3,7 @@
 
 mod events;
 mod info;
+pub mod promotion;
 mod status;
 mod trace;
 

@@ -8,6 +8,7 @@ mod events;
 mod evidence;
 mod info;
 mod limits;
+mod promotion;
 mod render;
 mod serve;
 mod stream;
@@ -85,6 +86,8 @@ pub fn router(state: AppState, role: Role) -> Router {
         )
         .route("/v1/consumers/{name}/ack", post(info::ack))
         .route("/v1/trace/{id}", get(info::trace))
+        .route("/v1/artifacts", get(promotion::artifacts))
+        .route("/v1/compositions/{id}/manifest", get(promotion::manifest))
         .route("/v1/status", get(info::status))
         .route("/v1/trust", get(info::trust))
         .route("/v1/trust/pins", admin(post(info::pin)))

@@ -33,6 +33,10 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             run(home, opts).await
         }
         Command::Roster(cmd) => super::roster::roster(&home, cmd).await,
+        Command::Artifacts(args) => super::promotion::artifacts(&client(&home)?, &args).await,
+        Command::Manifest { id, json } => {
+            super::promotion::manifest(&client(&home)?, &id, json).await
+        }
         Command::Consumer(cmd) => admin::consumer(&home, cmd).await,
         Command::Export {
             id,

@@ -15,6 +15,7 @@ mod admin;
 mod commands;
 mod evidence;
 mod intoto;
+mod promotion;
 mod roster;
 mod watch;
 mod webhook;
@@ -210,6 +211,18 @@ pub enum Command {
     /// Durable consumers (the cursors of `watch --consumer`).
     #[command(subcommand)]
     Consumer(ConsumerCommand),
+    /// Artifacts by the confidence in force, newest first, with where to download them.
+    /// Exit 1 when nothing matches.
+    Artifacts(promotion::ArtifactsArgs),
+    /// What a composition (baseline) is made of, recursively: each element's identity,
+    /// version, digest, locations and confidences in force; elements not held are listed.
+    Manifest {
+        /// The composition.defined event's id.
+        id: String,
+        /// Print the manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

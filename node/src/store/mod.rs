@@ -12,6 +12,7 @@
 pub mod digest;
 mod evidence;
 mod health;
+mod promotion;
 mod read;
 mod schema;
 mod slot;
@@ -23,6 +24,7 @@ mod writer;
 
 pub use evidence::BundleError;
 pub use health::{Failure, Health, HealthView};
+pub use promotion::{ArtifactFilter, ManifestLookup};
 pub use read::{PageLimit, QueryPage, SCAN_BUDGET, StoredEvent};
 pub use trace::{Direction, Graph, GraphEdge, GraphNode};
 pub use writer::{Caller, ConsumerOutcome, IngestError, Outcome};
@@ -48,6 +50,8 @@ pub enum StoreError {
     Db(Box<redb::Error>),
     #[error("the store's writer has stopped")]
     Closed,
+    #[error("cannot start the store's writer thread")]
+    Spawn(#[source] std::io::Error),
     #[error("store holds an unreadable record: {0}")]
     Corrupt(String),
     #[error(

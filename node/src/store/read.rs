@@ -123,7 +123,7 @@ impl Store {
         Ok(r.open_table(ARRIVED_AT)?.get(seq)?.map(|g| g.value()))
     }
 
-    /// A durable consumer's cursor (0 if unknown).
+    /// A durable consumer's cursor (None if unknown).
     pub fn cursor(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
         let r = self.begin_read()?;
         Ok(r.open_table(CONSUMERS)?.get(consumer)?.map(|g| g.value()))

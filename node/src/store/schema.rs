@@ -45,3 +45,22 @@ pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
 /// scratch space the writer fills and empties to prove the disk takes writes again after a
 /// failure (see `writer/recover.rs`); empty at rest.
 pub const PROBE: TableDefinition<u64, &[u8]> = TableDefinition::new("probe_v1");
+
+// Promotion index (see `writer/promotion.rs`), kept up to date by the writer.
+
+/// (event id, confidence name, confidence time, confidence id) → confidence value: every
+/// `confidence.modified` that reaches an artifact or composition, directly as SUBJECT or
+/// through the ELEMENT links of held compositions. The key may be an id not held yet (a
+/// confidence on a composition that has not arrived): its arrival passes them on.
+pub const CONF_REACH: TableDefinition<(&Id, &str, u64, &Id), &str> =
+    TableDefinition::new("conf_reach_v1");
+/// (confidence name, value, artifact time, artifact id) → (): held artifacts some confidence
+/// of that name and value reached. A superset of "in force": readers confirm with
+/// [`CONF_REACH`] (a later FAILURE, a revoked issuer).
+pub const ARTIFACTS_BY_CONF: TableDefinition<(&str, &str, u64, &Id), ()> =
+    TableDefinition::new("artifacts_by_conf_v1");
+/// (artifact time, artifact id) → (): every held `artifact.created`, newest last.
+pub const ARTIFACTS_BY_TIME: TableDefinition<(u64, &Id), ()> =
+    TableDefinition::new("artifacts_by_time_v1");
+/// (artifact id, publication time, `artifact.published` id) → (): where each artifact is.
+pub const LOCATIONS: TableDefinition<(&Id, u64, &Id), ()> = TableDefinition::new("locations_v1");

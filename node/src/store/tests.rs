@@ -76,3 +76,108 @@ async fn own_event_with_the_largest_seq_neither_panics_nor_breaks_later_publishe
     drop(store);
     writer.join();
 }
+
+fn linked(
+    node: &SecretKey,
+    kind: &str,
+    time: u64,
+    data: &[(&str, &str)],
+    links: &[(&str, fedci_proto::EventId)],
+) -> Event {
+    let body = Body {
+        v: 1,
+        kind: kind.into(),
+        community: "odl".into(),
+        author: node.public().to_bytes(),
+        time,
+        seq: time,
+        links: links
+            .iter()
+            .map(|(rel, t)| fedci_proto::Link::new(*rel, *t))
+            .collect(),
+        data: Value::Map(
+            data.iter()
+                .map(|(k, v)| (Value::Text((*k).into()), Value::Text((*v).into())))
+                .collect(),
+        ),
+    };
+    sign(&body, node.signing_key()).unwrap()
+}
+
+/// A store written before the promotion index existed gets it built when opened: the same
+/// answer as a store that kept it from the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotion_index_is_built_for_a_store_written_before_it() {
+    use super::ArtifactFilter;
+    use super::schema::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let (root, node) = (
+        SecretKey::from_seed(&[1; 32]),
+        SecretKey::from_seed(&[2; 32]),
+    );
+    let now = crate::now_ms();
+    let (store, writer) = Store::open(&path, None, Arc::new(Metrics::default())).unwrap();
+    store.pin("odl".into(), root.public(), "odl").await.unwrap();
+    let roster = Roster {
+        community: "odl".into(),
+        serial: 1,
+        entries: vec![RosterEntry::any_kind(node.public())],
+        ended: vec![],
+    };
+    let roster = roster.sign(&root, now - 60_000, None).unwrap();
+    let art = linked(
+        &node,
+        "artifact.created",
+        now - 3,
+        &[("identity", "pkg:generic/a@1")],
+        &[],
+    );
+    let comp = linked(
+        &node,
+        "composition.defined",
+        now - 2,
+        &[("name", "b")],
+        &[("ELEMENT", art.id())],
+    );
+    let conf = linked(
+        &node,
+        "confidence.modified",
+        now - 1,
+        &[("name", "acceptance"), ("value", "SUCCESS")],
+        &[("SUBJECT", comp.id())],
+    );
+    // The confidence first: it reaches the artifact once the composition arrives.
+    store
+        .ingest(vec![roster, conf, art, comp], "test")
+        .await
+        .unwrap();
+    let filter = ArtifactFilter {
+        confidences: vec![("acceptance".into(), "SUCCESS".into())],
+        ..ArtifactFilter::default()
+    };
+    let before = store.artifacts(&filter, 10, 1 << 20).unwrap();
+    assert_eq!(before.artifacts.len(), 1, "{before:?}");
+    drop(store);
+    writer.join();
+
+    // What a store of the previous version looks like: no index, no mark.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        w.delete_table(CONF_REACH).unwrap();
+        w.delete_table(ARTIFACTS_BY_CONF).unwrap();
+        w.delete_table(ARTIFACTS_BY_TIME).unwrap();
+        w.delete_table(LOCATIONS).unwrap();
+        w.open_table(META)
+            .unwrap()
+            .remove("promotion_index_v1")
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let (store, writer) = Store::open(&path, None, Arc::new(Metrics::default())).unwrap();
+    let after = store.artifacts(&filter, 10, 1 << 20).unwrap();
+    assert_eq!(after, before);
+    drop(store);
+    writer.join();
+}

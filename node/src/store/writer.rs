@@ -6,9 +6,11 @@
 //! authorises are decided in the order they are committed.
 
 mod consumers;
+mod promotion;
 mod recover;
 
 pub use consumers::{Caller, ConsumerOutcome};
+pub use promotion::MAX_REACH;
 
 use super::StoreError;
 use super::health::Health;
@@ -137,6 +139,7 @@ impl State {
         }
         w.commit()?;
         rebuild_topic_sums(db)?;
+        promotion::build_once(db)?;
         let r = db.begin_read()?;
         let meta = r.open_table(META)?;
         let get = |k: &str| -> Result<u64, StoreError> {
@@ -222,7 +225,7 @@ pub(crate) fn spawn(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
-        .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))?;
+        .map_err(StoreError::Spawn)?;
     let Shared {
         db,
         state,
@@ -246,7 +249,7 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("fedci-store-writer".into())
         .spawn(move || writer.run(rx, &rt))
-        .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))
+        .map_err(StoreError::Spawn)
 }
 
 /// What a batch will add to the metrics once it commits.
@@ -293,6 +296,7 @@ struct Tables<'t> {
     rosters: redb::Table<'t, &'static str, &'static Id>,
     peers: redb::Table<'t, &'static str, ()>,
     meta: redb::Table<'t, &'static str, u64>,
+    promo: promotion::PromoTables<'t>,
 }
 
 impl<'t> Tables<'t> {
@@ -314,6 +318,7 @@ impl<'t> Tables<'t> {
             rosters: txn.open_table(ROSTERS)?,
             peers: txn.open_table(PEERS)?,
             meta: txn.open_table(META)?,
+            promo: promotion::PromoTables::open(txn)?,
         })
     }
 }
@@ -601,16 +606,28 @@ impl Writer {
         if t.missing.remove(&id)?.is_some() {
             self.check_resolved_links(t, &id, &body.kind)?;
         }
+        if !promotion::on_stored(t, event)? {
+            tracing::warn!(id = %event.id().short(), limit = MAX_REACH, "promotion index: confidence propagation capped");
+            self.metrics.promotion_capped.fetch_add(1, Relaxed);
+        }
         self.state.next_seq += 1;
         if self.state.own_author == Some(body.author) {
             // Saturating: an event of our key with seq = u64::MAX may be posted raw.
             self.state.own_seq = self.state.own_seq.max(body.seq.saturating_add(1));
         }
-        if event.kind() == Kind::TrustRoster.as_str()
-            && self.state.trust.apply_roster(event, now).unwrap_or(false)
-        {
-            t.rosters.insert(body.community.as_str(), &id)?;
-            tracing::info!(community = %body.community, id = %event.id().short(), "roster in force");
+        if event.kind() == Kind::TrustRoster.as_str() {
+            match self.state.trust.apply_roster(event, now) {
+                Ok(true) => {
+                    t.rosters.insert(body.community.as_str(), &id)?;
+                    tracing::info!(community = %body.community, id = %event.id().short(), "roster in force");
+                }
+                Ok(false) => {}
+                // Stored (trust admitted it) yet not applicable: say so, never drop it silently.
+                Err(e) => {
+                    tracing::warn!(community = %body.community, id = %event.id().short(), error = %e, "stored roster could not be applied");
+                    self.metrics.rosters_unapplied.fetch_add(1, Relaxed);
+                }
+            }
         }
         Ok(Outcome::Stored { seq })
     }
@@ -661,14 +678,16 @@ impl Writer {
             let Ok(event) = Event::from_trusted_bytes(raw.value()) else {
                 continue;
             };
-            if event.community() == community
-                && self
-                    .state
-                    .trust
-                    .apply_roster(&event, now_ms())
-                    .unwrap_or(false)
-            {
-                best = Some(id);
+            if event.community() != community {
+                continue;
+            }
+            match self.state.trust.apply_roster(&event, now_ms()) {
+                Ok(true) => best = Some(id),
+                Ok(false) => {}
+                // Rosters another root signed are expected here; anything else is counted.
+                Err(e) => {
+                    tracing::debug!(community, id = %event.id().short(), error = %e, "stored roster not applied after re-pin");
+                }
             }
         }
         if let Some(id) = best {

@@ -240,6 +240,9 @@ async fn scenario(
         steps.record("the stamp exported as CDEvents and as Eiffel", shown);
     }
     println!();
+    heading("7. Promotion: a consumer asks for the newest ODL build that passed opnfvAcceptance");
+    promotion(&mut steps, node("openstack")?).await;
+    println!();
     heading("Result");
     let ok = steps.report();
     println!(
@@ -254,6 +257,40 @@ async fn scenario(
     stop_jobs(watchers);
     net.stop_all();
     Ok(ok)
+}
+
+/// Asks `consumer`'s node for the newest ODL artifact whose opnfvAcceptance in force is
+/// SUCCESS, and prints it with its download location.
+async fn promotion(steps: &mut Steps, consumer: &Node) {
+    let ask = [
+        "artifacts",
+        "--community",
+        "odl",
+        "--confidence",
+        "opnfvAcceptance=SUCCESS",
+        "--latest",
+    ];
+    println!("  {}$ fedci-node {}", consumer.name, ask.join(" "));
+    let location = steps
+        .check(
+            "the newest ODL build that passed, and where to get it",
+            || {
+                let mut args = ask.to_vec();
+                args.extend(["--field", "location"]);
+                let uri = consumer.cli(&args).ok()?;
+                let uri = uri.trim();
+                (!uri.is_empty()).then(|| uri.to_string())
+            },
+        )
+        .await;
+    if let Some(location) = location {
+        if let Ok(text) = consumer.cli(&ask) {
+            for line in text.lines() {
+                println!("  {line}");
+            }
+        }
+        println!("  download: {location}");
+    }
 }
 
 fn stop_jobs(jobs: &mut Vec<Child>) {

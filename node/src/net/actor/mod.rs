@@ -1,6 +1,8 @@
 //! The swarm task: the only owner of the libp2p `Swarm`. It `select!`s over swarm events,
 //! commands from the node, events to gossip, verdicts of validation tasks, trust changes and
-//! a maintenance tick; it never waits on the store itself.
+//! a maintenance tick. Inside that loop it never waits on the store: reads and writes run in
+//! tasks it spawns, which answer on its internal channel. (It reads the peers remembered
+//! across restarts once, before the loop starts.)
 
 mod bans;
 mod catchup;
