@@ -6,6 +6,19 @@ mod cli;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// Threads for blocking work (decoding and verifying, redb reads). Tokio's default of 512 lets
+/// a burst of gossip start hundreds of threads, each with its own stack and, with glibc, a
+/// malloc arena that keeps what it once held (issue 19). Two cores do not need more than this.
+const MAX_BLOCKING_THREADS: usize = 16;
+
+/// The allocator, chosen at build time (measured side by side in BENCHMARKS.md, issue 19).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let filter = args
@@ -20,6 +33,7 @@ fn main() -> ExitCode {
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
     {
         Ok(rt) => rt,
