@@ -116,6 +116,8 @@ async fn the_page_cache_filled_past_its_bound_stays_within_it() {
     let roster = roster.sign(&root, now - 60_000, None).unwrap();
     store.ingest(vec![roster], "test").await.unwrap();
     let (_, bound) = store.cache_bytes();
+    // 16 MiB, not the 64 MiB that was half of a loaded node's memory (issue 19).
+    assert_eq!(bound, 16 << 20);
     // Twice the bound in event bytes alone, written and then read back.
     let pad = 8 << 10;
     let total = 2 * bound as usize / pad;
@@ -142,7 +144,10 @@ async fn the_page_cache_filled_past_its_bound_stays_within_it() {
     assert_eq!(read, total);
     let (used, bound) = store.cache_bytes();
     assert!(used <= bound, "cache holds {used} bytes, bound {bound}");
-    assert!(used > bound / 2, "the test did not fill the cache: {used} of {bound}");
+    assert!(
+        used > bound / 2,
+        "the test did not fill the cache: {used} of {bound}"
+    );
     drop(store);
     writer.join();
 }

@@ -126,7 +126,10 @@ pub async fn build_storage(store: &Store, topic: &str) -> Result<NegentropyStora
             // Sealing sorts: CPU work that stays off the async runtime with the read.
             Ok(match failed {
                 Some(e) => Err(format!("{e:?}")),
-                None => storage.seal().map(|()| storage).map_err(|e| format!("{e:?}")),
+                None => storage
+                    .seal()
+                    .map(|()| storage)
+                    .map_err(|e| format!("{e:?}")),
             })
         })
         .await
