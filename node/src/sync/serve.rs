@@ -1,8 +1,8 @@
 //! The responder side of catch-up: answers reconciliation messages, fetches and offers.
 //!
 //! The responder is stateless between messages (negentropy allows it); to avoid rebuilding a
-//! topic's item set for every round trip of a catch-up, sealed sets are cached until the store
-//! changes, within a byte budget ([`super::cache`]).
+//! topic's item set for every round trip of a catch-up, sealed sets are built one at a time and
+//! shared for a short while, within a byte budget ([`super::cache`]).
 
 use super::cache::SetCache;
 use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES};
@@ -18,10 +18,12 @@ use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use serde_bytes::ByteBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 #[derive(Debug, Clone, Default)]
 pub struct Responder {
     cache: Arc<Mutex<SetCache>>,
+    building: Arc<tokio::sync::Mutex<()>>,
     /// Test fixture (`run --tamper-relay`): serve forged copies of fetched events.
     pub tamper: bool,
 }
@@ -30,6 +32,7 @@ impl Responder {
     pub fn new(tamper: bool) -> Self {
         Responder {
             cache: Arc::default(),
+            building: Arc::default(),
             tamper,
         }
     }
@@ -92,14 +95,24 @@ impl Responder {
         topic: &str,
     ) -> Result<Arc<NegentropyStorageVector>, String> {
         let version = store.last_seq();
-        if let Ok(cache) = self.cache.lock()
-            && let Some(s) = cache.get(topic, version)
-        {
+        let hit = |now| {
+            self.cache
+                .lock()
+                .ok()
+                .and_then(|c| c.get(topic, version, now))
+        };
+        if let Some(s) = hit(Instant::now()) {
+            return Ok(s);
+        }
+        // One build at a time: requests arriving together share its result instead of each
+        // holding a copy of the set.
+        let _building = self.building.lock().await;
+        if let Some(s) = hit(Instant::now()) {
             return Ok(s);
         }
         let storage = Arc::new(build_storage(store, topic).await?);
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(topic, version, storage.clone());
+            cache.insert(topic, version, Instant::now(), storage.clone());
             store
                 .metrics()
                 .sync_cache_bytes
