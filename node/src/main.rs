@@ -5,8 +5,48 @@ use clap::Parser;
 use fedci_node::cli;
 use std::process::ExitCode;
 
+/// Threads for blocking work (decoding and verifying, redb reads). Tokio's default of 512 lets
+/// a burst of gossip start hundreds of threads, each with its own stack and, with glibc, a
+/// malloc arena that keeps what it once held (issue 19). Two cores do not need more than this.
+const MAX_BLOCKING_THREADS: usize = 16;
+
+/// The allocator, chosen at build time (measured side by side in BENCHMARKS.md, issue 19).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The daemon restarts itself once with `MALLOC_ARENA_MAX` set (the same process, through
+/// exec): glibc reads it only at start-up, and with its default (8 per core) a loaded node's
+/// RSS kept growing by several MB a minute in arenas holding freed memory, while with 2 it
+/// levelled off (BENCHMARKS.md, issue 19). Safe code cannot call `mallopt`.
+#[cfg(not(any(feature = "jemalloc", feature = "mimalloc")))]
+fn limit_malloc_arenas() {
+    use std::os::unix::process::CommandExt;
+    /// glibc's malloc arenas at most, unless the operator sets `MALLOC_ARENA_MAX` itself.
+    const ARENA_MAX: &str = "2";
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("MALLOC_ARENA_MAX", ARENA_MAX)
+        .exec();
+    // Only reached if exec failed: run on with glibc's default.
+    eprintln!("fedci-node: cannot restart with MALLOC_ARENA_MAX={ARENA_MAX}: {err}");
+}
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    #[cfg(not(any(feature = "jemalloc", feature = "mimalloc")))]
+    if matches!(args.command, cli::Command::Run(_)) {
+        limit_malloc_arenas();
+    }
     let filter = args
         .log
         .clone()
@@ -19,6 +59,7 @@ fn main() -> ExitCode {
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
     {
         Ok(rt) => rt,

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub store_reopens: AtomicU64,
     /// Gauge: event ids remembered as refused for what their payload says (see `admit`).
     pub refused_ids: AtomicU64,
+    /// Gauge: bytes of sealed catch-up sets the sync responder keeps (see `sync::cache`).
+    pub sync_cache_bytes: AtomicU64,
     /// Inbound libp2p connections refused by the connection limits.
     pub connections_refused: AtomicU64,
     /// Peers cut off for a while for sending what fails verification.
@@ -219,7 +221,12 @@ impl Metrics {
                 refused * crate::admit::refused::BYTES_PER_ID as u64,
             ),
         ];
-        for (name, help, v) in own.iter().chain(gauges) {
+        let own = own.into_iter().chain([(
+            "fedci_sync_cache_bytes",
+            "Bytes of sealed catch-up item sets the sync responder keeps (bounded).",
+            self.sync_cache_bytes.load(Relaxed),
+        )]);
+        for (name, help, v) in own.chain(gauges.iter().copied()) {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
         out

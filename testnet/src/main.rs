@@ -155,6 +155,25 @@ enum BenchCommand {
         #[command(flatten)]
         load: CompareArgs,
     },
+    /// The fanout load held for minutes: each node's RSS once a minute, its slope, and loss.
+    ///
+    /// Prints one line per minute (every node's RSS, loss, latency), then the slope of each
+    /// node's RSS over the second half of the run (MB per minute), and ends with a JSON line.
+    Soak {
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        /// Offered load, events/s.
+        #[arg(long, default_value_t = 300)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// Length of one "minute" in seconds (shorter for quick checks).
+        #[arg(long, default_value_t = 60)]
+        interval_secs: u64,
+        /// Publishes in flight (socket connections to the publishing node).
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+    },
     /// One node: durable publishes through the socket API (fixed rate, then saturation).
     Ingest {
         /// Offered load of the fixed-rate phase, events/s.
@@ -232,6 +251,13 @@ async fn main() -> Result<()> {
             );
             println!("{}", serde_json::to_string(&r)?);
         }
+        Command::Bench(BenchCommand::Soak {
+            nodes,
+            rate,
+            minutes,
+            interval_secs,
+            connections,
+        }) => soak(nodes, rate, minutes, interval_secs, connections).await?,
         Command::GossipPeer(args) => bench::gossip_peer::serve(args).await?,
         Command::HostilePeer(args) => fedci_testnet::hostile::serve(args).await?,
         Command::Bench(BenchCommand::Baseline { nodes, load }) => {
@@ -353,6 +379,46 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string(&r)?);
         }
     }
+    Ok(())
+}
+
+async fn soak(
+    nodes: usize,
+    rate: u64,
+    minutes: u64,
+    interval_secs: u64,
+    connections: usize,
+) -> Result<()> {
+    anyhow::ensure!(nodes >= 2, "a soak needs at least 2 nodes");
+    anyhow::ensure!(interval_secs >= 1, "--interval-secs must be at least 1");
+    let bin = fedci_testnet::binary::fedci_node()?;
+    let opts = bench::soak::SoakOpts {
+        nodes,
+        rate,
+        minutes,
+        interval: Duration::from_secs(interval_secs),
+        connections,
+    };
+    println!("soak, {nodes} nodes, {rate} events/s for {minutes} x {interval_secs} s");
+    let r = tokio::select! {
+        r = bench::soak::run(&bin, &opts, |s| println!("{}", bench::soak::sample_line(s))) => r?,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+    };
+    let slopes: Vec<String> = r
+        .slope_mb_per_min
+        .iter()
+        .zip(&r.names)
+        .map(|(s, n)| format!("{n} {s:+.2}"))
+        .collect();
+    println!(
+        "  RSS slope over the second half, MB/min: {}",
+        slopes.join(", ")
+    );
+    println!(
+        "  published {}; delivered {} of {} (lost {}, refused {}); worst minute p99 {:.1} ms",
+        r.published, r.deliveries, r.deliveries_expected, r.lost, r.refused, r.worst_p99_ms
+    );
+    println!("{}", serde_json::to_string(&r)?);
     Ok(())
 }
 

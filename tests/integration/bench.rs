@@ -116,3 +116,62 @@ fn broker_runs_fedci_and_rabbitmq_under_the_same_load() {
         "a benchmark broker is still running"
     );
 }
+
+/// `bench soak` on a tiny net: two nodes, three 2-second "minutes" at 50 events/s. Every
+/// sample has each node's RSS, nothing is lost, and the slope is that of the samples.
+#[test]
+fn soak_samples_every_nodes_rss_each_interval_and_reports_loss_and_slope() {
+    let out = Command::new(testnet_bin())
+        .args(["bench", "soak", "--nodes", "2", "--rate", "50"])
+        .args([
+            "--minutes",
+            "3",
+            "--interval-secs",
+            "2",
+            "--connections",
+            "4",
+        ])
+        .env("FEDCI_NODE_BIN", node_bin())
+        .output()
+        .expect("running fedci-testnet");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench soak failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One human line per sample (minute 0 before the load, then each minute), then the JSON.
+    for m in 0..=3 {
+        assert!(
+            stdout.contains(&format!("minute {m:>3}: RSS MB")),
+            "no line for minute {m}:\n{stdout}"
+        );
+    }
+    let r: Value = serde_json::from_str(stdout.lines().last().expect("no output")).expect("JSON");
+    assert_eq!(r["nodes"], 2);
+    assert_eq!(r["minutes"], 3);
+    let samples = r["samples"].as_array().expect("samples");
+    assert_eq!(samples.len(), 4, "{r}");
+    for s in samples {
+        let rss = s["rss_mb"].as_array().expect("rss per node");
+        assert_eq!(rss.len(), 2, "{s}");
+        for v in rss {
+            let mb = v.as_f64().expect("a number");
+            assert!(mb > 1.0 && mb < 4096.0, "implausible RSS {mb} MB in {s}");
+        }
+    }
+    let published = r["published"].as_u64().expect("published");
+    assert!(published >= 250, "published only {published} of 300");
+    assert_eq!(r["lost"], 0, "{r}");
+    assert_eq!(r["deliveries"], published, "one consumer node: {r}");
+    // The slope of node 0 is that of its samples over the second half (minutes 2 and 3... from
+    // minute 1.5 on), least squares.
+    let y = |m: usize| samples[m]["rss_mb"][0].as_f64().expect("a number");
+    let expect = y(3) - y(2);
+    let slope = r["slope_mb_per_min"][0].as_f64().expect("a number");
+    assert!(
+        (slope - expect).abs() < 1e-6,
+        "slope {slope}, samples say {expect}"
+    );
+}

@@ -13,6 +13,7 @@ mod federation;
 mod hostile;
 mod interop;
 mod lifecycle;
+mod memory;
 mod node_api;
 mod promotion;
 mod provenance;

@@ -281,6 +281,17 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
         "Arrival seq of the newest event.",
         st.store.last_seq(),
     )];
+    let (cache, cache_limit) = st.store.cache_bytes();
+    gauges.push((
+        "fedci_store_cache_bytes",
+        "Bytes held by the database's page cache.",
+        cache,
+    ));
+    gauges.push((
+        "fedci_store_cache_limit_bytes",
+        "Bound of the database's page cache.",
+        cache_limit,
+    ));
     // Metrics must answer while the store is failing: that is when they matter.
     if let Ok(events) = st.store.read(|s| s.count()).await {
         gauges.push(("fedci_events", "Events held in the store.", events));

@@ -153,6 +153,11 @@ impl Store {
         &self.inner.health
     }
 
+    /// Bytes held by the database's page cache, and its bound.
+    pub fn cache_bytes(&self) -> (u64, u64) {
+        (self.inner.db.cache_used() as u64, slot::CACHE_BYTES as u64)
+    }
+
     /// The arrival seq of the newest committed event (0 when empty).
     pub fn last_seq(&self) -> u64 {
         *self.inner.committed.borrow()

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// redb's page cache.
-const CACHE_BYTES: usize = 64 << 20;
+/// redb's page cache (read cache and write buffer together). The hot set of a node is the
+/// recent events its streams and catch-up read; older pages come from the OS page cache. At
+/// 64 MiB this one cache was half of a loaded node's memory (issue 19).
+pub(crate) const CACHE_BYTES: usize = 16 << 20;
 /// How long a reopen waits for readers still holding the old handle before giving up (the
 /// writer tries again after its backoff).
 const READERS_GRACE: Duration = Duration::from_secs(2);
@@ -57,6 +59,11 @@ impl DbSlot {
             .map_err(|_| StoreError::Unavailable("store handle lock poisoned".into()))?
             .clone()
             .ok_or_else(|| StoreError::Unavailable("the store is being reopened".into()))
+    }
+
+    /// Bytes redb's page cache holds now (at most [`CACHE_BYTES`]; 0 while reopening).
+    pub fn cache_used(&self) -> usize {
+        self.get().map_or(0, |db| db.cache_stats().used_bytes())
     }
 
     pub fn begin_read(&self) -> Result<Snapshot, StoreError> {

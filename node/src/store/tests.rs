@@ -181,3 +181,78 @@ async fn promotion_index_is_built_for_a_store_written_before_it() {
     drop(store);
     writer.join();
 }
+
+/// An event of our own key whose data carries `pad` bytes, so a few thousand fill the cache.
+fn padded_event(node: &SecretKey, seq: u64, time: u64, pad: usize) -> Event {
+    let body = Body {
+        v: 1,
+        kind: "x-test.pad".into(),
+        community: "odl".into(),
+        author: node.public().to_bytes(),
+        time,
+        seq,
+        links: vec![],
+        data: Value::Map(vec![(
+            Value::Text("pad".into()),
+            Value::Text(format!("{seq:0>pad$}")),
+        )]),
+    };
+    sign(&body, node.signing_key()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_cache_filled_past_its_bound_stays_within_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, node) = (
+        SecretKey::from_seed(&[1; 32]),
+        SecretKey::from_seed(&[2; 32]),
+    );
+    let now = crate::now_ms();
+    let own = Some(node.public().to_bytes());
+    let path = dir.path().join("s.redb");
+    let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
+    store.pin("odl".into(), root.public(), "odl").await.unwrap();
+    let roster = Roster {
+        community: "odl".into(),
+        serial: 1,
+        entries: vec![RosterEntry::any_kind(node.public())],
+        ended: vec![],
+    };
+    let roster = roster.sign(&root, now - 60_000, None).unwrap();
+    store.ingest(vec![roster], "test").await.unwrap();
+    let (_, bound) = store.cache_bytes();
+    // 16 MiB, not the 64 MiB that was half of a loaded node's memory (issue 19).
+    assert_eq!(bound, 16 << 20);
+    // Twice the bound in event bytes alone, written and then read back.
+    let pad = 8 << 10;
+    let total = 2 * bound as usize / pad;
+    let mut ids = Vec::new();
+    for chunk in (0..total as u64).collect::<Vec<_>>().chunks(128) {
+        let events: Vec<Event> = chunk
+            .iter()
+            .map(|i| padded_event(&node, store.next_own_seq(), now - 1000 + i, pad))
+            .collect();
+        ids.extend(events.iter().map(Event::id));
+        store.ingest(events, "api").await.unwrap();
+        assert!(store.cache_bytes().0 <= bound, "{:?}", store.cache_bytes());
+    }
+    let read = store
+        .read(move |s| {
+            let mut n = 0;
+            for id in &ids {
+                n += usize::from(s.get_raw(id)?.is_some());
+            }
+            Ok(n)
+        })
+        .await
+        .unwrap();
+    assert_eq!(read, total);
+    let (used, bound) = store.cache_bytes();
+    assert!(used <= bound, "cache holds {used} bytes, bound {bound}");
+    assert!(
+        used > bound / 2,
+        "the test did not fill the cache: {used} of {bound}"
+    );
+    drop(store);
+    writer.join();
+}

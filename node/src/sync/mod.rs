@@ -8,6 +8,7 @@
 //! forged events, or announces ids it then does not serve, ends the round and is reported as
 //! misbehaving. Answers are short when their byte budget is reached: the rest is asked again.
 
+mod cache;
 pub mod protocol;
 mod round;
 mod serve;

@@ -1,9 +1,10 @@
 //! The responder side of catch-up: answers reconciliation messages, fetches and offers.
 //!
 //! The responder is stateless between messages (negentropy allows it); to avoid rebuilding a
-//! large topic's item set for every round trip of a catch-up, sealed sets are cached until
-//! the store changes.
+//! topic's item set for every round trip of a catch-up, sealed sets are built one at a time and
+//! shared for a short while, within a byte budget ([`super::cache`]).
 
+use super::cache::SetCache;
 use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES};
 use crate::admit::{Admission, Via};
 use crate::store::Store;
@@ -15,18 +16,14 @@ use fedci_proto::{EventId, Topic};
 use libp2p::PeerId;
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use serde_bytes::ByteBuf;
-use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-
-/// Topics whose sealed item sets are kept.
-const CACHE_TOPICS: usize = 64;
-
-/// topic → (store's last arrival seq when built, sealed item set).
-type Cache = HashMap<String, (u64, Arc<NegentropyStorageVector>)>;
+use std::time::Instant;
 
 #[derive(Debug, Clone, Default)]
 pub struct Responder {
-    cache: Arc<Mutex<Cache>>,
+    cache: Arc<Mutex<SetCache>>,
+    building: Arc<tokio::sync::Mutex<()>>,
     /// Test fixture (`run --tamper-relay`): serve forged copies of fetched events.
     pub tamper: bool,
 }
@@ -35,6 +32,7 @@ impl Responder {
     pub fn new(tamper: bool) -> Self {
         Responder {
             cache: Arc::default(),
+            building: Arc::default(),
             tamper,
         }
     }
@@ -97,42 +95,58 @@ impl Responder {
         topic: &str,
     ) -> Result<Arc<NegentropyStorageVector>, String> {
         let version = store.last_seq();
-        if let Ok(cache) = self.cache.lock()
-            && let Some((v, s)) = cache.get(topic)
-            && *v == version
-        {
-            return Ok(s.clone());
+        let hit = |now| {
+            self.cache
+                .lock()
+                .ok()
+                .and_then(|c| c.get(topic, version, now))
+        };
+        if let Some(s) = hit(Instant::now()) {
+            return Ok(s);
+        }
+        // One build at a time: requests arriving together share its result instead of each
+        // holding a copy of the set.
+        let _building = self.building.lock().await;
+        if let Some(s) = hit(Instant::now()) {
+            return Ok(s);
         }
         let storage = Arc::new(build_storage(store, topic).await?);
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= CACHE_TOPICS {
-                cache.clear();
-            }
-            cache.insert(topic.to_string(), (version, storage.clone()));
+            cache.insert(topic, version, Instant::now(), storage.clone());
+            store
+                .metrics()
+                .sync_cache_bytes
+                .store(cache.bytes() as u64, Relaxed);
         }
         Ok(storage)
     }
 }
 
-/// Loads and seals a topic's (time, id) set.
+/// Loads and seals a topic's (time, id) set, straight from the store into one vector of the
+/// exact size.
 pub async fn build_storage(store: &Store, topic: &str) -> Result<NegentropyStorageVector, String> {
     let topic = topic.to_string();
-    let items = store
-        .read(move |s| s.topic_items(&topic))
+    store
+        .read(move |s| {
+            let (count, _) = s.topic_digest(&topic)?;
+            let mut storage = NegentropyStorageVector::with_capacity(count as usize);
+            let mut failed = None;
+            s.each_topic_item(&topic, |time, id| {
+                if let Err(e) = storage.insert(time, Id::from_byte_array(id)) {
+                    failed.get_or_insert(e);
+                }
+            })?;
+            // Sealing sorts: CPU work that stays off the async runtime with the read.
+            Ok(match failed {
+                Some(e) => Err(format!("{e:?}")),
+                None => storage
+                    .seal()
+                    .map(|()| storage)
+                    .map_err(|e| format!("{e:?}")),
+            })
+        })
         .await
-        .map_err(|e| e.to_string())?;
-    tokio::task::spawn_blocking(move || {
-        let mut storage = NegentropyStorageVector::with_capacity(items.len());
-        for (time, id) in items {
-            storage
-                .insert(time, Id::from_byte_array(id))
-                .map_err(|e| format!("{e:?}"))?;
-        }
-        storage.seal().map_err(|e| format!("{e:?}"))?;
-        Ok(storage)
-    })
-    .await
-    .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
 }
 
 /// This node's fingerprints of `topics`, in order.

@@ -9,6 +9,7 @@ pub mod gossip_peer;
 pub mod ingest;
 pub mod load;
 pub mod promote;
+pub mod soak;
 pub mod trace;
 
 /// Node config lines for benchmarks: one load-generator process holds up to hundreds of
