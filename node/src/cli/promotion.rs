@@ -1,12 +1,12 @@
 //! `artifacts` and `manifest`: pick artifacts by the confidence in force, and list what a
 //! baseline is made of. Answers are read through the API's typed responses.
 
-use fedci_client::{Client, with_query};
 use anyhow::{Result, bail};
 use clap::Args;
 use fedci_client::types::promotion::{
     ArtifactList, ArtifactView, CompositionManifest, ConfidenceView, Manifest, ManifestElement,
 };
+use fedci_client::{Client, with_query};
 use std::fmt::Write as _;
 
 /// `fedci-node artifacts …`

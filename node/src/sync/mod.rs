@@ -13,6 +13,7 @@ pub mod protocol;
 mod round;
 mod serve;
 
+pub use cache::MAX_AGE as SET_MAX_AGE;
 pub use round::sync_with;
 pub use serve::{Responder, take_offer};
 

@@ -7,8 +7,8 @@
 
 use super::Latency;
 use crate::node::Node;
-use fedci_client::types::promotion::ArtifactList;
 use fedci_client::types::Published;
+use fedci_client::types::promotion::ArtifactList;
 use fedci_client::{Client, Conn, RawRequest};
 use hyper::Method;
 use serde::Serialize;

@@ -77,6 +77,11 @@ fn pid_runs_home(pid: u32, home: &Path) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
+    // Empty while the process is inside execve: the node re-executes itself once at start-up
+    // (glibc's arena limit, node/src/main.rs), and a live process mid-exec is still ours.
+    if cmdline.is_empty() {
+        return true;
+    }
     let home = home.as_os_str().as_bytes();
     cmdline.split(|&b| b == 0).any(|arg| arg == home)
 }

@@ -111,7 +111,18 @@ enum Internal {
         peer: PeerId,
         stats: RoundStats,
     },
+    /// The round that follows a peer's first one (see [`FOLLOW_UP_AFTER`]).
+    FollowUp {
+        peer: PeerId,
+    },
 }
+
+/// After the first round with a newly connected peer, another this much later. A responder
+/// may answer from a topic set up to [`crate::sync::SET_MAX_AGE`] old (sets are shared so that
+/// concurrent rounds do not each copy a topic: issue 19), so the first round after a restart
+/// or a heal can miss what arrived in the last moments before it; the follow-up sees it
+/// rather than the periodic round, which may be `sync_interval_secs` away.
+const FOLLOW_UP_AFTER: Duration = crate::sync::SET_MAX_AGE.saturating_add(Duration::from_secs(1));
 
 /// Catch-up state with one peer.
 #[derive(Debug, Default)]
@@ -437,6 +448,11 @@ impl Actor {
                 }
                 self.respond(request_id, channel, response, permit);
             }
+            Internal::FollowUp { peer } => {
+                if self.swarm.is_connected(&peer) {
+                    self.schedule_sync(peer, false);
+                }
+            }
             Internal::SyncDone { peer, stats } => {
                 if stats.misbehaved {
                     self.penalise(peer);
@@ -446,7 +462,7 @@ impl Actor {
                 } else if stats.stored > 0 || stats.offered > 0 {
                     tracing::info!(%peer, stored = stats.stored, offered = stats.offered, ms = stats.millis, "catch-up round");
                 }
-                let again = {
+                let (again, first) = {
                     let st = self.syncs.entry(peer).or_default();
                     st.running = false;
                     st.rounds += 1;
@@ -455,11 +471,18 @@ impl Actor {
                     st.bytes_received += stats.bytes_received;
                     st.stored += stats.stored as u64;
                     st.answered |= stats.error.is_none();
+                    let first = st.rounds == 1 && stats.error.is_none();
                     st.last = Some(stats);
-                    std::mem::take(&mut st.again)
+                    (std::mem::take(&mut st.again), first)
                 };
                 if again {
                     self.schedule_sync(peer, false);
+                } else if first {
+                    let tx = self.internal_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(FOLLOW_UP_AFTER).await;
+                        let _ = tx.send(Internal::FollowUp { peer }).await;
+                    });
                 }
                 self.update_snapshot();
             }
