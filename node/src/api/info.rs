@@ -218,27 +218,6 @@ pub async fn pin(State(st): State<AppState>, body: Bytes) -> Result<Response, Ap
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PeerRequest {
-    addr: String,
-}
-
-pub async fn add_peer(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req: PeerRequest = json_body(&body)?;
-    let Some(net) = &st.net else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_network",
-            "this node runs without a network",
-        ));
-    };
-    net.dial(&req.addr)
-        .map_err(|e| ApiError::bad_request("bad_peer", e))?;
-    let new = st.store.add_peer(req.addr.clone()).await?;
-    Ok(Json(json!({"addr": req.addr, "new": new})).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct BlockRequest {
     peer_id: String,
 }

@@ -9,6 +9,7 @@ mod validate;
 pub use actor::{NetConfig, NetError, start};
 
 use libp2p::Multiaddr;
+use serde::Deserialize as _;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
@@ -18,6 +19,21 @@ pub enum Command {
     Dial(Multiaddr),
     /// Disconnect a peer and refuse it until unblocked (true) or allow it again (false).
     Block(libp2p::PeerId, bool),
+    /// Stop re-dialling these addresses, and disconnect their peers unless another address
+    /// still wanted names the same peer (`peer remove`).
+    Forget(Vec<Multiaddr>),
+}
+
+/// The part of the network snapshot `connected` reads.
+#[derive(serde::Deserialize)]
+struct Snapshot {
+    #[serde(default)]
+    peers: Vec<SnapshotPeer>,
+}
+
+#[derive(serde::Deserialize)]
+struct SnapshotPeer {
+    peer_id: String,
 }
 
 /// The node's handle on the network actor.
@@ -39,6 +55,24 @@ impl crate::Network for NetHandle {
 
     fn status(&self) -> serde_json::Value {
         (**self.snapshot.borrow()).clone()
+    }
+
+    fn connected(&self) -> Vec<String> {
+        let snap = self.snapshot.borrow().clone();
+        Snapshot::deserialize(&*snap)
+            .map(|s| s.peers.into_iter().map(|p| p.peer_id).collect())
+            .unwrap_or_default()
+    }
+
+    fn forget(&self, addrs: &[String]) -> Result<(), String> {
+        let addrs = addrs
+            .iter()
+            .map(|a| a.parse::<Multiaddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("not a multiaddr: {e}"))?;
+        self.commands
+            .try_send(Command::Forget(addrs))
+            .map_err(|_| "the network is busy or stopped; try again".to_string())
     }
 
     fn dial(&self, addr: &str) -> Result<(), String> {
