@@ -8,9 +8,11 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let filter = args
-        .log
-        .clone()
+    let log = match &args.command {
+        cli::Command::Run(run) => run.log.clone(),
+        _ => None,
+    };
+    let filter = log
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info,libp2p=warn".into());
     tracing_subscriber::fmt()

@@ -90,14 +90,8 @@ pub async fn trust_list(home: &Home) -> Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    for p in v["pins"].as_array().into_iter().flatten() {
-        say!(
-            "{:<12} {}  roster serial {}",
-            p["community"].as_str().unwrap_or("?"),
-            p["root"].as_str().unwrap_or("?"),
-            p["roster"]["serial"]
-        );
-    }
+    let trust: super::render::Trust = serde_json::from_value(v)?;
+    say!("{}", super::render::trust(&trust).trim_end());
     Ok(())
 }
 

@@ -13,10 +13,25 @@ use tokio_util::sync::CancellationToken;
 
 pub async fn run_command(cli: Cli) -> Result<()> {
     // Offline verification needs no home: it must work on a machine that never ran a node.
-    if let Command::Verify { file, roots, json } = &cli.command {
-        return super::evidence::verify(file, roots, *json);
+    match &cli.command {
+        Command::Verify { file, roots, json } => {
+            return super::evidence::verify(file, roots, *json);
+        }
+        Command::Completions { shell } => return super::completions::completions(*shell),
+        Command::Manpage => return super::completions::manpage(),
+        _ => {}
     }
     let home = Home::resolve(cli.home)?;
+    let filter = match &cli.command {
+        Command::Query { filter, .. } => Some(("query", filter)),
+        Command::Watch { filter, .. } => Some(("watch", filter)),
+        _ => None,
+    };
+    if let Some((name, filter)) = filter {
+        for warning in super::hints::kind_warnings(name, &filter.kinds) {
+            eprintln!("{warning}");
+        }
+    }
     match cli.command {
         Command::Init { community, root } => {
             let join = root.as_deref().map(parse_key).transpose()?;
@@ -46,7 +61,15 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             "intoto" => super::intoto::export(&client(&home)?, &id, depth, &out).await,
             _ => super::evidence::export(&client(&home)?, &id, up, down, depth, &out).await,
         },
-        Command::Verify { .. } => unreachable_verify(),
+        Command::Verify { .. } | Command::Completions { .. } | Command::Manpage => {
+            unreachable_verify()
+        }
+        Command::Peer(PeerCommand::List { json }) => {
+            super::peer::list(&admin_client(&home)?, json).await
+        }
+        Command::Peer(PeerCommand::Remove { target }) => {
+            super::peer::remove(&admin_client(&home)?, &target).await
+        }
         Command::Peer(PeerCommand::Block { peer_id }) => {
             admin_client(&home)?
                 .post_json("/v1/peers/block", &json!({ "peer_id": peer_id }))
@@ -61,9 +84,12 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             say!("unblocked {peer_id}");
             Ok(())
         }
-        Command::Publish { kind, data, links } => {
-            publish(&client(&home)?, kind, &data, &links).await
-        }
+        Command::Publish {
+            kind,
+            data,
+            links,
+            strict_links,
+        } => publish(&client(&home)?, kind, &data, &links, strict_links).await,
         Command::Get {
             id,
             raw,
@@ -156,9 +182,9 @@ pub async fn run_command(cli: Cli) -> Result<()> {
     }
 }
 
-/// `verify` is answered before the home is resolved.
+/// `verify`, `completions` and `manpage` are answered before the home is resolved.
 fn unreachable_verify() -> Result<()> {
-    bail!("verify runs without a home")
+    bail!("this command runs without a home")
 }
 
 /// The CI socket: what CI jobs use.
@@ -177,7 +203,14 @@ pub(super) fn admin_client(home: &Home) -> Result<Client> {
 pub(super) fn parse_key(arg: &str) -> Result<PublicKey> {
     Ok(match arg.strip_prefix('@') {
         Some(path) => PublicKey::from_file(std::path::Path::new(path))?,
-        None => arg.parse()?,
+        None => {
+            arg.parse().map_err(|e: fedci_keys::KeyError| {
+                match super::hints::key_file_hint(arg) {
+                    Some(hint) => anyhow::anyhow!("{e}; {hint}"),
+                    None => e.into(),
+                }
+            })?
+        }
     })
 }
 
@@ -225,7 +258,13 @@ async fn wait_for_signal() {
     }
 }
 
-async fn publish(client: &Client, kind: String, data: &str, links: &[String]) -> Result<()> {
+async fn publish(
+    client: &Client,
+    kind: String,
+    data: &str,
+    links: &[String],
+    strict_links: bool,
+) -> Result<()> {
     let text = read_arg(data).context("--data")?;
     let data: Value = serde_json::from_str(&text).context("--data is not valid JSON")?;
     let links = links
@@ -237,13 +276,20 @@ async fn publish(client: &Client, kind: String, data: &str, links: &[String]) ->
             Ok(json!({ "rel": rel, "target": target }))
         })
         .collect::<Result<Vec<_>>>()?;
+    let path = match strict_links {
+        true => "/v1/events?strict_links=true",
+        false => "/v1/events",
+    };
     let v = client
-        .post_json(
-            "/v1/events",
-            &json!({ "kind": kind, "data": data, "links": links }),
-        )
+        .post_json(path, &json!({ "kind": kind, "data": data, "links": links }))
         .await?;
-    say!("{}", v["id"].as_str().unwrap_or_default());
+    let answer: super::render::Published = serde_json::from_value(v)?;
+    for target in &answer.dangling {
+        eprintln!(
+            "fedci-node publish: warning: this node holds no event {target}: the link is kept dangling until it arrives (--strict-links refuses)"
+        );
+    }
+    say!("{}", answer.id);
     Ok(())
 }
 
@@ -268,6 +314,9 @@ async fn get(client: &Client, id: &str, raw: bool, field: Option<&str>) -> Resul
     match field {
         Some(path) => {
             let event: Value = serde_json::from_slice(&resp.body)?;
+            if !super::hints::field_exists(&event, path) {
+                bail!("event {id} has no field {path:?}");
+            }
             for line in super::field_lines(&event, path) {
                 say!("{line}");
             }
@@ -316,7 +365,22 @@ async fn query(
     for ev in &events {
         emit(client, ev, field, format).await?;
     }
+    if last.is_none() && seen >= limit && more_match(client, filter, after).await? {
+        eprintln!(
+            "fedci-node query: stopped at --limit {limit}; more events match (raise --limit, or continue with a narrower --since)"
+        );
+    }
     Ok(())
+}
+
+/// Whether at least one more event matches after `after` (one small page).
+async fn more_match(client: &Client, filter: &FilterArgs, after: u64) -> Result<bool> {
+    let mut pairs = filter.query_pairs();
+    pairs.push(("after", after.to_string()));
+    pairs.push(("limit", "1".into()));
+    let page: super::render::Page =
+        serde_json::from_value(client.get_json(&with_query("/v1/events", &pairs)).await?)?;
+    Ok(!page.events.is_empty())
 }
 
 /// Prints one event of a query: whole, one field of it, or in an interop format (an event
@@ -365,53 +429,16 @@ async fn emit(
 }
 
 async fn status(client: &Client, as_json: bool) -> Result<()> {
-    let s = client.get_json("/v1/status").await?;
+    let resp = client
+        .request(Method::GET, "/v1/status", None, None)
+        .await?;
     if as_json {
-        say!("{}", serde_json::to_string_pretty(&s)?);
+        let v: Value = serde_json::from_slice(&resp.body)?;
+        say!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    say!("community   {}", s["community"].as_str().unwrap_or("?"));
-    say!("node key    {}", s["node_key"].as_str().unwrap_or("?"));
-    say!("root key    {}", s["root_key"].as_str().unwrap_or("?"));
-    say!(
-        "events      {} (last arrival {})",
-        s["events"],
-        s["last_arrival"]
-    );
-    match s["store"]["state"].as_str() {
-        Some("ok") => say!("store       ok"),
-        _ => say!(
-            "store       FAILING: {} (retry {}; publishes are refused until it recovers)",
-            s["store"]["error"].as_str().unwrap_or("unknown error"),
-            s["store"]["retries"]
-        ),
-    }
-    if s["untrusted_events"].as_u64().unwrap_or(0) > 0 {
-        say!(
-            "untrusted   {} stored event(s) no longer authorised (revoked key or re-pinned root): not served in queries or streams",
-            s["untrusted_events"]
-        );
-    }
-    for p in s["pins"].as_array().into_iter().flatten() {
-        let roster = match p["roster"]["serial"].as_u64() {
-            Some(serial) => format!("roster serial {serial}, {} key(s)", p["roster"]["keys"]),
-            None => "no roster yet".into(),
-        };
-        say!(
-            "trusts      {:<12} {}",
-            p["community"].as_str().unwrap_or("?"),
-            roster
-        );
-    }
-    for (name, cursor) in s["consumers"].as_object().into_iter().flatten() {
-        say!("consumer    {name:<12} at arrival {cursor}");
-    }
-    for (reason, n) in s["rejected"].as_object().into_iter().flatten() {
-        say!("rejected    {reason:<20} {n}");
-    }
-    if let Some(net) = s.get("network") {
-        say!("network     {}", serde_json::to_string(net)?);
-    }
+    let s: super::render::Status = serde_json::from_slice(&resp.body)?;
+    say!("{}", super::render::status(&s).trim_end());
     Ok(())
 }
 
