@@ -178,15 +178,10 @@ fn completions_and_man_page_are_generated() {
         );
     }
     let man = node.cli_ok(&["manpage"]);
-    assert!(
-        man.starts_with(".ie") || man.contains(".TH fedci-node 1"),
-        "{}",
-        &man[..200.min(man.len())]
-    );
-    assert!(
-        man.contains("publish") && man.contains("FEDCI_HOME"),
-        "man page"
-    );
+    assert!(man.contains(".TH fedci-node 1"), "not a section-1 man page");
+    for part in ["\\-\\-home", "publish", "watch", "peer"] {
+        assert!(man.contains(part), "the man page lacks {part}");
+    }
     let out = node.cli(&["completions", "tcsh"]);
     assert_eq!(
         out.status.code(),

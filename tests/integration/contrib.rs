@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Command;
 
 fn contrib(path: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib").join(path);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../contrib")
+        .join(path);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -30,7 +32,10 @@ fn systemd_unit_verifies_cleanly_and_is_hardened() {
     // verify checks that ExecStart's program exists: point it at the binary under test.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("fedci-node.service");
-    let unit = unit.replace("/usr/local/bin/fedci-node", &node_bin().display().to_string());
+    let unit = unit.replace(
+        "/usr/local/bin/fedci-node",
+        &node_bin().display().to_string(),
+    );
     std::fs::write(&path, unit).expect("writing the unit");
     let out = Command::new("systemd-analyze")
         .arg("verify")
@@ -42,8 +47,14 @@ fn systemd_unit_verifies_cleanly_and_is_hardened() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "systemd-analyze verify failed: {said}");
-    assert!(said.trim().is_empty(), "systemd-analyze verify warned: {said}");
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed: {said}"
+    );
+    assert!(
+        said.trim().is_empty(),
+        "systemd-analyze verify warned: {said}"
+    );
 }
 
 #[test]
@@ -56,6 +67,9 @@ fn dockerfile_is_multi_stage_and_non_root() {
         .rfind(|l| l.starts_with("USER "))
         .expect("a USER line");
     assert!(!user.contains("root") && !user.contains(" 0"), "{user}");
-    assert!(d.contains("VOLUME [\"/var/lib/fedci\"]"), "the home is a volume");
+    assert!(
+        d.contains("VOLUME [\"/var/lib/fedci\"]"),
+        "the home is a volume"
+    );
     assert!(d.contains("ENV FEDCI_HOME=/var/lib/fedci"));
 }

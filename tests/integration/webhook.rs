@@ -4,7 +4,7 @@
 
 use fedci_tests::receiver::{Received, Receiver};
 use fedci_tests::{Node, wait_until};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
