@@ -129,7 +129,7 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(c, defaults, "the example shows the defaults");
-        let keys = toml::Table::try_from(&Config::default()).unwrap();
+        let keys = toml::Table::try_from(Config::default()).unwrap();
         for key in keys.keys() {
             assert!(
                 example.lines().any(|l| l.starts_with(&format!("{key} = "))),
