@@ -112,4 +112,29 @@ mod tests {
         let round: Config = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
         assert_eq!(round, c);
     }
+
+    /// contrib/config.toml, the commented example operators copy, loads with the node's own
+    /// loader and names every key the node reads.
+    #[test]
+    fn contrib_example_loads_and_is_complete() {
+        let example = include_str!("../../contrib/config.toml");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), example).unwrap();
+        let home = crate::home::Home::resolve(Some(dir.path().to_path_buf())).unwrap();
+        let c = home.load_config().expect("contrib/config.toml must load");
+        assert_eq!(c.community, "odl");
+        let defaults = Config {
+            community: c.community.clone(),
+            listen: c.listen.clone(),
+            ..Config::default()
+        };
+        assert_eq!(c, defaults, "the example shows the defaults");
+        let keys = toml::Table::try_from(Config::default()).unwrap();
+        for key in keys.keys() {
+            assert!(
+                example.lines().any(|l| l.starts_with(&format!("{key} = "))),
+                "contrib/config.toml does not set {key}"
+            );
+        }
+    }
 }

@@ -60,7 +60,8 @@ fn parse_addrs(addrs: &[String]) -> Result<Vec<libp2p::Multiaddr>, DaemonError> 
 pub struct RunOptions {
     /// Replaces the config's listen addresses when not empty.
     pub listen: Vec<String>,
-    /// Added to the config's peers.
+    /// Peers to dial; remembered in the store, like `peer add`, so a restart without
+    /// `--peer` dials them again (`peer remove` forgets one).
     pub peers: Vec<String>,
     /// Test fixture: gossip a corrupted copy of every event (a misbehaving relay).
     pub tamper: bool,
@@ -84,7 +85,8 @@ pub async fn run(
     if !opts.listen.is_empty() {
         config.listen = opts.listen.clone();
     }
-    config.peers.extend(opts.peers.iter().cloned());
+    // Checked before anything is opened, so a typo costs nothing.
+    parse_addrs(&opts.peers)?;
     let config = Arc::new(config);
     raise_open_files_limit(&config);
     let node_key = Arc::new(home.load_node_key()?);
@@ -98,6 +100,10 @@ pub async fn run(
         other => other?,
     };
     home.tighten_modes();
+    // Remembered before the network starts: it dials the configured and remembered peers.
+    for addr in &opts.peers {
+        store.add_peer(addr.clone()).await?;
+    }
     // We hold the store's lock, so any socket file left here is from a node that died.
     let socket = home.socket_path(&config);
     let admin_socket = home.admin_socket_path(&config);

@@ -26,6 +26,10 @@ pub trait Network: Send + Sync + 'static {
     fn dial(&self, addr: &str) -> Result<(), String>;
     /// Blocks (disconnects and refuses) or unblocks a peer by peer id.
     fn block(&self, peer: &str, blocked: bool) -> Result<(), String>;
+    /// Peer ids connected now.
+    fn connected(&self) -> Vec<String>;
+    /// Stops re-dialling these addresses and disconnects their peers (`peer remove`).
+    fn forget(&self, addrs: &[String]) -> Result<(), String>;
 }
 
 /// Milliseconds since the Unix epoch by this machine's clock.

@@ -47,9 +47,11 @@ fn main() -> ExitCode {
     if matches!(args.command, cli::Command::Run(_)) {
         limit_malloc_arenas();
     }
-    let filter = args
-        .log
-        .clone()
+    let log = match &args.command {
+        cli::Command::Run(run) => run.log.clone(),
+        _ => None,
+    };
+    let filter = log
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info,libp2p=warn".into());
     tracing_subscriber::fmt()

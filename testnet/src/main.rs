@@ -1,5 +1,6 @@
 //! `fedci-testnet`: the demo, larger nets with faults, and benchmarks, all with real
-//! `fedci-node` processes on this machine.
+//! `fedci-node` processes on this machine. Exit codes as `fedci-node`'s: 0 ok, 1 failure
+//! (one line on stderr, never a backtrace), 2 usage.
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -93,7 +94,8 @@ struct CompareArgs {
 enum BenchCommand {
     /// Publish on one node, delivered to every other node's stream: latency and loss.
     Fanout {
-        #[arg(long, default_value_t = 3)]
+        /// Nodes: one publisher, the others consume (at least 2).
+        #[arg(long, default_value_t = 3, value_parser = at_least_two())]
         nodes: usize,
         #[command(flatten)]
         load: LoadArgs,
@@ -134,8 +136,8 @@ enum BenchCommand {
     /// Runs fedci's nodes first, then as many plain-gossipsub peers with the same transport and
     /// mesh settings, and prints both with fedci/gossipsub ratios.
     Baseline {
-        /// Nodes: one publisher, the others consume.
-        #[arg(long, default_value_t = 3)]
+        /// Nodes: one publisher, the others consume (at least 2).
+        #[arg(long, default_value_t = 3, value_parser = at_least_two())]
         nodes: usize,
         #[command(flatten)]
         load: CompareArgs,
@@ -188,9 +190,46 @@ enum BenchCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn at_least_two() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(2..)
+}
+
+fn main() -> std::process::ExitCode {
+    // Usage errors: clap prints them and exits 2.
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fedci-testnet: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fedci-testnet: {}", one_line(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line (as `fedci-node` prints them), with no backtrace
+/// whatever RUST_BACKTRACE says: `{:#}`-style, causes the message already quotes skipped.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line.replace('\n', " ")
+}
+
+async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => {
             let ok = fedci_testnet::demo::run(args).await?;
@@ -214,7 +253,6 @@ async fn main() -> Result<()> {
                     connections,
                 },
         }) => {
-            anyhow::ensure!(nodes >= 2, "fanout needs at least 2 nodes");
             let bin = fedci_testnet::binary::fedci_node()?;
             let opts = bench::fanout::FanoutOpts {
                 nodes,

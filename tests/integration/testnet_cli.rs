@@ -334,3 +334,41 @@ fn list(what: &str) -> String {
     let out = Command::new("ip").args(args).output().expect("running ip");
     String::from_utf8_lossy(&out.stdout).replace(['@', ':'], " ")
 }
+
+/// Errors are one line on stderr even with RUST_BACKTRACE=1, exit 1; usage errors exit 2.
+#[test]
+fn errors_are_one_line_and_usage_errors_exit_2() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let missing = tmp.path().join("no-net-here");
+    let out = Command::new(testnet_bin())
+        .args(["status", "--dir"])
+        .arg(&missing)
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running fedci-testnet");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "status of a missing net: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line:\n{err}");
+    assert!(err.starts_with("fedci-testnet: "), "{err}");
+    assert!(!err.contains("backtrace"), "{err}");
+
+    for args in [
+        &["bench", "fanout", "--nodes", "1"][..],
+        &["no-such-command"],
+        &["status", "--no-such-flag"],
+    ] {
+        let out = Command::new(testnet_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running fedci-testnet");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "fedci-testnet {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -2,87 +2,12 @@
 //! this test) as binary-mode CloudEvents carrying CDEvents, at least once, even when the
 //! receiver is down for a while.
 
+use fedci_tests::receiver::{Received, Receiver};
 use fedci_tests::{Node, wait_until};
-use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use serde_json::json;
+use std::net::TcpListener;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-/// One request the receiver got: lowercase header names, JSON body.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: HashMap<String, String>,
-    body: Value,
-}
-
-/// An HTTP/1.1 receiver on 127.0.0.1 that answers 503 to its first `refuse` requests and
-/// 200 to the rest, recording the accepted ones.
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-    refused: Arc<AtomicUsize>,
-}
-
-impl Receiver {
-    fn start(listener: TcpListener, refuse: usize) -> Receiver {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let refused = Arc::new(AtomicUsize::new(0));
-        let (g, r) = (got.clone(), refused.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let Some(req) = read_request(&conn) else {
-                    continue;
-                };
-                let mut conn = conn;
-                if r.load(Ordering::SeqCst) < refuse {
-                    r.fetch_add(1, Ordering::SeqCst);
-                    let _ = conn.write_all(
-                        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                    );
-                    continue;
-                }
-                g.lock().expect("lock").push(req);
-                let _ = conn.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                );
-            }
-        });
-        Receiver { got, refused }
-    }
-
-    fn got(&self) -> Vec<Received> {
-        self.got.lock().expect("lock").clone()
-    }
-}
-
-fn read_request(conn: &TcpStream) -> Option<Received> {
-    conn.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    let mut r = BufReader::new(conn);
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    assert!(line.starts_with("POST "), "webhook request line: {line:?}");
-    let mut headers = HashMap::new();
-    loop {
-        line.clear();
-        r.read_line(&mut line).ok()?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (k, v) = l.split_once(':')?;
-        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-    }
-    let len: usize = headers.get("content-length")?.parse().ok()?;
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some(Received {
-        headers,
-        body: serde_json::from_slice(&body).expect("webhook body is JSON"),
-    })
-}
 
 fn check_cloudevent(r: &Received, published: &str) {
     let h = |k: &str| r.headers.get(k).map(String::as_str).unwrap_or_default();

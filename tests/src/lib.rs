@@ -10,6 +10,7 @@ pub mod mesh;
 pub mod net;
 pub mod node;
 pub mod process;
+pub mod receiver;
 pub mod relay;
 pub mod root;
 

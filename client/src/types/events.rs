@@ -36,6 +36,9 @@ pub struct Published {
     /// Its position on this node (None only if a duplicate vanished meanwhile).
     pub arrival: Option<u64>,
     pub status: PublishStatus,
+    /// Link targets this node did not hold when the event was stored (local publish only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dangling: Vec<EventId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

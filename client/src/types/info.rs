@@ -1,5 +1,5 @@
 //! Consumers, trust and peers: `GET /v1/consumers`, `POST /v1/consumers/{name}/ack`,
-//! `DELETE /v1/consumers/{name}`, `GET /v1/trust`, `POST /v1/trust/pins`, `POST /v1/peers…`.
+//! `DELETE /v1/consumers/{name}`, `GET /v1/trust`, `POST /v1/trust/pins`, `/v1/peers…`.
 
 use fedci_proto::EventId;
 use serde::{Deserialize, Serialize};
@@ -118,6 +118,35 @@ pub struct PeerAdded {
     pub addr: String,
     /// False when the address was remembered already.
     pub new: bool,
+}
+
+/// `GET /v1/peers` (admin): configured and remembered peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerList {
+    pub peers: Vec<PeerView>,
+}
+
+/// One row of `GET /v1/peers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerView {
+    pub addr: String,
+    /// The `/p2p/` part of the address, if it has one.
+    pub peer_id: Option<String>,
+    /// Kept in the store: added by `peer add` or `run --peer`; `peer remove` forgets it.
+    pub remembered: bool,
+    /// Named in `config.toml`'s `peers`.
+    pub configured: bool,
+    /// Connected now; null when the node runs without a network.
+    pub connected: Option<bool>,
+}
+
+/// `DELETE /v1/peers/{addr-or-id}` (admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRemoved {
+    /// The remembered addresses forgotten.
+    pub removed: Vec<String>,
+    /// Matching addresses `config.toml` still names (they keep being dialled).
+    pub still_configured: Vec<String>,
 }
 
 /// `POST /v1/peers/block` and `/v1/peers/unblock` (admin).

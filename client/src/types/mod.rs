@@ -13,8 +13,8 @@ pub use events::{
 };
 pub use info::{
     AckRequest, BlockRequest, Blocked, ConsumerAck, ConsumerRemoved, Consumers, EndHow, Ended,
-    PeerAdded, PeerRequest, Pin, PinAnswer, PinRequest, RosterKey, RosterKeys, RosterSummary,
-    Trust,
+    PeerAdded, PeerList, PeerRemoved, PeerRequest, PeerView, Pin, PinAnswer, PinRequest, RosterKey,
+    RosterKeys, RosterSummary, Trust,
 };
 pub use status::{
     Banned, GossipCounters, NetworkStatus, PeerStatus, PeerSync, RoundSummary, Status, StoreHealth,

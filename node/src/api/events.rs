@@ -1,12 +1,14 @@
 //! Publishing, fetching and querying events.
 
+use super::dangling::PublishParams;
 use super::limits::{ClientId, body_with_permit};
 use super::{ApiError, AppState};
 use crate::store::{IngestError, Outcome, PageLimit, StoreError, StoredEvent};
 use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fedci_proto::json::{EventJson, json_to_data};
@@ -97,10 +99,16 @@ fn judged(s: &StoredEvent, trust: &fedci_keys::TrustStore) -> EventItem {
     }
 }
 
-pub async fn publish(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn publish(
+    State(st): State<AppState>,
+    params: Result<Query<PublishParams>, QueryRejection>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let draft = Draft::parse(&body)?;
+    let dangling = super::dangling::check(&st, &draft.links, params.strict_links).await?;
     let event = sign_new(&st, draft.kind, draft.data, draft.links, "api")?;
-    store_one(&st, event, "api").await
+    store_new(&st, event, "api", dangling).await
 }
 
 /// Signs a new event of this node with its node key.
@@ -137,6 +145,16 @@ pub(super) async fn store_one(
     event: Event,
     source: &'static str,
 ) -> Result<Response, ApiError> {
+    store_new(st, event, source, Vec::new()).await
+}
+
+/// [`store_one`], naming in the answer the link targets found missing beforehand.
+async fn store_new(
+    st: &AppState,
+    event: Event,
+    source: &'static str,
+    dangling: Vec<EventId>,
+) -> Result<Response, ApiError> {
     let id = event.id();
     // The writer gossips it once it passed every check, while the commit is under way.
     let outcome = st
@@ -150,6 +168,7 @@ pub(super) async fn store_one(
                 id,
                 arrival: Some(seq),
                 status: PublishStatus::Stored,
+                dangling,
             }),
         )
             .into_response()),
@@ -164,6 +183,7 @@ pub(super) async fn store_one(
                     id,
                     arrival,
                     status: PublishStatus::Duplicate,
+                    dangling,
                 }),
             )
                 .into_response())

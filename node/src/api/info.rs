@@ -10,9 +10,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fedci_client::types::{
-    AckRequest, BlockRequest, Blocked, ConsumerAck, ConsumerRemoved, EndHow, Ended, PeerAdded,
-    PeerRequest, Pin, PinAnswer, PinRequest, RosterKey, RosterKeys, RosterSummary, Status,
-    StoreHealth, StoreState, Trust,
+    AckRequest, BlockRequest, Blocked, ConsumerAck, ConsumerRemoved, EndHow, Ended, Pin, PinAnswer,
+    PinRequest, RosterKey, RosterKeys, RosterSummary, Status, StoreHealth, StoreState, Trust,
 };
 use fedci_keys::PublicKey;
 use serde::Deserialize;
@@ -226,25 +225,6 @@ pub async fn pin(State(st): State<AppState>, body: Bytes) -> Result<Response, Ap
         community: req.community,
         root: key.to_string(),
         changed,
-    })
-    .into_response())
-}
-
-pub async fn add_peer(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req: PeerRequest = json_body(&body)?;
-    let Some(net) = &st.net else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_network",
-            "this node runs without a network",
-        ));
-    };
-    net.dial(&req.addr)
-        .map_err(|e| ApiError::bad_request("bad_peer", e))?;
-    let new = st.store.add_peer(req.addr.clone()).await?;
-    Ok(Json(PeerAdded {
-        addr: req.addr,
-        new,
     })
     .into_response())
 }

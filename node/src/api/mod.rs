@@ -3,11 +3,13 @@
 
 mod access;
 mod cloudevents;
+mod dangling;
 mod error;
 mod events;
 mod evidence;
 mod info;
 mod limits;
+mod peers;
 mod promotion;
 mod render;
 mod serve;
@@ -71,7 +73,7 @@ impl std::fmt::Debug for AppState {
 pub fn router(state: AppState, role: Role) -> Router {
     let admin = |route: MethodRouter<AppState>| match role {
         Role::Admin => route,
-        Role::Ci => post(access::admin_only),
+        Role::Ci => axum::routing::any(access::admin_only),
     };
     Router::new()
         .route("/v1/events", post(events::publish).get(events::query))
@@ -91,7 +93,11 @@ pub fn router(state: AppState, role: Role) -> Router {
         .route("/v1/status", get(info::status))
         .route("/v1/trust", get(info::trust))
         .route("/v1/trust/pins", admin(post(info::pin)))
-        .route("/v1/peers", admin(post(info::add_peer)))
+        .route("/v1/peers", admin(post(peers::add_peer).get(peers::list)))
+        .route(
+            "/v1/peers/{target}",
+            admin(axum::routing::delete(peers::remove)),
+        )
         .route("/v1/peers/block", admin(post(info::block_peer)))
         .route("/v1/peers/unblock", admin(post(info::unblock_peer)))
         .route("/metrics", get(info::metrics))

@@ -9,7 +9,7 @@ use crate::home::Home;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use anyhow::{Result, bail};
-use fedci_client::types::{Pin, RosterKeys};
+use fedci_client::types::Trust;
 use fedci_client::{Client, ClientError};
 use std::sync::Arc;
 
@@ -77,25 +77,8 @@ pub async fn trust_list(home: &Home) -> Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    for p in &pins {
-        say!("{}", trust_line(p));
-    }
+    say!("{}", super::render::trust(&Trust { pins }).trim_end());
     Ok(())
-}
-
-/// One pinned community for `trust list`.
-pub(super) fn trust_line(p: &Pin) -> String {
-    let roster = match &p.roster {
-        Some(r) => {
-            let keys = match &r.keys {
-                RosterKeys::Count(n) => *n,
-                RosterKeys::Entries(e) => e.len(),
-            };
-            format!("roster serial {}, {keys} key(s)", r.serial)
-        }
-        None => "no roster yet".to_string(),
-    };
-    format!("{:<12} {}  {roster}", p.community, p.root)
 }
 
 fn open_offline(home: &Home, _config: &Config) -> Result<(Store, crate::store::WriterThread)> {

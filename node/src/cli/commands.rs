@@ -4,7 +4,7 @@ use super::admin;
 use super::{Cli, Command, FilterArgs, PeerCommand, TrustCommand, watch};
 use crate::home::Home;
 use anyhow::{Context, Result, bail};
-use fedci_client::types::{Direction, EventItem, Format, LinkRequest, PublishRequest, Status};
+use fedci_client::types::{Direction, EventItem, Format, LinkRequest, PublishRequest};
 use fedci_client::{Client, ClientError, EventQuery};
 use fedci_keys::PublicKey;
 use serde_json::Value;
@@ -13,10 +13,25 @@ use tokio_util::sync::CancellationToken;
 
 pub async fn run_command(cli: Cli) -> Result<()> {
     // Offline verification needs no home: it must work on a machine that never ran a node.
-    if let Command::Verify { file, roots, json } = &cli.command {
-        return super::evidence::verify(file, roots, *json);
+    match &cli.command {
+        Command::Verify { file, roots, json } => {
+            return super::evidence::verify(file, roots, *json);
+        }
+        Command::Completions { shell } => return super::completions::completions(*shell),
+        Command::Manpage => return super::completions::manpage(),
+        _ => {}
     }
     let home = Home::resolve(cli.home)?;
+    let filter = match &cli.command {
+        Command::Query { filter, .. } => Some(("query", filter)),
+        Command::Watch { filter, .. } => Some(("watch", filter)),
+        _ => None,
+    };
+    if let Some((name, filter)) = filter {
+        for warning in super::hints::kind_warnings(name, &filter.kinds) {
+            eprintln!("{warning}");
+        }
+    }
     match cli.command {
         Command::Init { community, root } => {
             let join = root.as_deref().map(parse_key).transpose()?;
@@ -50,7 +65,15 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             "intoto" => super::intoto::export(&client(&home)?, &id, depth, &out).await,
             _ => super::evidence::export(&client(&home)?, &id, up, down, depth, &out).await,
         },
-        Command::Verify { .. } => unreachable_verify(),
+        Command::Verify { .. } | Command::Completions { .. } | Command::Manpage => {
+            unreachable_verify()
+        }
+        Command::Peer(PeerCommand::List { json }) => {
+            super::peer::list(&admin_client(&home)?, json).await
+        }
+        Command::Peer(PeerCommand::Remove { target }) => {
+            super::peer::remove(&admin_client(&home)?, &target).await
+        }
         Command::Peer(PeerCommand::Block { peer_id }) => {
             admin_client(&home)?.block_peer(&peer_id, true).await?;
             say!("blocked {peer_id}");
@@ -61,9 +84,12 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             say!("unblocked {peer_id}");
             Ok(())
         }
-        Command::Publish { kind, data, links } => {
-            publish(&client(&home)?, kind, &data, &links).await
-        }
+        Command::Publish {
+            kind,
+            data,
+            links,
+            strict_links,
+        } => publish(&client(&home)?, kind, &data, &links, strict_links).await,
         Command::Get {
             id,
             raw,
@@ -159,9 +185,9 @@ pub(super) fn direction(up: bool, down: bool) -> Direction {
     }
 }
 
-/// `verify` is answered before the home is resolved.
+/// `verify`, `completions` and `manpage` are answered before the home is resolved.
 fn unreachable_verify() -> Result<()> {
-    bail!("verify runs without a home")
+    bail!("this command runs without a home")
 }
 
 /// The CI socket: what CI jobs use.
@@ -180,7 +206,14 @@ pub(super) fn admin_client(home: &Home) -> Result<Client> {
 pub(super) fn parse_key(arg: &str) -> Result<PublicKey> {
     Ok(match arg.strip_prefix('@') {
         Some(path) => PublicKey::from_file(std::path::Path::new(path))?,
-        None => arg.parse()?,
+        None => {
+            arg.parse().map_err(|e: fedci_keys::KeyError| {
+                match super::hints::key_file_hint(arg) {
+                    Some(hint) => anyhow::anyhow!("{e}; {hint}"),
+                    None => e.into(),
+                }
+            })?
+        }
     })
 }
 
@@ -228,7 +261,13 @@ async fn wait_for_signal() {
     }
 }
 
-async fn publish(client: &Client, kind: String, data: &str, links: &[String]) -> Result<()> {
+async fn publish(
+    client: &Client,
+    kind: String,
+    data: &str,
+    links: &[String],
+    strict_links: bool,
+) -> Result<()> {
     let text = read_arg(data).context("--data")?;
     let data: Value = serde_json::from_str(&text).context("--data is not valid JSON")?;
     let links = links
@@ -243,9 +282,21 @@ async fn publish(client: &Client, kind: String, data: &str, links: &[String]) ->
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let published = client
-        .publish(&PublishRequest { kind, data, links })
-        .await?;
+    let req = PublishRequest { kind, data, links };
+    let published = match strict_links {
+        true => {
+            let req =
+                fedci_client::RawRequest::new(hyper::Method::POST, "/v1/events?strict_links=true")
+                    .json(&req)?;
+            client.call(req).await?.parse()?
+        }
+        false => client.publish(&req).await?,
+    };
+    for target in &published.dangling {
+        eprintln!(
+            "fedci-node publish: warning: this node holds no event {target}: the link is kept dangling until it arrives (--strict-links refuses)"
+        );
+    }
     say!("{}", published.id);
     Ok(())
 }
@@ -277,6 +328,9 @@ async fn get(
     let event = client.event(id).await?;
     match field {
         Some(path) => {
+            if !super::hints::field_exists(&serde_json::to_value(&event)?, path) {
+                bail!("event {id} has no field {path:?}");
+            }
             for line in super::field_lines(&event, path) {
                 say!("{line}");
             }
@@ -326,7 +380,22 @@ async fn query(
     for ev in &events {
         emit(client, ev, field, format).await?;
     }
+    if last.is_none() && seen >= limit && more_match(client, filter, q.after.unwrap_or(0)).await? {
+        eprintln!(
+            "fedci-node query: stopped at --limit {limit}; more events match (raise --limit, or continue with a narrower --since)"
+        );
+    }
     Ok(())
+}
+
+/// Whether at least one more event matches after `after` (one small page).
+async fn more_match(client: &Client, filter: &FilterArgs, after: u64) -> Result<bool> {
+    let q = EventQuery {
+        after: Some(after),
+        limit: Some(1),
+        ..filter.to_query()
+    };
+    Ok(!client.query(&q).await?.events.is_empty())
 }
 
 /// Prints one event of a query: whole, one field of it, or in an interop format (an event
@@ -367,76 +436,12 @@ async fn emit(
 
 async fn status(client: &Client, as_json: bool) -> Result<()> {
     let s = client.status().await?;
-    let mut out = std::io::stdout().lock();
     if as_json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
+        say!("{}", serde_json::to_string_pretty(&s)?);
     } else {
-        out.write_all(render_status(&s).as_bytes())?;
+        say!("{}", super::render::status(&s).trim_end());
     }
     Ok(())
-}
-
-/// `status` for people: one line per fact.
-pub(super) fn render_status(s: &Status) -> String {
-    use fedci_client::types::{RosterKeys, StoreState};
-    use std::fmt::Write as _;
-    let mut o = String::new();
-    let opt = |v: Option<u64>| v.map_or("?".to_string(), |n| n.to_string());
-    let _ = writeln!(o, "community   {}", s.community);
-    let _ = writeln!(o, "node key    {}", s.node_key);
-    let _ = writeln!(o, "root key    {}", s.root_key.as_deref().unwrap_or("?"));
-    let _ = writeln!(
-        o,
-        "events      {} (last arrival {})",
-        opt(s.events),
-        s.last_arrival
-    );
-    match s.store.state {
-        StoreState::Ok => {
-            let _ = writeln!(o, "store       ok");
-        }
-        StoreState::Failing => {
-            let _ = writeln!(
-                o,
-                "store       FAILING: {} (retry {}; publishes are refused until it recovers)",
-                s.store.error.as_deref().unwrap_or("unknown error"),
-                opt(s.store.retries)
-            );
-        }
-    }
-    if let Some(n) = s.untrusted_events.filter(|n| *n > 0) {
-        let _ = writeln!(
-            o,
-            "untrusted   {n} stored event(s) no longer authorised (revoked key or re-pinned root): not served in queries or streams"
-        );
-    }
-    for p in &s.pins {
-        let roster = match &p.roster {
-            Some(r) => {
-                let keys = match &r.keys {
-                    RosterKeys::Count(n) => *n,
-                    RosterKeys::Entries(e) => e.len(),
-                };
-                format!("roster serial {}, {keys} key(s)", r.serial)
-            }
-            None => "no roster yet".into(),
-        };
-        let _ = writeln!(o, "trusts      {:<12} {}", p.community, roster);
-    }
-    for (name, cursor) in &s.consumers {
-        let _ = writeln!(o, "consumer    {name:<12} at arrival {cursor}");
-    }
-    for (reason, n) in &s.rejected {
-        let _ = writeln!(o, "rejected    {reason:<20} {n}");
-    }
-    if let Some(net) = &s.network {
-        let _ = writeln!(
-            o,
-            "network     {}",
-            serde_json::to_string(net).unwrap_or_default()
-        );
-    }
-    o
 }
 
 fn print_bytes(body: &[u8]) -> Result<()> {

@@ -13,9 +13,13 @@ macro_rules! say {
 
 mod admin;
 mod commands;
+mod completions;
 mod evidence;
+mod hints;
 mod intoto;
+mod peer;
 mod promotion;
+mod render;
 mod roster;
 mod watch;
 mod webhook;
@@ -34,13 +38,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "fedci-node", version, propagate_version = true)]
 pub struct Cli {
-    /// The node's home directory (keys, config, store, socket).
+    /// The node's home directory (keys, config, store, sockets).
+    /// [default: $XDG_DATA_HOME/fedci, else ~/.local/share/fedci]
     #[arg(long, global = true, env = "FEDCI_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
-
-    /// Log filter for `run` (e.g. `info`, `fedci_node=debug`); also read from RUST_LOG.
-    #[arg(long, global = true, value_name = "FILTER")]
-    pub log: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -72,18 +73,25 @@ pub enum Command {
         /// Event data as a JSON object, or @FILE to read it from a file (@- for stdin).
         #[arg(long, default_value = "{}")]
         data: String,
-        /// A link to another event, as REL=ID (e.g. ARTIFACT=3fa4…). Repeatable.
+        /// A link to another event, as REL=ID (e.g. ARTIFACT=3fa4…). Repeatable. A link to
+        /// an event this node has never seen is kept (dangling) with a warning on stderr.
         #[arg(long = "link", value_name = "REL=ID")]
         links: Vec<String>,
+        /// Refuse to publish (exit 1, nothing stored) when a --link points at an event this
+        /// node does not hold.
+        #[arg(long)]
+        strict_links: bool,
     },
     /// Print one event as JSON (or its raw COSE bytes with --raw).
     Get {
+        /// The event id (64 hex), as `publish` printed it.
         id: String,
         /// Write the signed COSE_Sign1 bytes exactly as stored.
         #[arg(long, conflicts_with = "field")]
         raw: bool,
         /// Print one field instead of the whole event, e.g. `data.branch`, `kind`,
         /// `links.0.target`; `links.REL` prints the targets of the REL links, one per line.
+        /// A path the event does not have is an error (exit 1).
         #[arg(long, value_name = "PATH")]
         field: Option<String>,
         /// Print the event as a CDEvent, a structured CloudEvent or an Eiffel event instead.
@@ -94,7 +102,8 @@ pub enum Command {
     Query {
         #[command(flatten)]
         filter: FilterArgs,
-        /// Stop after this many events.
+        /// Stop after this many events (pages are fetched as needed); says so on stderr
+        /// when more events match.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
         /// Print only the newest N of the matching events.
@@ -142,6 +151,7 @@ pub enum Command {
     },
     /// Show where an event came from (--up) and what came of it (--down).
     Trace {
+        /// The event id (64 hex) to start from.
         id: String,
         /// Only upstream: what this event links to, transitively.
         #[arg(long, conflicts_with = "down")]
@@ -166,6 +176,10 @@ pub enum Command {
     #[command(subcommand)]
     Trust(TrustCommand),
     /// Manage libp2p peers.
+    ///
+    /// Peers given to `run --peer` or `peer add` are remembered in the home's store
+    /// (store.redb) and dialled again at every start until `peer remove`; peers in
+    /// config.toml's `peers` are dialled too and change only by editing that file.
     #[command(subcommand)]
     Peer(PeerCommand),
     /// Manage this community's roster (needs the root key): which node keys may publish.
@@ -174,6 +188,7 @@ pub enum Command {
     /// Write the evidence bundle of a trace: the exact signed bytes of its events and the
     /// rosters that authorise them (RFC 8742 CBOR sequence), for `verify` anywhere.
     Export {
+        /// The event id (64 hex) whose trace to export.
         id: String,
         /// Only upstream: what this event was made from.
         #[arg(long, conflicts_with_all = ["down", "both"])]
@@ -223,6 +238,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script, e.g.
+    /// `fedci-node completions bash > /etc/bash_completion.d/fedci-node`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `fedci-node manpage > /usr/local/share/man/man1/fedci-node.1`.
+    Manpage,
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,7 +254,10 @@ pub enum ConsumerCommand {
     List,
     /// Forget a consumer: it starts from the beginning next time. The node's owner may remove
     /// any consumer; anyone else only those their uid made.
-    Remove { name: String },
+    Remove {
+        /// The consumer's name (`watch --consumer NAME`).
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +266,7 @@ pub enum RosterCommand {
     Show,
     /// Authorise a node key (64 hex) to publish; signs and publishes a new roster.
     Add {
+        /// The node key to authorise (64 hex, as `status` prints it on that node).
         key: String,
         /// Kind patterns it may publish (`artifact.*`, `*`). Repeatable; default all.
         #[arg(long = "kind")]
@@ -251,12 +278,14 @@ pub enum RosterCommand {
     /// Retire a node key now: a new roster without it. Its events so far stay valid
     /// (same as `retire` with no --at, except the key may be added back later).
     Remove {
+        /// The node key to leave out (64 hex).
         key: String,
         #[arg(long, value_name = "FILE")]
         root_key: Option<PathBuf>,
     },
     /// Retire a node key for good: its events up to --at stay valid, later ones are refused.
     Retire {
+        /// The node key to retire (64 hex).
         key: String,
         /// ms since epoch or RFC 3339; default now.
         #[arg(long, value_parser = parse_time)]
@@ -267,6 +296,7 @@ pub enum RosterCommand {
     /// Revoke a compromised node key: its events from --since on are refused everywhere,
     /// including those already stored; earlier ones stay valid.
     Revoke {
+        /// The compromised node key (64 hex).
         key: String,
         /// ms since epoch or RFC 3339: when the key stopped being trustworthy.
         #[arg(long, value_parser = parse_time)]
@@ -278,12 +308,16 @@ pub enum RosterCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Log filter (e.g. `info`, `fedci_node=debug`); also read from RUST_LOG.
+    /// [default: info,libp2p=warn]
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
     /// libp2p listen address (multiaddr), e.g. /ip4/127.0.0.1/tcp/4001. Repeatable;
     /// replaces the config's `listen`.
     #[arg(long, value_name = "MULTIADDR")]
     pub listen: Vec<String>,
-    /// A peer to dial at start-up (multiaddr with /p2p/<peer id>). Repeatable; adds to the
-    /// config's `peers`.
+    /// A peer to dial (multiaddr with /p2p/<peer id>). Repeatable. Remembered in the home's
+    /// store like `peer add`: later runs dial it without --peer, until `peer remove`.
     #[arg(long, value_name = "MULTIADDR")]
     pub peer: Vec<String>,
     /// Test fixture: behave as a misbehaving node that gossips a corrupted copy of every
@@ -304,22 +338,45 @@ pub struct RunArgs {
 #[derive(Debug, Subcommand)]
 pub enum TrustCommand {
     /// Pin a community's root key: KEY as 64 hex characters, or @FILE (their root.pub).
-    Add { community: String, key: String },
+    Add {
+        /// The community whose root to pin, e.g. `opnfv`.
+        community: String,
+        /// Its root key: 64 hex characters, or @FILE to read it from their root.pub.
+        key: String,
+    },
     /// List pinned communities and the rosters in force.
     List,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PeerCommand {
-    /// Dial a peer now and remember it across restarts.
+    /// Dial a peer now and remember it across restarts (in the home's store).
     Add {
         /// Multiaddr with /p2p/<peer id>, as printed by `status --json` of the other node.
         addr: String,
     },
+    /// List remembered and configured peers, and whether each is connected.
+    List {
+        /// Print the node's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a remembered peer: no longer dialled, disconnected now (it may still dial us).
+    Remove {
+        /// The peer's multiaddr as `peer list` shows it, or its peer id (every remembered
+        /// address of that peer is forgotten).
+        target: String,
+    },
     /// Disconnect a peer and refuse it until `unblock` (or a restart).
-    Block { peer_id: String },
+    Block {
+        /// The peer id (12D3KooW…), as `status --json` or `peer list` shows it.
+        peer_id: String,
+    },
     /// Allow a blocked peer again.
-    Unblock { peer_id: String },
+    Unblock {
+        /// The peer id (12D3KooW…).
+        peer_id: String,
+    },
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -330,10 +387,11 @@ pub struct FilterArgs {
     /// Community. Repeatable.
     #[arg(long = "community")]
     pub communities: Vec<String>,
-    /// Only events whose time is at or after this: ms since epoch, or RFC 3339.
+    /// Only events whose time is at or after this: RFC 3339, ms since epoch, or a duration
+    /// back from now (`2h`, `30m`, `7d`).
     #[arg(long, value_parser = parse_time)]
     pub since: Option<u64>,
-    /// Only events whose time is before this: ms since epoch, or RFC 3339.
+    /// Only events whose time is before this: same forms as --since.
     #[arg(long, value_parser = parse_time)]
     pub until: Option<u64>,
     /// Only events that link to this event id.
@@ -355,14 +413,20 @@ impl FilterArgs {
     }
 }
 
-/// Milliseconds since the epoch, or an RFC 3339 time.
+/// Milliseconds since the epoch, an RFC 3339 time, or a duration back from now (`2h`,
+/// `30m`, `7d`).
 fn parse_time(s: &str) -> Result<u64, String> {
     if let Ok(ms) = s.parse::<u64>() {
         return Ok(ms);
     }
+    if let Ok(ago) = humantime::parse_duration(s) {
+        return Ok(crate::now_ms().saturating_sub(ago.as_millis() as u64));
+    }
     humantime::parse_rfc3339_weak(s)
         .map_err(|e| {
-            format!("{e}: give ms since epoch or an RFC 3339 time like 2026-11-22T10:00:00Z")
+            format!(
+                "{e}: give ms since epoch, an RFC 3339 time like 2026-11-22T10:00:00Z, or a duration back from now like 2h, 30m, 7d"
+            )
         })?
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

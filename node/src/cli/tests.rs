@@ -139,39 +139,46 @@ fn exec_commands_get_the_event_and_the_node() {
     assert_eq!(env, want);
 }
 
+/// Every positional argument of every subcommand says what it is in `--help`.
 #[test]
-fn status_renders_one_line_per_fact() {
-    let status: fedci_client::types::Status = serde_json::from_value(json!({
-        "community": "odl", "node_key": "ab", "root_key": null, "version": "0.1.0",
-        "uptime_s": 5, "events": 3, "untrusted_events": 1, "last_arrival": 3,
-        "dangling_link_targets": 0, "topic_events": {}, "consumers": {"job": 2},
-        "pins": [{"community": "opnfv", "root": "cd", "roster": null}],
-        "rejected": {"bad_signature": 4},
-        "store": {"state": "failing", "error": "disk full", "since_ms": 1, "retries": 2}}))
-    .expect("a status");
-    let text = commands::render_status(&status);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "community   odl");
-    assert_eq!(lines[2], "root key    ?");
-    assert_eq!(lines[3], "events      3 (last arrival 3)");
-    assert!(
-        lines[4].starts_with("store       FAILING: disk full (retry 2;"),
-        "{text}"
+fn every_positional_argument_is_described() {
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_positionals() {
+            if arg.get_help().is_none() {
+                missing.push(format!("{path} <{}>", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(
+        &<super::Cli as clap::CommandFactory>::command(),
+        "fedci-node",
+        &mut missing,
     );
     assert!(
-        lines[5].starts_with("untrusted   1 stored event(s)"),
-        "{text}"
+        missing.is_empty(),
+        "positional arguments without help: {missing:?}"
     );
-    assert_eq!(lines[6], "trusts      opnfv        no roster yet");
-    assert_eq!(lines[7], "consumer    job          at arrival 2");
-    assert_eq!(lines[8], "rejected    bad_signature        4");
-    assert_eq!(lines.len(), 9, "no network line without a network: {text}");
 }
 
 #[test]
-fn trust_lines_say_when_no_roster_arrived() {
-    let pin: fedci_client::types::Pin = serde_json::from_value(json!({
-        "community": "opnfv", "root": "cd", "roster": null}))
-    .expect("a pin");
-    assert_eq!(admin::trust_line(&pin), "opnfv        cd  no roster yet");
+fn since_takes_durations() {
+    let now = crate::now_ms();
+    let two_h = super::parse_time("2h").unwrap();
+    assert!(
+        (now - 7_200_000..=now - 7_200_000 + 60_000).contains(&two_h),
+        "{two_h}"
+    );
+    let week = super::parse_time("7d").unwrap();
+    assert!(now - week >= 7 * 86_400_000, "{week}");
+    assert_eq!(
+        super::parse_time("30m").map(|t| t <= now - 1_800_000),
+        Ok(true)
+    );
+    assert_eq!(super::parse_time("1970-01-01T00:00:01Z"), Ok(1000));
+    assert_eq!(super::parse_time("1234"), Ok(1234));
+    assert!(super::parse_time("yesterday").unwrap_err().contains("2h"));
 }

@@ -18,6 +18,9 @@ pub enum Command {
     Dial(Multiaddr),
     /// Disconnect a peer and refuse it until unblocked (true) or allow it again (false).
     Block(libp2p::PeerId, bool),
+    /// Stop re-dialling these addresses, and disconnect their peers unless another address
+    /// still wanted names the same peer (`peer remove`).
+    Forget(Vec<Multiaddr>),
 }
 
 /// The node's handle on the network actor.
@@ -39,6 +42,22 @@ impl crate::Network for NetHandle {
 
     fn status(&self) -> fedci_client::types::NetworkStatus {
         (**self.snapshot.borrow()).clone()
+    }
+
+    fn connected(&self) -> Vec<String> {
+        let snap = self.snapshot.borrow().clone();
+        snap.peers.iter().map(|p| p.peer_id.clone()).collect()
+    }
+
+    fn forget(&self, addrs: &[String]) -> Result<(), String> {
+        let addrs = addrs
+            .iter()
+            .map(|a| a.parse::<Multiaddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("not a multiaddr: {e}"))?;
+        self.commands
+            .try_send(Command::Forget(addrs))
+            .map_err(|_| "the network is busy or stopped; try again".to_string())
     }
 
     fn dial(&self, addr: &str) -> Result<(), String> {

@@ -276,6 +276,12 @@ impl Store {
             .await?
     }
 
+    /// Forgets a remembered peer address; false if it was not remembered.
+    pub async fn remove_peer(&self, addr: String) -> Result<bool, StoreError> {
+        self.call(|reply| writer::Request::RemovePeer { addr, reply })
+            .await?
+    }
+
     async fn call<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> writer::Request,

@@ -94,6 +94,10 @@ pub(crate) enum Request {
         addr: String,
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
+    RemovePeer {
+        addr: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
 }
 
 impl Request {
@@ -339,16 +343,22 @@ impl Request {
                 Request::Ack { reply, .. } | Request::RemoveConsumer { reply, .. },
                 Ok(Answer::Consumer(c)),
             ) => drop(reply.send(Ok(c))),
-            (Request::Pin { reply, .. } | Request::AddPeer { reply, .. }, Ok(Answer::Flag(b))) => {
-                drop(reply.send(Ok(b)))
-            }
+            (
+                Request::Pin { reply, .. }
+                | Request::AddPeer { reply, .. }
+                | Request::RemovePeer { reply, .. },
+                Ok(Answer::Flag(b)),
+            ) => drop(reply.send(Ok(b))),
             (Request::Ingest { reply, .. }, Err(why)) => drop(reply.send(Err(why))),
             (Request::Ack { reply, .. } | Request::RemoveConsumer { reply, .. }, Err(why)) => {
                 drop(reply.send(Err(why)))
             }
-            (Request::Pin { reply, .. } | Request::AddPeer { reply, .. }, Err(why)) => {
-                drop(reply.send(Err(why)))
-            }
+            (
+                Request::Pin { reply, .. }
+                | Request::AddPeer { reply, .. }
+                | Request::RemovePeer { reply, .. },
+                Err(why),
+            ) => drop(reply.send(Err(why))),
             (_, Ok(_)) => tracing::error!(
                 "store writer: answer of the wrong shape; caller sees the writer as closed"
             ),
@@ -538,6 +548,9 @@ impl Writer {
             }
             Request::AddPeer { addr, .. } => {
                 Answer::Flag(t.peers.insert(addr.as_str(), ())?.is_none())
+            }
+            Request::RemovePeer { addr, .. } => {
+                Answer::Flag(t.peers.remove(addr.as_str())?.is_some())
             }
         })
     }

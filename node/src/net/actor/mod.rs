@@ -318,6 +318,7 @@ impl Actor {
                         self.swarm.behaviour_mut().blocked.unblock_peer(peer);
                         tracing::info!(%peer, "peer unblocked");
                     }
+                    Command::Forget(addrs) => self.forget(&mut wanted, &addrs),
                 },
                 Some(out) = req_rx.recv() => {
                     let id = self.swarm.behaviour_mut().sync.send_request(&out.peer, out.request);
@@ -349,6 +350,18 @@ impl Actor {
             }
         }
         tracing::debug!("network stopped");
+    }
+
+    /// `peer remove`: the addresses leave the re-dial list; a peer none of the remaining
+    /// addresses names is disconnected (it may still dial us).
+    fn forget(&mut self, wanted: &mut Vec<Multiaddr>, addrs: &[Multiaddr]) {
+        wanted.retain(|a| !addrs.contains(a));
+        for peer in addrs.iter().filter_map(peer_of) {
+            if !wanted.iter().any(|a| peer_of(a) == Some(peer)) {
+                let _ = self.swarm.disconnect_peer_id(peer);
+                tracing::info!(%peer, "peer forgotten");
+            }
+        }
     }
 
     fn dial(&mut self, addr: Multiaddr) {
