@@ -117,7 +117,7 @@ enum Internal {
     },
 }
 
-/// After the first round with a newly connected peer, another this much later. A responder
+/// After the first completed round with a newly connected peer, another this much later. A responder
 /// may answer from a topic set up to [`crate::sync::SET_MAX_AGE`] old (sets are shared so that
 /// concurrent rounds do not each copy a topic: issue 19), so the first round after a restart
 /// or a heal can miss what arrived in the last moments before it; the follow-up sees it
@@ -140,6 +140,8 @@ struct PeerSync {
     stored: u64,
     /// The peer has completed a catch-up round with us: it speaks the protocol.
     answered: bool,
+    /// The follow-up of the first completed round is scheduled (see [`FOLLOW_UP_AFTER`]).
+    followed_up: bool,
 }
 
 /// A peer's record of invalid things it sent us.
@@ -475,7 +477,7 @@ impl Actor {
                 } else if stats.stored > 0 || stats.offered > 0 {
                     tracing::info!(%peer, stored = stats.stored, offered = stats.offered, ms = stats.millis, "catch-up round");
                 }
-                let (again, first) = {
+                let (again, follow_up) = {
                     let st = self.syncs.entry(peer).or_default();
                     st.running = false;
                     st.rounds += 1;
@@ -484,13 +486,15 @@ impl Actor {
                     st.bytes_received += stats.bytes_received;
                     st.stored += stats.stored as u64;
                     st.answered |= stats.error.is_none();
-                    let first = st.rounds == 1 && stats.error.is_none();
+                    let follow_up = !st.followed_up && stats.error.is_none();
+                    st.followed_up |= follow_up;
                     st.last = Some(stats);
-                    (std::mem::take(&mut st.again), first)
+                    (std::mem::take(&mut st.again), follow_up)
                 };
                 if again {
                     self.schedule_sync(peer, false);
-                } else if first {
+                }
+                if follow_up {
                     let tx = self.internal_tx.clone();
                     tokio::spawn(async move {
                         tokio::time::sleep(FOLLOW_UP_AFTER).await;
