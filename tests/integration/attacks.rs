@@ -276,7 +276,13 @@ fn sybil_connections_are_capped_and_the_honest_peer_keeps_syncing() {
         peers.len()
     );
     assert!(peers.contains(&opnfv_peer), "the honest peer was dropped");
-    assert!(odl.metric("fedci_connections_refused_total") >= 400 - 32);
+    // The node counts a refusal when it closes the connection, which may trail the sybil's
+    // own view of the attempt under load.
+    wait_until(
+        Duration::from_secs(20),
+        "odl to count the refused sybil connections",
+        || odl.metric("fedci_connections_refused_total") >= 400 - 32,
+    );
 
     // Periodic catch-up keeps choosing the honest peer over the sybils, and events flow.
     let rounds = sync_rounds(&odl, &opnfv_peer);
