@@ -74,22 +74,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("fedci-node: {}", one_line(&e));
+            eprintln!("fedci-node: {}", cli::one_line(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, skipping causes the message already quotes.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let cause = cause.to_string();
-        if !line.contains(&cause) {
-            line = format!("{line}: {cause}");
-        }
-    }
-    line.replace('\n', " ")
 }
 
 /// The reader of our stdout went away (`fedci-node query | head`): not a failure.

@@ -210,23 +210,10 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("fedci-testnet: {}", one_line(&e));
+            eprintln!("fedci-testnet: {}", fedci_node::cli::one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line (as `fedci-node` prints them), with no backtrace
-/// whatever RUST_BACKTRACE says: `{:#}`-style, causes the message already quotes skipped.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let cause = cause.to_string();
-        if !line.contains(&cause) {
-            line = format!("{line}: {cause}");
-        }
-    }
-    line.replace('\n', " ")
 }
 
 async fn run(cli: Cli) -> Result<()> {

@@ -467,5 +467,18 @@ pub fn value_lines(doc: &serde_json::Value, path: &str) -> Vec<String> {
     }
 }
 
+/// An error and its causes on one line, as both binaries print them (no backtrace, whatever
+/// RUST_BACKTRACE says): causes the message already quotes are skipped.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line.replace('\n', " ")
+}
+
 #[cfg(test)]
 mod tests;
