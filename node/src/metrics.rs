@@ -39,6 +39,9 @@ pub struct Metrics {
     pub refused_ids: AtomicU64,
     /// Gauge: bytes of sealed catch-up sets the sync responder keeps (see `sync::cache`).
     pub sync_cache_bytes: AtomicU64,
+    /// Gauge: the most events of any catch-up set this node built, on either side (bounded
+    /// by `sync::protocol::MAX_SPAN_ITEMS`, however large the store).
+    pub sync_set_items_max: AtomicU64,
     /// Inbound libp2p connections refused by the connection limits.
     pub connections_refused: AtomicU64,
     /// Peers cut off for a while for sending what fails verification.
@@ -221,14 +224,52 @@ impl Metrics {
                 refused * crate::admit::refused::BYTES_PER_ID as u64,
             ),
         ];
-        let own = own.into_iter().chain([(
-            "fedci_sync_cache_bytes",
-            "Bytes of sealed catch-up item sets the sync responder keeps (bounded).",
-            self.sync_cache_bytes.load(Relaxed),
-        )]);
+        let own = own.into_iter().chain([
+            (
+                "fedci_sync_cache_bytes",
+                "Bytes of sealed catch-up item sets the sync responder keeps (bounded).",
+                self.sync_cache_bytes.load(Relaxed),
+            ),
+            (
+                "fedci_sync_set_items_max",
+                "Most events of any catch-up item set built since start (bounded).",
+                self.sync_set_items_max.load(Relaxed),
+            ),
+            (
+                "fedci_process_resident_bytes",
+                "Resident memory of the node process (from /proc; 0 where unavailable).",
+                resident_bytes().unwrap_or(0),
+            ),
+        ]);
         for (name, help, v) in own.chain(gauges.iter().copied()) {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
         out
+    }
+}
+
+/// This process's resident set size, from `/proc/self/status` (Linux).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn resident_memory_is_read_and_rendered() {
+        let rss = super::resident_bytes().expect("VmRSS in /proc/self/status");
+        assert!(rss > 1 << 20, "{rss}");
+        let text = super::Metrics::default().render(&[]);
+        assert!(text.contains("\nfedci_process_resident_bytes "), "{text}");
+        assert!(text.contains("\nfedci_sync_set_items_max 0\n"), "{text}");
     }
 }

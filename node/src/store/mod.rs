@@ -10,6 +10,7 @@
 //! backoff until writes work again ([`health`]); meanwhile every write is refused at once.
 
 pub mod digest;
+pub mod epochs;
 mod evidence;
 mod health;
 mod promotion;

@@ -352,27 +352,6 @@ pub(super) fn load(r: &ReadTransaction, id: &Id) -> Result<Option<StoredEvent>, 
 }
 
 impl Store {
-    /// Calls `f` with a topic's (author time, id) items, in order: the set catch-up
-    /// reconciles. Returns how many it passed. A visitor, not a list: the caller builds its one
-    /// copy of a set that grows with the topic (issue 19), with the count from
-    /// [`Store::topic_digest`] as its capacity.
-    pub fn each_topic_item(
-        &self,
-        topic: &str,
-        mut f: impl FnMut(u64, [u8; 32]),
-    ) -> Result<usize, StoreError> {
-        let r = self.begin_read()?;
-        let t = r.open_table(BY_TOPIC)?;
-        let mut n = 0;
-        for item in t.range((topic, 0, &[0u8; 32])..=(topic, u64::MAX, &[0xffu8; 32]))? {
-            let (k, _) = item?;
-            let (_, time, id) = k.value();
-            f(time, *id);
-            n += 1;
-        }
-        Ok(n)
-    }
-
     /// The raw bytes of those of `ids` we hold, stopping once `max_bytes` are gathered. Events
     /// the current trust no longer authorises (revoked since, re-pinned root) are not handed
     /// out: a node passes on only what it vouches for.

@@ -25,6 +25,11 @@ pub const BY_TOPIC: TableDefinition<(&str, u64, &Id), ()> = TableDefinition::new
 /// by the writer, so catch-up can tell in one small round trip whether two nodes agree.
 pub const TOPIC_SUMS: TableDefinition<&str, (u64, [u8; 32])> =
     TableDefinition::new("topic_sums_v1");
+/// (topic, epoch = author time >> 16) → (events, 256-bit wrapping sum of their ids): the same
+/// fingerprint per epoch of about 65 s, so catch-up narrows a difference down to the epochs
+/// that differ and never builds a topic's whole item set (see `epochs.rs`).
+pub const TOPIC_EPOCHS: TableDefinition<(&str, u64), (u64, [u8; 32])> =
+    TableDefinition::new("topic_epochs_v1");
 /// link target → source ids: `trace --down` is an index walk.
 pub const LINKS_REV: MultimapTableDefinition<&Id, &Id> =
     MultimapTableDefinition::new("links_rev_v1");

@@ -256,3 +256,52 @@ async fn the_page_cache_filled_past_its_bound_stays_within_it() {
     drop(store);
     writer.join();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epoch_fingerprints_are_built_for_a_store_written_before_them() {
+    use super::schema::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let node = SecretKey::from_seed(&[2; 32]);
+    let now = crate::now_ms();
+    let own = Some(node.public().to_bytes());
+    let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
+    let root = SecretKey::from_seed(&[1; 32]);
+    store.pin("odl".into(), root.public(), "odl").await.unwrap();
+    let roster = Roster {
+        community: "odl".into(),
+        serial: 1,
+        entries: vec![RosterEntry::any_kind(node.public())],
+        ended: vec![],
+    };
+    let roster = roster.sign(&root, now - 10 * 86_400_000, None).unwrap();
+    store.ingest(vec![roster], "test").await.unwrap();
+    // Events a day apart and within one minute: several epochs, some holding many.
+    let events: Vec<Event> = (0..40u64)
+        .map(|i| own_event(&node, i + 1, now - (i % 4) * 86_400_000 - i))
+        .collect();
+    store.ingest(events, "test").await.unwrap();
+    let topic = fedci_proto::Topic::for_event("odl", "x-test.seq").to_string();
+    let all = [(0, u64::MAX)];
+    let before = store.epoch_buckets(&topic, &all, 1, 1000).unwrap();
+    assert_eq!(before.len(), 4, "{before:?}");
+    assert_eq!(before.iter().map(|b| b.count).sum::<u64>(), 40);
+    drop(store);
+    writer.join();
+
+    // A store of the previous version has no epoch table.
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        w.delete_table(TOPIC_EPOCHS).unwrap();
+        w.commit().unwrap();
+    }
+    let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
+    assert_eq!(store.epoch_buckets(&topic, &all, 1, 1000).unwrap(), before);
+    // Coarser buckets are sums of the fine ones.
+    let coarse = store.epoch_buckets(&topic, &all, 1 << 15, 1000).unwrap();
+    assert_eq!(coarse.iter().map(|b| b.count).sum::<u64>(), 40);
+    assert!(store.epoch_buckets(&topic, &all, 1, 3).is_err());
+    drop(store);
+    writer.join();
+}

@@ -132,6 +132,7 @@ impl State {
             w.open_table(BY_COMMUNITY)?;
             w.open_table(BY_TOPIC)?;
             w.open_table(TOPIC_SUMS)?;
+            w.open_table(TOPIC_EPOCHS)?;
             w.open_multimap_table(LINKS_REV)?;
             w.open_table(MISSING)?;
             w.open_table(CONSUMERS)?;
@@ -143,6 +144,7 @@ impl State {
         }
         w.commit()?;
         rebuild_topic_sums(db)?;
+        super::epochs::build_once(db)?;
         promotion::build_once(db)?;
         let r = db.begin_read()?;
         let meta = r.open_table(META)?;
@@ -292,6 +294,7 @@ struct Tables<'t> {
     by_community: redb::Table<'t, (&'static str, u64), &'static Id>,
     by_topic: redb::Table<'t, (&'static str, u64, &'static Id), ()>,
     topic_sums: redb::Table<'t, &'static str, (u64, [u8; 32])>,
+    topic_epochs: redb::Table<'t, (&'static str, u64), (u64, [u8; 32])>,
     links_rev: redb::MultimapTable<'t, &'static Id, &'static Id>,
     missing: redb::Table<'t, &'static Id, u64>,
     consumers: redb::Table<'t, &'static str, u64>,
@@ -314,6 +317,7 @@ impl<'t> Tables<'t> {
             by_community: txn.open_table(BY_COMMUNITY)?,
             by_topic: txn.open_table(BY_TOPIC)?,
             topic_sums: txn.open_table(TOPIC_SUMS)?,
+            topic_epochs: txn.open_table(TOPIC_EPOCHS)?,
             links_rev: txn.open_multimap_table(LINKS_REV)?,
             missing: txn.open_table(MISSING)?,
             consumers: txn.open_table(CONSUMERS)?,
@@ -605,6 +609,7 @@ impl Writer {
             .unwrap_or((0, [0; 32]));
         super::digest::add(&mut sum, &id);
         t.topic_sums.insert(topic.as_str(), (count + 1, sum))?;
+        super::epochs::add(&mut t.topic_epochs, &topic, body.time, &id)?;
         for link in &body.links {
             t.links_rev.insert(&link.target.0, &id)?;
             if t.info.get(&link.target.0)?.is_none() {

@@ -1,5 +1,5 @@
-//! The responder's cache of sealed (time, id) sets, so the round trips of catch-ups do not
-//! each rebuild a topic's set. A set is served while the store has not changed, or for
+//! The responder's cache of sealed (time, id) sets of topic spans, so the round trips of
+//! catch-ups do not each rebuild a span's set. A set is served while the store has not changed, or for
 //! [`MAX_AGE`] after it was built even if it has: under steady load every commit changes the
 //! store, and rebuilding a set per request let concurrent requests hold many copies of a set
 //! that grows with the topic (issue 19). A set a little behind the store is safe: whatever it
@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Bytes of sealed sets kept at most (an item is a u64 time and a 32-byte id): a topic of
-/// 1.6 million events.
-pub const MAX_CACHE_BYTES: usize = 64 << 20;
+/// Bytes of sealed sets kept at most (an item is a u64 time and a 32-byte id): six spans of
+/// the most events a responder reconciles at once.
+pub const MAX_CACHE_BYTES: usize = 16 << 20;
 /// How long a set is served after the store changed.
 pub const MAX_AGE: Duration = Duration::from_secs(2);
-/// Topics whose sets are kept at most.
+/// Spans whose sets are kept at most.
 pub const MAX_CACHE_TOPICS: usize = 64;
 /// Memory one item of a sealed set costs.
 pub const BYTES_PER_ITEM: usize = 40;
@@ -115,7 +115,7 @@ mod tests {
     fn filled_past_its_budget_it_keeps_at_most_the_budget() {
         let mut c = SetCache::default();
         let now = Instant::now();
-        let per_set = 300_000; // 12 MB each: five fit in 64 MiB, not six
+        let per_set = 100_000; // 4 MB each: four fit in 16 MiB, not five
         for t in 0..8 {
             c.insert(&format!("fedci/1/c{t}/artifact"), 7, now, set(per_set));
             assert!(c.bytes() <= MAX_CACHE_BYTES, "{} bytes", c.bytes());

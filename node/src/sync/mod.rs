@@ -1,17 +1,24 @@
 //! Catch-up: range-based set reconciliation (negentropy) over request-response, so that a
 //! node that was down, joined late or was partitioned ends with every event of its interests.
 //!
-//! A round with one peer reconciles all our topics' (time, id) sets in as few round trips as
-//! the differences need (one small one when already in sync), fetches what we lack in bounded
+//! A round with one peer compares topic fingerprints (one small round trip when already in
+//! sync), narrows the topics that differ down to the minutes of author time that differ
+//! ([`narrow`]: per-epoch fingerprints summed in ever finer buckets), reconciles the (time,
+//! id) sets of those spans only, so neither side ever builds a set of more than
+//! [`protocol::MAX_SPAN_ITEMS`] events however large the store; then fetches what we lack in bounded
 //! pages, offers back what the peer lacks, then fetches missing link targets. Everything
 //! fetched or offered takes the one admission path ([`crate::admit`]). A peer that serves
 //! forged events, or announces ids it then does not serve, ends the round and is reported as
 //! misbehaving. Answers are short when their byte budget is reached: the rest is asked again.
 
 mod cache;
+mod narrow;
 pub mod protocol;
 mod round;
 mod serve;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
 
 pub use cache::MAX_AGE as SET_MAX_AGE;
 pub use round::sync_with;
@@ -107,6 +114,8 @@ pub struct RoundStats {
     pub offered: usize,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Most events of one item set this side built (the spans that differed, not the topic).
+    pub largest_set: usize,
     pub millis: u64,
     pub error: Option<String>,
     #[serde(skip)]

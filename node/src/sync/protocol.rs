@@ -1,4 +1,4 @@
-//! The request-response protocol between nodes (`/fedci/sync/1`, CBOR frames).
+//! The request-response protocol between nodes (`/fedci/sync/2`, CBOR frames).
 //!
 //! Every event that arrives this way goes through the same ingest path as gossip: decode,
 //! verify, trust decision, store. Sizes are bounded by the codec limits set in `behaviour`
@@ -24,12 +24,44 @@ pub fn codec() -> Codec<Request, Response> {
         .set_response_size_maximum(MAX_RESPONSE_BYTES)
 }
 
-/// One topic's negentropy message.
+/// One negentropy message about the events of a topic whose author time is in `span`
+/// (`[lo, hi)` ms; the whole topic when absent).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TopicMessage {
     pub topic: String,
     pub message: ByteBuf,
+    #[serde(default)]
+    pub span: Option<(u64, u64)>,
+    /// In answers: the responder holds more than [`MAX_SPAN_ITEMS`] events in `span` and
+    /// did not reconcile it; ask again in smaller spans. `message` is empty.
+    #[serde(default)]
+    pub too_large: bool,
 }
+
+/// Most events a span may hold for a responder to build its set (40 bytes each in memory):
+/// what bounds the memory of catch-up on both sides, however large the topic.
+pub const MAX_SPAN_ITEMS: usize = 1 << 16;
+
+/// The epochs of one topic asked in an [`Request::Epochs`]: `[from, to)` ranges of epochs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochQuery {
+    pub topic: String,
+    pub ranges: Vec<(u64, u64)>,
+}
+
+/// One bucket of an [`Response::Epochs`] answer: epochs `[start, start + width)` hold `count`
+/// events with this set fingerprint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochBucket {
+    pub start: u64,
+    pub count: u64,
+    pub fingerprint: ByteBuf,
+}
+
+/// Most epoch ranges in one [`Request::Epochs`], over all its topics.
+pub const MAX_EPOCH_RANGES: usize = 1024;
+/// Most buckets in one [`Response::Epochs`], over all its topics.
+pub const MAX_EPOCH_BUCKETS: usize = 1 << 15;
 
 /// Most topics in one digest request.
 pub const MAX_DIGEST_TOPICS: usize = 1024;
@@ -44,7 +76,10 @@ pub enum Request {
     },
     /// "Here are events you may lack" (rosters on connect, our side of a reconciliation).
     Offer { events: Vec<ByteBuf> },
-    /// One round of set reconciliation, for several topics at once.
+    /// "How many events, with which fingerprint, in each bucket of `width` epochs of these
+    /// ranges?": narrows a differing topic down to the epochs that differ.
+    Epochs { width: u64, topics: Vec<EpochQuery> },
+    /// One round of set reconciliation, for several topics (or spans of them) at once.
     Reconcile { topics: Vec<TopicMessage> },
     /// Fetch events by id.
     Fetch { ids: Vec<ByteBuf> },
@@ -59,7 +94,9 @@ pub enum Response {
     },
     /// Offer taken: how many were new.
     Taken { stored: u32 },
-    /// Reconciliation replies, one per topic asked.
+    /// Per topic asked, in order: its non-empty buckets, in order.
+    Epochs { topics: Vec<Vec<EpochBucket>> },
+    /// Reconciliation replies, one per topic (or span) asked.
     Reconcile { topics: Vec<TopicMessage> },
     /// Requested events we hold (ids we do not hold are left out). `withheld`: ids we hold
     /// but no longer vouch for (revoked key, re-pinned root), so the asker does not take

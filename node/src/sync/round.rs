@@ -1,6 +1,7 @@
 //! The initiator side of catch-up: one round with one peer.
 
-use super::serve::{build_storage, fingerprints};
+use super::narrow::{Slice, differing_slices};
+use super::serve::{WHOLE, build_storage, fingerprints};
 use super::{
     FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_IDS_PER_ROUND, MAX_ROUND_TRIPS, Requester,
     RoundStats, SyncError,
@@ -8,12 +9,12 @@ use super::{
 use crate::admit::{Admission, Verdict, Via};
 use crate::store::{Store, digest};
 use crate::sync::protocol::{
-    MAX_DIGEST_TOPICS, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
+    MAX_DIGEST_TOPICS, MAX_SPAN_ITEMS, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
 };
 use fedci_proto::EventId;
 use libp2p::PeerId;
 use libp2p::futures::{StreamExt, stream};
-use negentropy::{Id, Negentropy, NegentropyStorageVector};
+use negentropy::{Id, Negentropy, NegentropyStorageBase, NegentropyStorageVector};
 use serde_bytes::ByteBuf;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
@@ -43,8 +44,19 @@ pub async fn sync_with(
         let (trust, rest): (Vec<String>, Vec<String>) =
             differing.into_iter().partition(|t| t.ends_with("/trust"));
         for phase in [trust, rest] {
-            for chunk in phase.chunks(MAX_TOPICS_PER_FRAME) {
-                let (need, have) = reconcile(peer, req, store, chunk, &mut stats).await?;
+            if phase.is_empty() {
+                continue;
+            }
+            let mut queue: VecDeque<Slice> = differing_slices(peer, req, store, &phase, &mut stats)
+                .await?
+                .into();
+            while !queue.is_empty() {
+                let chunk = next_chunk(&mut queue);
+                let (need, have, split) = reconcile(peer, req, store, chunk, &mut stats).await?;
+                // Slices too large for one side come back halved, first in line.
+                for s in split.into_iter().rev() {
+                    queue.push_front(s);
+                }
                 stats.need += need.len();
                 stats.have += have.len();
                 fetch(peer, req, admission, need, true, &mut stats).await?;
@@ -125,30 +137,62 @@ async fn differing_topics(
     Ok(out)
 }
 
-/// Runs negentropy for several topics at once; returns (ids we need, ids the peer needs).
+/// Most events of the slices one reconcile request covers, so the sets held at once stay
+/// small on both sides (40 bytes an event).
+const CHUNK_ITEMS: u64 = 2 * MAX_SPAN_ITEMS as u64;
+
+/// The next slices to reconcile together: at most [`MAX_TOPICS_PER_FRAME`] of them and about
+/// [`CHUNK_ITEMS`] events (always at least one slice).
+fn next_chunk(queue: &mut VecDeque<Slice>) -> Vec<Slice> {
+    let mut chunk = Vec::new();
+    let mut items = 0;
+    while let Some(s) = queue.front() {
+        if !chunk.is_empty()
+            && (chunk.len() == MAX_TOPICS_PER_FRAME || items + s.items > CHUNK_ITEMS)
+        {
+            break;
+        }
+        items += s.items;
+        chunk.extend(queue.pop_front());
+    }
+    chunk
+}
+
+/// Runs negentropy for several slices at once; returns (ids we need, ids the peer needs,
+/// slices that held too many events for one side, halved).
 async fn reconcile(
     peer: PeerId,
     req: &Requester,
     store: &Store,
-    topics: &[String],
+    slices: Vec<Slice>,
     stats: &mut RoundStats,
-) -> Result<(Vec<EventId>, Vec<EventId>), SyncError> {
-    let mut negs: HashMap<String, Negentropy<'static, NegentropyStorageVector>> = HashMap::new();
+) -> Result<(Vec<EventId>, Vec<EventId>, Vec<Slice>), SyncError> {
+    type Key = (String, (u64, u64));
+    let mut negs: HashMap<Key, (Slice, Negentropy<'static, NegentropyStorageVector>)> =
+        HashMap::new();
+    let mut split = Vec::new();
     let mut pending = Vec::new();
-    for topic in topics {
-        let storage = build_storage(store, topic)
+    for slice in slices {
+        let Some(storage) = build_storage(store, &slice.topic, slice.span, MAX_SPAN_ITEMS)
             .await
-            .map_err(SyncError::Store)?;
+            .map_err(SyncError::Store)?
+        else {
+            split.extend(halved(slice));
+            continue;
+        };
+        stats.largest_set = stats.largest_set.max(storage.size().unwrap_or(0));
         let mut n = Negentropy::owned(storage, FRAME_LIMIT)
             .map_err(|e| SyncError::Negentropy(e.to_string()))?;
         let message = n
             .initiate()
             .map_err(|e| SyncError::Negentropy(e.to_string()))?;
         pending.push(TopicMessage {
-            topic: topic.clone(),
+            topic: slice.topic.clone(),
             message: ByteBuf::from(message),
+            span: Some(slice.span),
+            too_large: false,
         });
-        negs.insert(topic.clone(), n);
+        negs.insert((slice.topic.clone(), slice.span), (slice, n));
     }
     let (mut have, mut need): (Vec<Id>, Vec<Id>) = (Vec::new(), Vec::new());
     while !pending.is_empty() {
@@ -162,7 +206,8 @@ async fn reconcile(
             .iter()
             .map(|t| (t.topic.len() + t.message.len()) as u64)
             .sum::<u64>();
-        let asked: HashSet<String> = pending.iter().map(|t| t.topic.clone()).collect();
+        let key = |t: &TopicMessage| (t.topic.clone(), t.span.unwrap_or(WHOLE));
+        let asked: HashSet<Key> = pending.iter().map(key).collect();
         let Response::Reconcile { topics: replies } = req
             .call(peer, Request::Reconcile { topics: pending })
             .await?
@@ -175,19 +220,28 @@ async fn reconcile(
         let mut answered = HashSet::new();
         for reply in replies {
             stats.bytes_received += (reply.topic.len() + reply.message.len()) as u64;
-            if !asked.contains(&reply.topic) || !answered.insert(reply.topic.clone()) {
+            let k = key(&reply);
+            if !asked.contains(&k) || !answered.insert(k.clone()) {
                 return Err(SyncError::Misbehaved(format!(
-                    "answered topic {:?} it was not asked",
-                    reply.topic
+                    "answered topic {:?} span {:?} it was not asked",
+                    reply.topic, reply.span
                 )));
             }
-            let Some(n) = negs.get_mut(&reply.topic) else {
+            if reply.too_large {
+                if let Some((slice, _)) = negs.remove(&k) {
+                    split.extend(halved(slice));
+                }
+                continue;
+            }
+            let Some((_, n)) = negs.get_mut(&k) else {
                 continue;
             };
             match n.reconcile_with_ids(&reply.message, &mut have, &mut need) {
                 Ok(Some(next)) => pending.push(TopicMessage {
                     topic: reply.topic,
                     message: ByteBuf::from(next),
+                    span: reply.span,
+                    too_large: false,
                 }),
                 Ok(None) => {}
                 Err(e) => {
@@ -212,7 +266,21 @@ async fn reconcile(
             .map(|i| EventId(i.to_bytes()))
             .collect::<Vec<_>>()
     };
-    Ok((ids(need), ids(have)))
+    Ok((ids(need), ids(have), split))
+}
+
+/// The halves of a slice too large to reconcile at once; a one-millisecond slice that is
+/// still too large (more than `MAX_SPAN_ITEMS` events claiming the same millisecond) is
+/// left out of catch-up, and said so.
+fn halved(slice: Slice) -> Vec<Slice> {
+    match slice.halves() {
+        Some(h) => h.into(),
+        None => {
+            tracing::warn!(topic = %slice.topic, time = slice.span.0,
+                "more events in one millisecond than catch-up reconciles; left out");
+            Vec::new()
+        }
+    }
 }
 
 /// Fetches `ids` in pages, a few in flight, through the one admission path. An answer may be

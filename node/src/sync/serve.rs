@@ -1,15 +1,19 @@
 //! The responder side of catch-up: answers reconciliation messages, fetches and offers.
 //!
-//! The responder is stateless between messages (negentropy allows it); to avoid rebuilding a
-//! topic's item set for every round trip of a catch-up, sealed sets are built one at a time and
-//! shared for a short while, within a byte budget ([`super::cache`]).
+//! The responder is stateless between messages (negentropy allows it). It reconciles spans of
+//! a topic (author-time ranges the initiator narrowed down with [`Request::Epochs`]) and
+//! refuses to build a set of more than [`MAX_SPAN_ITEMS`] events, so its memory does not grow
+//! with the store. To avoid rebuilding a span's set for every round trip, sealed sets are
+//! built one at a time and shared for a short while, within a byte budget ([`super::cache`]).
 
 use super::cache::SetCache;
 use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES};
 use crate::admit::{Admission, Via};
 use crate::store::Store;
+use crate::store::epochs::RangeError;
 use crate::sync::protocol::{
-    MAX_DIGEST_TOPICS, MAX_EVENTS_PER_FRAME, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
+    EpochBucket, EpochQuery, MAX_DIGEST_TOPICS, MAX_EPOCH_BUCKETS, MAX_EPOCH_RANGES,
+    MAX_EVENTS_PER_FRAME, MAX_SPAN_ITEMS, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
 };
 use fedci_proto::Event;
 use fedci_proto::{EventId, Topic};
@@ -24,6 +28,8 @@ use std::time::Instant;
 pub struct Responder {
     cache: Arc<Mutex<SetCache>>,
     building: Arc<tokio::sync::Mutex<()>>,
+    /// Most events of a span it builds a set of: [`MAX_SPAN_ITEMS`] unless a test lowers it.
+    span_limit: Option<usize>,
     /// Test fixture (`run --tamper-relay`): serve forged copies of fetched events.
     pub tamper: bool,
 }
@@ -33,8 +39,16 @@ impl Responder {
         Responder {
             cache: Arc::default(),
             building: Arc::default(),
+            span_limit: None,
             tamper,
         }
+    }
+
+    /// The same responder, refusing spans of more than `limit` events.
+    #[cfg(test)]
+    pub fn with_span_limit(mut self, limit: usize) -> Self {
+        self.span_limit = Some(limit);
+        self
     }
 
     /// Answers a reconcile or fetch request (offers are handled by the caller).
@@ -42,6 +56,7 @@ impl Responder {
         match request {
             Request::Reconcile { topics } => self.reconcile(store, topics).await,
             Request::Digest { topics, combined } => digest(store, topics, &combined).await,
+            Request::Epochs { width, topics } => epochs(store, width, topics).await,
             Request::Fetch { ids } => fetch(store, ids, self.tamper).await,
             Request::Offer { .. } => Response::Error {
                 message: "offers are handled elsewhere".into(),
@@ -62,8 +77,18 @@ impl Responder {
                     message: format!("not a topic: {:?}", tm.topic),
                 };
             }
-            let storage = match self.storage(store, &tm.topic).await {
-                Ok(s) => s,
+            let span = tm.span.unwrap_or(WHOLE);
+            let storage = match self.storage(store, &tm.topic, span).await {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    out.push(TopicMessage {
+                        topic: tm.topic,
+                        message: ByteBuf::new(),
+                        span: tm.span,
+                        too_large: true,
+                    });
+                    continue;
+                }
                 Err(e) => return Response::Error { message: e },
             };
             let message = tm.message.into_vec();
@@ -78,6 +103,8 @@ impl Responder {
                 Ok(message) => out.push(TopicMessage {
                     topic: tm.topic,
                     message: ByteBuf::from(message),
+                    span: tm.span,
+                    too_large: false,
                 }),
                 Err(e) => {
                     return Response::Error {
@@ -89,64 +116,138 @@ impl Responder {
         Response::Reconcile { topics: out }
     }
 
+    /// The sealed set of `topic`'s events in `span`, shared or built; `None` when the span
+    /// holds more than [`MAX_SPAN_ITEMS`].
     async fn storage(
         &self,
         store: &Store,
         topic: &str,
-    ) -> Result<Arc<NegentropyStorageVector>, String> {
+        span: (u64, u64),
+    ) -> Result<Option<Arc<NegentropyStorageVector>>, String> {
+        let key = format!("{topic} {}-{}", span.0, span.1);
         let version = store.last_seq();
         let hit = |now| {
             self.cache
                 .lock()
                 .ok()
-                .and_then(|c| c.get(topic, version, now))
+                .and_then(|c| c.get(&key, version, now))
         };
         if let Some(s) = hit(Instant::now()) {
-            return Ok(s);
+            return Ok(Some(s));
         }
         // One build at a time: requests arriving together share its result instead of each
         // holding a copy of the set.
         let _building = self.building.lock().await;
         if let Some(s) = hit(Instant::now()) {
-            return Ok(s);
+            return Ok(Some(s));
         }
-        let storage = Arc::new(build_storage(store, topic).await?);
+        let limit = self.span_limit.unwrap_or(MAX_SPAN_ITEMS);
+        let Some(storage) = build_storage(store, topic, span, limit).await? else {
+            return Ok(None);
+        };
+        let storage = Arc::new(storage);
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(topic, version, Instant::now(), storage.clone());
+            cache.insert(&key, version, Instant::now(), storage.clone());
             store
                 .metrics()
                 .sync_cache_bytes
                 .store(cache.bytes() as u64, Relaxed);
         }
-        Ok(storage)
+        Ok(Some(storage))
     }
 }
 
-/// Loads and seals a topic's (time, id) set, straight from the store into one vector of the
-/// exact size.
-pub async fn build_storage(store: &Store, topic: &str) -> Result<NegentropyStorageVector, String> {
+/// The span of a whole topic.
+pub const WHOLE: (u64, u64) = (0, u64::MAX);
+
+/// Loads and seals the (time, id) set of `topic`'s events in `span`, straight from the store
+/// into one vector; `None` when the span holds more than `limit` events.
+pub async fn build_storage(
+    store: &Store,
+    topic: &str,
+    span: (u64, u64),
+    limit: usize,
+) -> Result<Option<NegentropyStorageVector>, String> {
     let topic = topic.to_string();
+    let metrics = store.metrics().clone();
     store
         .read(move |s| {
-            let (count, _) = s.topic_digest(&topic)?;
-            let mut storage = NegentropyStorageVector::with_capacity(count as usize);
+            let mut storage = NegentropyStorageVector::new();
             let mut failed = None;
-            s.each_topic_item(&topic, |time, id| {
+            let counted = s.each_topic_item_between(&topic, span, limit, |time, id| {
                 if let Err(e) = storage.insert(time, Id::from_byte_array(id)) {
                     failed.get_or_insert(e);
                 }
-            })?;
+            });
+            match counted {
+                Ok(n) => {
+                    metrics.sync_set_items_max.fetch_max(n as u64, Relaxed);
+                }
+                Err(RangeError::TooManyItems(_)) => return Ok(Ok(None)),
+                Err(RangeError::Store(e)) => return Err(e),
+                Err(e) => return Ok(Err(e.to_string())),
+            }
             // Sealing sorts: CPU work that stays off the async runtime with the read.
             Ok(match failed {
                 Some(e) => Err(format!("{e:?}")),
                 None => storage
                     .seal()
-                    .map(|()| storage)
+                    .map(|()| Some(storage))
                     .map_err(|e| format!("{e:?}")),
             })
         })
         .await
         .map_err(|e| e.to_string())?
+}
+
+/// Answers an [`Request::Epochs`]: each topic's buckets of `width` epochs in its ranges.
+async fn epochs(store: &Store, width: u64, topics: Vec<EpochQuery>) -> Response {
+    let ranges: usize = topics.iter().map(|q| q.ranges.len()).sum();
+    if topics.len() > MAX_TOPICS_PER_FRAME || ranges > MAX_EPOCH_RANGES || width == 0 {
+        return Response::Error {
+            message: format!(
+                "an epochs request holds at most {MAX_TOPICS_PER_FRAME} topics and \
+                 {MAX_EPOCH_RANGES} ranges, of a width of at least 1"
+            ),
+        };
+    }
+    if let Some(q) = topics.iter().find(|q| Topic::parse(&q.topic).is_none()) {
+        return Response::Error {
+            message: format!("not a topic: {:?}", q.topic),
+        };
+    }
+    let answer = store
+        .read(move |s| {
+            let mut left = MAX_EPOCH_BUCKETS;
+            let mut out = Vec::with_capacity(topics.len());
+            for q in &topics {
+                let buckets = match s.epoch_buckets(&q.topic, &q.ranges, width, left) {
+                    Ok(b) => b,
+                    Err(RangeError::Store(e)) => return Err(e),
+                    Err(e) => return Ok(Err(e.to_string())),
+                };
+                left -= buckets.len();
+                out.push(
+                    buckets
+                        .into_iter()
+                        .map(|b| EpochBucket {
+                            start: b.start,
+                            count: b.count,
+                            fingerprint: ByteBuf::from(b.fingerprint.to_vec()),
+                        })
+                        .collect(),
+                );
+            }
+            Ok(Ok(out))
+        })
+        .await;
+    match answer {
+        Ok(Ok(topics)) => Response::Epochs { topics },
+        Ok(Err(message)) => Response::Error { message },
+        Err(e) => Response::Error {
+            message: e.to_string(),
+        },
+    }
 }
 
 /// This node's fingerprints of `topics`, in order.

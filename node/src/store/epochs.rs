@@ -1,0 +1,189 @@
+//! Per-epoch set fingerprints of each topic, so catch-up can find which stretch of a topic
+//! two nodes disagree on without either side building the topic's whole (time, id) set: a
+//! set that grows with the store (40 bytes an event) was what kept a loaded node's memory
+//! growing (issue 19).
+//!
+//! An epoch is 2^16 ms (about 65 s) of author time. The writer adds each stored event's id
+//! to its epoch's (count, 256-bit wrapping sum), the construction of [`super::digest`]; sums
+//! are additive, so any run of epochs has a fingerprint without listing its events, and
+//! buckets of any width are summed at read time.
+
+use super::schema::{BY_TOPIC, Id, TOPIC_EPOCHS};
+use super::{Store, StoreError};
+use redb::{Database, ReadableTable, ReadableTableMetadata};
+use std::collections::BTreeMap;
+
+/// log2 of an epoch's length in ms.
+pub const EPOCH_SHIFT: u32 = 16;
+
+/// The epoch holding author time `time` (ms).
+pub fn epoch_of(time: u64) -> u64 {
+    time >> EPOCH_SHIFT
+}
+
+/// The author times (ms) `[lo, hi)` that epochs `[from, to)` cover.
+pub fn epoch_times(from: u64, to: u64) -> (u64, u64) {
+    let ms = |e: u64| e.checked_shl(EPOCH_SHIFT).filter(|t| t >> EPOCH_SHIFT == e);
+    (ms(from).unwrap_or(u64::MAX), ms(to).unwrap_or(u64::MAX))
+}
+
+/// One bucket of epochs `[start, start + width)` of a topic, as [`Store::epoch_buckets`]
+/// reports it: only buckets holding events are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub start: u64,
+    pub count: u64,
+    pub fingerprint: [u8; 16],
+}
+
+/// Why [`Store::epoch_buckets`] or [`Store::each_topic_item_between`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum RangeError {
+    #[error("more than {0} buckets")]
+    TooManyBuckets(usize),
+    #[error("more than {0} items")]
+    TooManyItems(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Adds `id`, stored with author time `time`, to its epoch of `topic` (inside the writer's
+/// transaction).
+pub(crate) fn add(
+    table: &mut redb::Table<'_, (&'static str, u64), (u64, [u8; 32])>,
+    topic: &str,
+    time: u64,
+    id: &Id,
+) -> Result<(), StoreError> {
+    let key = (topic, epoch_of(time));
+    let (count, mut sum) = table.get(key)?.map(|g| g.value()).unwrap_or((0, [0; 32]));
+    super::digest::add(&mut sum, id);
+    table.insert(key, (count + 1, sum))?;
+    Ok(())
+}
+
+/// A store written before epoch fingerprints existed gets them computed once, from the
+/// topic index (memory: one entry per epoch, not per event).
+pub(crate) fn build_once(db: &Database) -> Result<(), StoreError> {
+    let w = db.begin_write()?;
+    {
+        let mut epochs = w.open_table(TOPIC_EPOCHS)?;
+        let by_topic = w.open_table(BY_TOPIC)?;
+        if !epochs.is_empty()? || by_topic.is_empty()? {
+            return Ok(());
+        }
+        let mut acc: BTreeMap<(String, u64), (u64, [u8; 32])> = BTreeMap::new();
+        for item in by_topic.iter()? {
+            let (k, _) = item?;
+            let (topic, time, id) = k.value();
+            let e = acc
+                .entry((topic.to_string(), epoch_of(time)))
+                .or_insert((0, [0; 32]));
+            e.0 += 1;
+            super::digest::add(&mut e.1, id);
+        }
+        tracing::info!(epochs = acc.len(), "built the per-epoch topic fingerprints");
+        for ((topic, epoch), v) in acc {
+            epochs.insert((topic.as_str(), epoch), v)?;
+        }
+    }
+    w.commit()?;
+    Ok(())
+}
+
+impl Store {
+    /// `topic`'s events in epochs `[from, to)` of each range, summed in buckets of `width`
+    /// epochs aligned to multiples of `width`, in order; empty buckets are left out. Gives up
+    /// past `max` buckets.
+    pub fn epoch_buckets(
+        &self,
+        topic: &str,
+        ranges: &[(u64, u64)],
+        width: u64,
+        max: usize,
+    ) -> Result<Vec<Bucket>, RangeError> {
+        let width = width.max(1);
+        let r = self.begin_read()?;
+        let t = r.open_table(TOPIC_EPOCHS).map_err(StoreError::from)?;
+        let mut out: Vec<(u64, u64, [u8; 32])> = Vec::new();
+        for &(from, to) in ranges {
+            if from >= to {
+                continue;
+            }
+            let rows = t
+                .range((topic, from)..(topic, to))
+                .map_err(StoreError::from)?;
+            for row in rows {
+                let (k, v) = row.map_err(StoreError::from)?;
+                let (_, epoch) = k.value();
+                let (count, sum) = v.value();
+                let start = epoch - epoch % width;
+                match out.last_mut() {
+                    Some(last) if last.0 == start => {
+                        last.1 += count;
+                        super::digest::add(&mut last.2, &sum);
+                    }
+                    _ => {
+                        if out.len() == max {
+                            return Err(RangeError::TooManyBuckets(max));
+                        }
+                        out.push((start, count, sum));
+                    }
+                }
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|(start, count, sum)| Bucket {
+                start,
+                count,
+                fingerprint: super::digest::fingerprint(count, &sum),
+            })
+            .collect())
+    }
+
+    /// Calls `f` with each (time, id) of `topic` whose author time is in `[lo, hi)`, in
+    /// order; gives up past `max` items (before calling `f` with more than `max`).
+    pub fn each_topic_item_between(
+        &self,
+        topic: &str,
+        (lo, hi): (u64, u64),
+        max: usize,
+        mut f: impl FnMut(u64, [u8; 32]),
+    ) -> Result<usize, RangeError> {
+        if lo >= hi {
+            return Ok(0);
+        }
+        let r = self.begin_read()?;
+        let t = r.open_table(BY_TOPIC).map_err(StoreError::from)?;
+        let rows = t
+            .range((topic, lo, &[0u8; 32])..(topic, hi, &[0u8; 32]))
+            .map_err(StoreError::from)?;
+        let mut n = 0;
+        for row in rows {
+            let (k, _) = row.map_err(StoreError::from)?;
+            if n == max {
+                return Err(RangeError::TooManyItems(max));
+            }
+            let (_, time, id) = k.value();
+            f(time, *id);
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epochs_cover_their_times_and_saturate() {
+        assert_eq!(epoch_of(65_535), 0);
+        assert_eq!(epoch_of(65_536), 1);
+        assert_eq!(epoch_times(1, 3), (65_536, 196_608));
+        assert_eq!(epoch_times(0, u64::MAX), (0, u64::MAX));
+        let last = epoch_of(u64::MAX);
+        assert_eq!(epoch_times(last, last + 1).1, u64::MAX);
+    }
+}

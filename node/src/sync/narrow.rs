@@ -1,0 +1,319 @@
+//! The initiator's narrowing of differing topics down to the stretches of author time that
+//! differ, before any item set is built: both sides sum their per-epoch fingerprints
+//! ([`crate::store::epochs`]) in buckets, coarse first, and only buckets that differ are
+//! looked at more finely. What is left are epochs (about 65 s each) that differ, grouped
+//! into [`Slice`]s small enough to reconcile with bounded memory on both sides. A round
+//! that agrees on all but the last minute of a topic of a million events builds sets of
+//! that minute only.
+
+use super::{MAX_ROUND_TRIPS, Requester, RoundStats, SyncError};
+use crate::store::Store;
+use crate::store::epochs::{Bucket, RangeError, epoch_times};
+use crate::sync::protocol::{
+    EpochBucket, EpochQuery, MAX_EPOCH_BUCKETS, MAX_EPOCH_RANGES, MAX_SPAN_ITEMS,
+    MAX_TOPICS_PER_FRAME, Request, Response,
+};
+use libp2p::PeerId;
+use std::collections::BTreeMap;
+
+/// Bucket widths in epochs, coarsest first: about 25 days, 18.6 hours, 35 minutes, 65 s.
+/// Each level splits a differing bucket of the level before into at most 32.
+pub const LEVELS: [u64; 4] = [1 << 15, 1 << 10, 1 << 5, 1];
+
+/// A stretch of a topic to reconcile: its events whose author time is in `span` (ms), about
+/// `items` of them on the side that holds more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slice {
+    pub topic: String,
+    pub span: (u64, u64),
+    pub items: u64,
+}
+
+impl Slice {
+    /// The two halves of this slice's span, or `None` when it is one millisecond wide.
+    pub fn halves(&self) -> Option<[Slice; 2]> {
+        let (lo, hi) = self.span;
+        let mid = lo + (hi - lo) / 2;
+        (mid > lo).then(|| {
+            let half = |span| Slice {
+                topic: self.topic.clone(),
+                span,
+                items: self.items.div_ceil(2),
+            };
+            [half((lo, mid)), half((mid, hi))]
+        })
+    }
+}
+
+/// Narrows `topics` (which differ as a whole) down to the slices that differ.
+pub async fn differing_slices(
+    peer: PeerId,
+    req: &Requester,
+    store: &Store,
+    topics: &[String],
+    stats: &mut RoundStats,
+) -> Result<Vec<Slice>, SyncError> {
+    let mut looking: Vec<EpochQuery> = topics
+        .iter()
+        .map(|t| EpochQuery {
+            topic: t.clone(),
+            ranges: vec![(0, u64::MAX)],
+        })
+        .collect();
+    let mut slices = Vec::new();
+    for width in LEVELS {
+        let mut next = Vec::new();
+        for batch in batches(looking) {
+            stats.round_trips += 1;
+            if stats.round_trips > MAX_ROUND_TRIPS {
+                return Err(SyncError::Negentropy(format!(
+                    "no agreement after {MAX_ROUND_TRIPS} round trips"
+                )));
+            }
+            stats.bytes_sent += batch
+                .iter()
+                .map(|q| (q.topic.len() + 16 * q.ranges.len()) as u64)
+                .sum::<u64>();
+            let ours = own_buckets(store, width, batch.clone()).await?;
+            let request = Request::Epochs {
+                width,
+                topics: batch.clone(),
+            };
+            let Response::Epochs { topics: theirs } = req.call(peer, request).await? else {
+                return Err(SyncError::Misbehaved(
+                    "answered an epochs request with something else".into(),
+                ));
+            };
+            if theirs.len() != batch.len()
+                || theirs.iter().map(Vec::len).sum::<usize>() > MAX_EPOCH_BUCKETS
+            {
+                return Err(SyncError::Misbehaved(
+                    "epochs answer of the wrong length".into(),
+                ));
+            }
+            stats.bytes_received += theirs.iter().map(|b| 40 * b.len() as u64).sum::<u64>();
+            for ((query, ours), theirs) in batch.into_iter().zip(ours).zip(theirs) {
+                let theirs = checked(&query, width, theirs)?;
+                let differ = differing(&ours, &theirs);
+                if differ.is_empty() {
+                    continue;
+                }
+                if width == 1 {
+                    slices.extend(group(&query.topic, &differ));
+                } else {
+                    next.push(EpochQuery {
+                        topic: query.topic,
+                        ranges: differ
+                            .iter()
+                            .map(|&(start, _)| (start, start.saturating_add(width)))
+                            .collect(),
+                    });
+                }
+            }
+        }
+        looking = next;
+    }
+    Ok(slices)
+}
+
+/// Splits queries into requests of at most [`MAX_TOPICS_PER_FRAME`] topics and
+/// [`MAX_EPOCH_RANGES`] ranges.
+fn batches(queries: Vec<EpochQuery>) -> Vec<Vec<EpochQuery>> {
+    let mut out: Vec<Vec<EpochQuery>> = Vec::new();
+    let mut ranges = 0;
+    for q in queries {
+        for chunk in q.ranges.chunks(MAX_EPOCH_RANGES) {
+            let fits = out.last().is_some_and(|b| {
+                b.len() < MAX_TOPICS_PER_FRAME && ranges + chunk.len() <= MAX_EPOCH_RANGES
+            });
+            if !fits {
+                out.push(Vec::new());
+                ranges = 0;
+            }
+            ranges += chunk.len();
+            if let Some(b) = out.last_mut() {
+                b.push(EpochQuery {
+                    topic: q.topic.clone(),
+                    ranges: chunk.to_vec(),
+                });
+            }
+        }
+    }
+    out
+}
+
+async fn own_buckets(
+    store: &Store,
+    width: u64,
+    batch: Vec<EpochQuery>,
+) -> Result<Vec<Vec<Bucket>>, SyncError> {
+    let found = store
+        .read(move |s| {
+            Ok(batch
+                .iter()
+                .map(|q| s.epoch_buckets(&q.topic, &q.ranges, width, MAX_EPOCH_BUCKETS))
+                .collect::<Result<Vec<_>, RangeError>>())
+        })
+        .await
+        .map_err(|e| SyncError::Store(e.to_string()))?;
+    found.map_err(|e| SyncError::Store(e.to_string()))
+}
+
+/// The peer's buckets of `query`, checked: in order, aligned to `width`, inside the ranges
+/// asked, with 16-byte fingerprints.
+fn checked(
+    query: &EpochQuery,
+    width: u64,
+    theirs: Vec<EpochBucket>,
+) -> Result<Vec<Bucket>, SyncError> {
+    let mut out: Vec<Bucket> = Vec::with_capacity(theirs.len());
+    for b in theirs {
+        let fingerprint: [u8; 16] =
+            b.fingerprint.as_slice().try_into().map_err(|_| {
+                SyncError::Misbehaved("epoch fingerprint of the wrong length".into())
+            })?;
+        let in_order = out.last().is_none_or(|last| last.start < b.start);
+        let asked = query
+            .ranges
+            .iter()
+            .any(|&(from, to)| from <= b.start && b.start < to);
+        if !in_order || b.start % width != 0 || !asked || b.count == 0 {
+            return Err(SyncError::Misbehaved(format!(
+                "epoch bucket {} of {:?} was not asked or is out of order",
+                b.start, query.topic
+            )));
+        }
+        out.push(Bucket {
+            start: b.start,
+            count: b.count,
+            fingerprint,
+        });
+    }
+    Ok(out)
+}
+
+/// Starts of the buckets that differ (held by one side only, or with other fingerprints),
+/// with the larger of the two counts.
+fn differing(ours: &[Bucket], theirs: &[Bucket]) -> Vec<(u64, u64)> {
+    let mut all: BTreeMap<u64, (Option<&Bucket>, Option<&Bucket>)> = BTreeMap::new();
+    for b in ours {
+        all.entry(b.start).or_default().0 = Some(b);
+    }
+    for b in theirs {
+        all.entry(b.start).or_default().1 = Some(b);
+    }
+    all.into_iter()
+        .filter_map(|(start, pair)| match pair {
+            (Some(o), Some(t)) if o.fingerprint == t.fingerprint => None,
+            (o, t) => {
+                let count = |b: Option<&Bucket>| b.map_or(0, |b| b.count);
+                Some((start, count(o).max(count(t))))
+            }
+        })
+        .collect()
+}
+
+/// Differing epochs of one topic as slices: runs of consecutive epochs merged while they
+/// hold at most [`MAX_SPAN_ITEMS`] together.
+fn group(topic: &str, epochs: &[(u64, u64)]) -> Vec<Slice> {
+    let mut out: Vec<Slice> = Vec::new();
+    let mut last_epoch = None;
+    for &(epoch, items) in epochs {
+        let (lo, hi) = epoch_times(epoch, epoch.saturating_add(1));
+        let joins = last_epoch.is_some_and(|e: u64| e + 1 == epoch);
+        match out.last_mut() {
+            Some(s) if joins && s.items + items <= MAX_SPAN_ITEMS as u64 => {
+                s.span.1 = hi;
+                s.items += items;
+            }
+            _ => out.push(Slice {
+                topic: topic.to_string(),
+                span: (lo, hi),
+                items,
+            }),
+        }
+        last_epoch = Some(epoch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(start: u64, count: u64, fp: u8) -> Bucket {
+        Bucket {
+            start,
+            count,
+            fingerprint: [fp; 16],
+        }
+    }
+
+    #[test]
+    fn only_buckets_that_differ_are_looked_at_again() {
+        let ours = [bucket(0, 5, 1), bucket(32, 7, 2), bucket(64, 1, 3)];
+        let theirs = [bucket(0, 5, 1), bucket(32, 9, 9), bucket(96, 4, 4)];
+        assert_eq!(differing(&ours, &theirs), vec![(32, 9), (64, 1), (96, 4)]);
+        assert!(differing(&ours, &ours).is_empty());
+    }
+
+    #[test]
+    fn consecutive_epochs_group_up_to_the_span_limit() {
+        let big = MAX_SPAN_ITEMS as u64 / 2;
+        let s = group("t", &[(10, 3), (11, 4), (13, 1), (14, big), (15, big)]);
+        let spans: Vec<_> = s.iter().map(|s| (s.span, s.items)).collect();
+        let e = |n: u64| n << crate::store::epochs::EPOCH_SHIFT;
+        assert_eq!(
+            spans,
+            vec![
+                ((e(10), e(12)), 7),
+                ((e(13), e(15)), big + 1),
+                ((e(15), e(16)), big)
+            ]
+        );
+    }
+
+    #[test]
+    fn halves_split_down_to_one_millisecond() {
+        let s = Slice {
+            topic: "t".into(),
+            span: (10, 13),
+            items: 5,
+        };
+        let [a, b] = s.halves().unwrap();
+        assert_eq!((a.span, b.span, a.items), ((10, 11), (11, 13), 3));
+        assert!(a.halves().is_none());
+    }
+
+    #[test]
+    fn a_peer_answering_buckets_it_was_not_asked_misbehaves() {
+        let q = EpochQuery {
+            topic: "t".into(),
+            ranges: vec![(32, 64)],
+        };
+        let b = |start, count| EpochBucket {
+            start,
+            count,
+            fingerprint: serde_bytes::ByteBuf::from(vec![0; 16]),
+        };
+        assert!(checked(&q, 1, vec![b(33, 1), b(40, 2)]).is_ok());
+        assert!(checked(&q, 1, vec![b(64, 1)]).is_err());
+        assert!(checked(&q, 1, vec![b(40, 1), b(33, 1)]).is_err());
+        assert!(checked(&q, 8, vec![b(33, 1)]).is_err());
+        assert!(checked(&q, 1, vec![b(33, 0)]).is_err());
+    }
+
+    #[test]
+    fn requests_stay_within_their_topic_and_range_limits() {
+        let qs: Vec<EpochQuery> = (0..30)
+            .map(|i| EpochQuery {
+                topic: format!("t{i}"),
+                ranges: vec![(0, 1); 100],
+            })
+            .collect();
+        let b = batches(qs);
+        assert!(b.iter().all(|r| r.len() <= MAX_TOPICS_PER_FRAME
+            && r.iter().map(|q| q.ranges.len()).sum::<usize>() <= MAX_EPOCH_RANGES));
+        assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 30);
+    }
+}
