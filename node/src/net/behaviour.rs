@@ -3,7 +3,8 @@
 //! Gossipsub runs anonymous (events carry their own signatures) with message id = SHA-256 of
 //! the whole envelope (signature included; the store dedupes by event id), validation deferred
 //! to the node, mesh sizes for small federations, and peer scoring with
-//! loopback (and configured test addresses) exempt from the IP-colocation penalty.
+//! loopback (and configured test addresses) exempt from the IP-colocation penalty. What it
+//! holds per peer is bounded in count by the queue and gossip limits below.
 
 use crate::sync::protocol::{Request, Response};
 use fedci_proto::MAX_EVENT_BYTES;
@@ -18,10 +19,21 @@ use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::time::Duration;
 
-pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/fedci/sync/1");
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/fedci/sync/2");
 /// Invalid messages cost this much each (squared) on a topic; three put a peer under the
 /// graylist threshold (-80), where its messages are ignored.
 const INVALID_MESSAGE_WEIGHT: f64 = -10.0;
+/// Messages waiting to go to one peer, at most (gossipsub's default is 5,000). Each queue
+/// holds forwards and IHAVE gossip for a peer that reads slower than we write; under a steady
+/// 300 events/s, queues of IHAVEs of ~450 ids each were the memory that kept growing on three
+/// of five nodes (issue 19). A forward waits at most a second anyway (gossipsub drops it
+/// after `forward_queue_duration`), and catch-up covers what a full queue drops.
+const PEER_QUEUE_LEN: usize = 1024;
+/// Heartbeats (500 ms each) whose message ids an IHAVE advertises (gossipsub's default: 3).
+const HISTORY_GOSSIP: usize = 2;
+/// Most ids in one IHAVE we send, and IWANT ids we ask of a peer per heartbeat (default
+/// 5,000): with [`PEER_QUEUE_LEN`], what bounds the gossip held for one peer.
+const MAX_GOSSIP_IDS: usize = 1000;
 
 pub type Gossipsub = gossipsub::Behaviour<IdentityTransform, AllowAllSubscriptionFilter>;
 
@@ -91,6 +103,9 @@ pub fn build(
         .heartbeat_interval(Duration::from_millis(500))
         .max_transmit_size(MAX_EVENT_BYTES + 1024)
         .duplicate_cache_time(Duration::from_secs(120))
+        .connection_handler_queue_len(PEER_QUEUE_LEN)
+        .history_gossip(HISTORY_GOSSIP)
+        .max_control_messages_sent(MAX_GOSSIP_IDS)
         .flood_publish(true)
         .build()?;
     let mut gossipsub = Gossipsub::new_with_subscription_filter(
