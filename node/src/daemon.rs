@@ -64,6 +64,7 @@ pub struct RunOptions {
     /// `--peer` dials them again (`peer remove` forgets one).
     pub peers: Vec<String>,
     /// Test fixture: gossip a corrupted copy of every event (a misbehaving relay).
+    #[cfg(feature = "test-hooks")]
     pub tamper: bool,
     /// Serve the read-only web view on this TCP address (`--http`).
     pub http: Option<std::net::SocketAddr>,
@@ -124,6 +125,7 @@ pub async fn run(
             interests: Interests::new(&config.community, config.interests.clone()),
             mesh: Mesh::default(),
             score_whitelist: config.score_ip_whitelist.clone(),
+            #[cfg(feature = "test-hooks")]
             tamper: opts.tamper,
             sync_interval: std::time::Duration::from_secs(config.sync_interval_secs),
             limits: crate::net::limits::ConnLimits {

@@ -177,7 +177,7 @@ impl Fixture {
             router: crate::api::router(state, crate::api::Role::Ci),
             admission: Admission::new(store.clone(), Interests::new("odl", Vec::new())),
             store,
-            responder: Responder::new(false),
+            responder: Responder::default(),
             _writer: writer,
         }
     }

@@ -11,7 +11,6 @@ use crate::store::Store;
 use crate::sync::protocol::{
     MAX_DIGEST_TOPICS, MAX_EVENTS_PER_FRAME, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
 };
-use fedci_proto::Event;
 use fedci_proto::{EventId, Topic};
 use libp2p::PeerId;
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
@@ -25,24 +24,19 @@ pub struct Responder {
     cache: Arc<Mutex<SetCache>>,
     building: Arc<tokio::sync::Mutex<()>>,
     /// Test fixture (`run --tamper-relay`): serve forged copies of fetched events.
+    #[cfg(feature = "test-hooks")]
     pub tamper: bool,
 }
 
 impl Responder {
-    pub fn new(tamper: bool) -> Self {
-        Responder {
-            cache: Arc::default(),
-            building: Arc::default(),
-            tamper,
-        }
-    }
-
     /// Answers a reconcile or fetch request (offers are handled by the caller).
     pub async fn answer(&self, store: &Store, request: Request) -> Response {
         match request {
             Request::Reconcile { topics } => self.reconcile(store, topics).await,
             Request::Digest { topics, combined } => digest(store, topics, &combined).await,
-            Request::Fetch { ids } => fetch(store, ids, self.tamper).await,
+            #[cfg(feature = "test-hooks")]
+            Request::Fetch { ids } if self.tamper => forged(fetch(store, ids).await),
+            Request::Fetch { ids } => fetch(store, ids).await,
             Request::Offer { .. } => Response::Error {
                 message: "offers are handled elsewhere".into(),
             },
@@ -176,7 +170,7 @@ async fn digest(store: &Store, topics: Vec<String>, combined: &[u8]) -> Response
     }
 }
 
-async fn fetch(store: &Store, ids: Vec<ByteBuf>, tamper: bool) -> Response {
+async fn fetch(store: &Store, ids: Vec<ByteBuf>) -> Response {
     if ids.len() > MAX_EVENTS_PER_FRAME.max(FETCH_PAGE) {
         return Response::Error {
             message: format!("more than {MAX_EVENTS_PER_FRAME} ids"),
@@ -190,15 +184,6 @@ async fn fetch(store: &Store, ids: Vec<ByteBuf>, tamper: bool) -> Response {
         .read(move |s| s.get_vouched(&ids, MAX_RESPONSE_EVENT_BYTES))
         .await
     {
-        Ok((raws, _)) if tamper => Response::Events {
-            events: raws
-                .iter()
-                .filter_map(|r| Event::from_trusted_bytes(r).ok())
-                .filter_map(|e| fedci_proto::envelope::tampered_copy(&e).ok())
-                .map(ByteBuf::from)
-                .collect(),
-            withheld: Vec::new(),
-        },
         Ok((raws, withheld)) => Response::Events {
             events: raws.into_iter().map(ByteBuf::from).collect(),
             withheld: withheld
@@ -209,6 +194,23 @@ async fn fetch(store: &Store, ids: Vec<ByteBuf>, tamper: bool) -> Response {
         Err(e) => Response::Error {
             message: e.to_string(),
         },
+    }
+}
+
+/// A fetch answer as the tampering relay fixture serves it: forged copies, nothing withheld.
+#[cfg(feature = "test-hooks")]
+fn forged(answer: Response) -> Response {
+    match answer {
+        Response::Events { events, .. } => Response::Events {
+            events: events
+                .iter()
+                .filter_map(|r| fedci_proto::Event::from_trusted_bytes(r).ok())
+                .filter_map(|e| fedci_proto::envelope::tampered_copy(&e).ok())
+                .map(ByteBuf::from)
+                .collect(),
+            withheld: Vec::new(),
+        },
+        other => other,
     }
 }
 

@@ -52,6 +52,7 @@ pub struct NetConfig {
     pub mesh: Mesh,
     pub score_whitelist: Vec<IpAddr>,
     /// Test fixture: re-publish a corrupted copy of every event we gossip.
+    #[cfg(feature = "test-hooks")]
     pub tamper: bool,
     /// How often to run a catch-up round with a random peer.
     pub sync_interval: Duration,
@@ -224,7 +225,7 @@ pub fn start(
         syncs: HashMap::new(),
         sync_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_SYNCS)),
         inbound: Arc::new(Semaphore::new(MAX_INBOUND_REQUESTS)),
-        responder: Responder::new(config.tamper),
+        responder: Responder::default(),
         local: *swarm.local_peer_id(),
         swarm,
         trust_rx: store.subscribe_trust(),
@@ -238,6 +239,10 @@ pub fn start(
         counters: Arc::new(Counters::default()),
         snapshot: snap_tx,
     };
+    #[cfg(feature = "test-hooks")]
+    {
+        actor.responder.tamper = actor.config.tamper;
+    }
     actor.resubscribe();
     let inboxes = Inboxes {
         commands: cmd_rx,
@@ -436,6 +441,7 @@ impl Actor {
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&v.message_id, &v.source, v.acceptance);
+                #[cfg(feature = "test-hooks")]
                 if self.config.tamper
                     && let Some(event) = v.stored
                 {
