@@ -12,7 +12,7 @@ pub mod refused;
 mod tests;
 
 use crate::interests::Interests;
-use crate::store::{IngestError, Outcome, Store};
+use crate::store::{IngestError, Outcome, Store, StoreError};
 use fedci_keys::RejectReason;
 use fedci_keys::TrustStore;
 use fedci_proto::envelope::DecodeError;
@@ -60,7 +60,7 @@ pub struct Verdict {
     /// The stored event of a gossip message (the tampering relay fixture re-publishes it).
     #[cfg(feature = "test-hooks")]
     pub stored_event: Option<Event>,
-    pub store_error: Option<String>,
+    pub store_error: Option<StoreError>,
 }
 
 impl Verdict {
@@ -227,7 +227,7 @@ impl Admission {
             Ok(o) => o,
             Err(e) => {
                 tracing::warn!(error = %e, "store unavailable; events from peers dropped");
-                verdict.store_error = Some(e.to_string());
+                verdict.store_error = Some(e);
                 return;
             }
         };

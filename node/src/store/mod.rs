@@ -58,8 +58,16 @@ pub enum StoreError {
         "refusing to re-pin {0}: it is this node's own community; its root changes only with a new home"
     )]
     OwnRoot(String),
+    /// A commit failed: every write is refused with its cause (shared by all callers) until
+    /// the writer has recovered.
     #[error("the store cannot write ({0}); it retries by itself, nothing was stored")]
-    Unavailable(String),
+    Unavailable(#[source] Arc<StoreError>),
+    #[error("the store is being reopened")]
+    Reopening,
+    #[error("the store's handle lock is poisoned")]
+    Poisoned,
+    #[error("probe write in the home: {0}")]
+    ProbeWrite(#[source] std::io::Error),
 }
 
 impl<E: Into<redb::Error>> From<E> for StoreError {

@@ -444,8 +444,7 @@ impl Writer {
         let mut stored = 0u64;
         let result = (|| -> Result<(Vec<Answer>, bool), StoreError> {
             let mut txn = self.db.get()?.begin_write()?;
-            txn.set_durability(Durability::Immediate)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            txn.set_durability(Durability::Immediate)?;
             let mut answers = Vec::with_capacity(batch.len());
             let mut t = Tables::open(&txn)?;
             for req in &batch {
@@ -497,7 +496,7 @@ impl Writer {
                 tracing::error!(error = %e, "store commit failed");
                 self.state = before;
                 self.tally = Tally::default();
-                let why = e.to_string();
+                let why = Arc::new(e);
                 self.failed(why.clone());
                 for req in batch {
                     req.reply(Err(StoreError::Unavailable(why.clone())));

@@ -17,8 +17,10 @@ pub use cache::MAX_AGE as SET_MAX_AGE;
 pub use round::sync_with;
 pub use serve::{Responder, take_offer};
 
+use crate::store::StoreError;
 use crate::sync::protocol::{Request, Response};
 use libp2p::PeerId;
+use libp2p::request_response::OutboundFailure;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -38,19 +40,54 @@ pub const MAX_ROUND_TRIPS: u32 = 256;
 /// at once; the requester fetches what did not fit with its next page.
 pub const MAX_RESPONSE_EVENT_BYTES: usize = 1 << 20;
 
-/// Why a request to a peer failed.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why a catch-up round (or one request of it) failed.
+#[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("request failed: {0}")]
-    Request(String),
+    Request(#[from] RequestError),
     #[error("peer answered with an error: {0}")]
-    Refused(String),
+    Refused(#[source] Refusal),
     #[error("peer misbehaved: {0}")]
-    Misbehaved(String),
+    Misbehaved(#[from] Misbehaviour),
     #[error("reconciliation: {0}")]
-    Negentropy(String),
+    Negentropy(#[from] negentropy::Error),
+    #[error("reconciliation: no agreement after {0} round trips")]
+    NoAgreement(u32),
     #[error("store: {0}")]
-    Store(String),
+    Store(#[from] StoreError),
+}
+
+/// Why a request got no answer from the peer.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("network stopped")]
+    NetworkStopped,
+    #[error(transparent)]
+    Outbound(#[from] OutboundFailure),
+}
+
+/// The error a peer answered with (`Response::Error`): its own words.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+/// What a peer did that an honest peer does not.
+#[derive(Debug, thiserror::Error)]
+pub enum Misbehaviour {
+    #[error("answered a {0} with something else")]
+    WrongAnswer(&'static str),
+    #[error("digest answer of the wrong length")]
+    DigestLength,
+    #[error("answered topic {0:?} it was not asked")]
+    UnaskedTopic(String),
+    #[error("bad reconciliation message: {0}")]
+    Reconciliation(#[source] negentropy::Error),
+    #[error("left topics unanswered")]
+    Unanswered,
+    #[error("served {0} forged or unrequested event(s)")]
+    Forged(usize),
+    #[error("announced {0} id(s) it did not serve")]
+    NotServed(usize),
 }
 
 /// A request for the swarm task to send, with where to put the answer.
@@ -58,7 +95,7 @@ pub enum SyncError {
 pub struct Outbound {
     pub peer: PeerId,
     pub request: Request,
-    pub reply: oneshot::Sender<Result<Response, String>>,
+    pub reply: oneshot::Sender<Result<Response, OutboundFailure>>,
 }
 
 /// Sends a request through the swarm task and waits for the answer.
@@ -81,14 +118,11 @@ impl Requester {
                 reply,
             })
             .await
-            .map_err(|_| SyncError::Request("network stopped".into()))?;
-        match rx
-            .await
-            .map_err(|_| SyncError::Request("network stopped".into()))?
-        {
-            Ok(Response::Error { message }) => Err(SyncError::Refused(message)),
+            .map_err(|_| RequestError::NetworkStopped)?;
+        match rx.await.map_err(|_| RequestError::NetworkStopped)? {
+            Ok(Response::Error { message }) => Err(SyncError::Refused(Refusal(message))),
             Ok(r) => Ok(r),
-            Err(e) => Err(SyncError::Request(e)),
+            Err(e) => Err(RequestError::Outbound(e).into()),
         }
     }
 }
@@ -111,4 +145,45 @@ pub struct RoundStats {
     pub error: Option<String>,
     #[serde(skip)]
     pub misbehaved: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// A failed request reaches the round with libp2p's own failure, not its text.
+    #[tokio::test]
+    async fn a_failed_request_keeps_its_cause() {
+        let (tx, mut rx) = mpsc::channel::<Outbound>(1);
+        let req = Requester {
+            tx,
+            in_flight: Default::default(),
+        };
+        tokio::spawn(async move {
+            while let Some(out) = rx.recv().await {
+                let _ = out.reply.send(Err(OutboundFailure::Timeout));
+            }
+        });
+        let e = req
+            .call(PeerId::random(), Request::Fetch { ids: Vec::new() })
+            .await
+            .expect_err("the request failed");
+        assert!(
+            matches!(
+                e,
+                SyncError::Request(RequestError::Outbound(OutboundFailure::Timeout))
+            ),
+            "{e:?}"
+        );
+        let cause = e.source().expect("a request error has a source");
+        assert!(cause.to_string().contains("Timeout"), "{cause}");
+    }
+
+    #[test]
+    fn a_store_error_is_the_source() {
+        let e = SyncError::from(StoreError::Closed);
+        let source = e.source().expect("the store error is kept");
+        assert!(source.downcast_ref::<StoreError>().is_some(), "{source:?}");
+    }
 }

@@ -2,8 +2,8 @@
 
 use super::serve::{build_storage, fingerprints};
 use super::{
-    FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_IDS_PER_ROUND, MAX_ROUND_TRIPS, Requester,
-    RoundStats, SyncError,
+    FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_IDS_PER_ROUND, MAX_ROUND_TRIPS, Misbehaviour,
+    Requester, RoundStats, SyncError,
 };
 use crate::admit::{Admission, Verdict, Via};
 use crate::store::{Store, digest};
@@ -58,8 +58,7 @@ pub async fn sync_with(
         }
         let missing = store
             .read(|s| s.missing_targets_from(&rand::random(), FETCH_PAGE))
-            .await
-            .map_err(|e| SyncError::Store(e.to_string()))?;
+            .await?;
         if !missing.is_empty() {
             fetch(peer, req, admission, missing, false, &mut stats).await?;
         }
@@ -85,9 +84,7 @@ async fn differing_topics(
 ) -> Result<Vec<String>, SyncError> {
     let mut out = Vec::new();
     for chunk in topics.chunks(MAX_DIGEST_TOPICS) {
-        let ours = fingerprints(store, chunk.to_vec())
-            .await
-            .map_err(SyncError::Store)?;
+        let ours = fingerprints(store, chunk.to_vec()).await?;
         let combined = ByteBuf::from(digest::combine(&ours).to_vec());
         stats.round_trips += 1;
         stats.bytes_sent += chunk.iter().map(|t| t.len() as u64).sum::<u64>() + 16;
@@ -100,18 +97,14 @@ async fn differing_topics(
             fingerprints: theirs,
         } = req.call(peer, request).await?
         else {
-            return Err(SyncError::Misbehaved(
-                "answered a digest with something else".into(),
-            ));
+            return Err(Misbehaviour::WrongAnswer("digest").into());
         };
         stats.bytes_received += 1 + theirs.iter().map(|f| f.len() as u64).sum::<u64>();
         if same {
             continue;
         }
         if theirs.len() != chunk.len() {
-            return Err(SyncError::Misbehaved(
-                "digest answer of the wrong length".into(),
-            ));
+            return Err(Misbehaviour::DigestLength.into());
         }
         out.extend(
             chunk
@@ -136,14 +129,9 @@ async fn reconcile(
     let mut negs: HashMap<String, Negentropy<'static, NegentropyStorageVector>> = HashMap::new();
     let mut pending = Vec::new();
     for topic in topics {
-        let storage = build_storage(store, topic)
-            .await
-            .map_err(SyncError::Store)?;
-        let mut n = Negentropy::owned(storage, FRAME_LIMIT)
-            .map_err(|e| SyncError::Negentropy(e.to_string()))?;
-        let message = n
-            .initiate()
-            .map_err(|e| SyncError::Negentropy(e.to_string()))?;
+        let storage = build_storage(store, topic).await?;
+        let mut n = Negentropy::owned(storage, FRAME_LIMIT)?;
+        let message = n.initiate()?;
         pending.push(TopicMessage {
             topic: topic.clone(),
             message: ByteBuf::from(message),
@@ -154,9 +142,7 @@ async fn reconcile(
     while !pending.is_empty() {
         stats.round_trips += 1;
         if stats.round_trips > MAX_ROUND_TRIPS {
-            return Err(SyncError::Negentropy(format!(
-                "no agreement after {MAX_ROUND_TRIPS} round trips"
-            )));
+            return Err(SyncError::NoAgreement(MAX_ROUND_TRIPS));
         }
         stats.bytes_sent += pending
             .iter()
@@ -167,19 +153,14 @@ async fn reconcile(
             .call(peer, Request::Reconcile { topics: pending })
             .await?
         else {
-            return Err(SyncError::Misbehaved(
-                "answered a reconcile with something else".into(),
-            ));
+            return Err(Misbehaviour::WrongAnswer("reconcile").into());
         };
         pending = Vec::new();
         let mut answered = HashSet::new();
         for reply in replies {
             stats.bytes_received += (reply.topic.len() + reply.message.len()) as u64;
             if !asked.contains(&reply.topic) || !answered.insert(reply.topic.clone()) {
-                return Err(SyncError::Misbehaved(format!(
-                    "answered topic {:?} it was not asked",
-                    reply.topic
-                )));
+                return Err(Misbehaviour::UnaskedTopic(reply.topic).into());
             }
             let Some(n) = negs.get_mut(&reply.topic) else {
                 continue;
@@ -190,15 +171,11 @@ async fn reconcile(
                     message: ByteBuf::from(next),
                 }),
                 Ok(None) => {}
-                Err(e) => {
-                    return Err(SyncError::Misbehaved(format!(
-                        "bad reconciliation message: {e}"
-                    )));
-                }
+                Err(e) => return Err(Misbehaviour::Reconciliation(e).into()),
             }
         }
         if answered.len() != asked.len() {
-            return Err(SyncError::Misbehaved("left topics unanswered".into()));
+            return Err(Misbehaviour::Unanswered.into());
         }
         // A peer may announce any number of ids; take a bounded share now, the rest next round.
         if need.len() >= MAX_IDS_PER_ROUND {
@@ -253,10 +230,7 @@ async fn fetch(
             return Err(SyncError::Store(e));
         }
         if verdict.forged > 0 {
-            return Err(SyncError::Misbehaved(format!(
-                "served {} forged or unrequested event(s)",
-                verdict.forged
-            )));
+            return Err(Misbehaviour::Forged(verdict.forged).into());
         }
         // Withheld ids (held, but no longer vouched for by the peer) are not asked again this
         // round, and are no lie. They are not remembered as refused: the claim is the peer's
@@ -270,10 +244,7 @@ async fn fetch(
         }
         if verdict.answered.is_empty() {
             if strict {
-                return Err(SyncError::Misbehaved(format!(
-                    "announced {} id(s) it did not serve",
-                    rest.len()
-                )));
+                return Err(Misbehaviour::NotServed(rest.len()).into());
             }
             // Link targets the peer does not hold either: nothing more to ask it.
             continue;
@@ -294,9 +265,7 @@ async fn fetch_page(
         ids: page.iter().map(|i| ByteBuf::from(i.0.to_vec())).collect(),
     };
     let Response::Events { events, withheld } = req.call(peer, request).await? else {
-        return Err(SyncError::Misbehaved(
-            "answered a fetch with something else".into(),
-        ));
+        return Err(Misbehaviour::WrongAnswer("fetch").into());
     };
     let bytes = events.iter().map(|e| e.len() as u64).sum::<u64>();
     let requested: HashSet<EventId> = page.iter().copied().collect();
@@ -325,10 +294,7 @@ async fn offer(
 ) -> Result<(), SyncError> {
     for page in ids.chunks(FETCH_PAGE) {
         let page = page.to_vec();
-        let raws = store
-            .read(move |s| s.get_raws(&page, OFFER_BYTES))
-            .await
-            .map_err(|e| SyncError::Store(e.to_string()))?;
+        let raws = store.read(move |s| s.get_raws(&page, OFFER_BYTES)).await?;
         stats.bytes_sent += raws.iter().map(|r| r.len() as u64).sum::<u64>();
         stats.offered += raws.len();
         req.call(

@@ -5,9 +5,9 @@
 //! shared for a short while, within a byte budget ([`super::cache`]).
 
 use super::cache::SetCache;
-use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES};
+use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES, SyncError};
 use crate::admit::{Admission, Via};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::sync::protocol::{
     MAX_DIGEST_TOPICS, MAX_EVENTS_PER_FRAME, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
 };
@@ -58,7 +58,11 @@ impl Responder {
             }
             let storage = match self.storage(store, &tm.topic).await {
                 Ok(s) => s,
-                Err(e) => return Response::Error { message: e },
+                Err(e) => {
+                    return Response::Error {
+                        message: e.to_string(),
+                    };
+                }
             };
             let message = tm.message.into_vec();
             let reply = tokio::task::spawn_blocking(move || {
@@ -87,7 +91,7 @@ impl Responder {
         &self,
         store: &Store,
         topic: &str,
-    ) -> Result<Arc<NegentropyStorageVector>, String> {
+    ) -> Result<Arc<NegentropyStorageVector>, SyncError> {
         let version = store.last_seq();
         let hit = |now| {
             self.cache
@@ -118,7 +122,10 @@ impl Responder {
 
 /// Loads and seals a topic's (time, id) set, straight from the store into one vector of the
 /// exact size.
-pub async fn build_storage(store: &Store, topic: &str) -> Result<NegentropyStorageVector, String> {
+pub async fn build_storage(
+    store: &Store,
+    topic: &str,
+) -> Result<NegentropyStorageVector, SyncError> {
     let topic = topic.to_string();
     store
         .read(move |s| {
@@ -132,23 +139,19 @@ pub async fn build_storage(store: &Store, topic: &str) -> Result<NegentropyStora
             })?;
             // Sealing sorts: CPU work that stays off the async runtime with the read.
             Ok(match failed {
-                Some(e) => Err(format!("{e:?}")),
-                None => storage
-                    .seal()
-                    .map(|()| storage)
-                    .map_err(|e| format!("{e:?}")),
+                Some(e) => Err(e),
+                None => storage.seal().map(|()| storage),
             })
         })
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
+        .map_err(SyncError::from)
 }
 
 /// This node's fingerprints of `topics`, in order.
-pub async fn fingerprints(store: &Store, topics: Vec<String>) -> Result<Vec<[u8; 16]>, String> {
+pub async fn fingerprints(store: &Store, topics: Vec<String>) -> Result<Vec<[u8; 16]>, StoreError> {
     store
         .read(move |s| topics.iter().map(|t| Ok(s.topic_digest(t)?.1)).collect())
         .await
-        .map_err(|e| e.to_string())
 }
 
 async fn digest(store: &Store, topics: Vec<String>, combined: &[u8]) -> Response {
@@ -166,7 +169,9 @@ async fn digest(store: &Store, topics: Vec<String>, combined: &[u8]) -> Response
             same: false,
             fingerprints: fps.iter().map(|f| ByteBuf::from(f.to_vec())).collect(),
         },
-        Err(message) => Response::Error { message },
+        Err(e) => Response::Error {
+            message: e.to_string(),
+        },
     }
 }
 

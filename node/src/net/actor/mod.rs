@@ -25,7 +25,9 @@ use fedci_proto::{Event, Topic};
 use libp2p::futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
-use libp2p::request_response::{InboundRequestId, OutboundRequestId, ResponseChannel};
+use libp2p::request_response::{
+    InboundRequestId, OutboundFailure, OutboundRequestId, ResponseChannel,
+};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, SwarmBuilder, identity, noise, tcp, yamux};
 use serde_bytes::ByteBuf;
@@ -268,7 +270,7 @@ struct Actor {
     answering: HashMap<InboundRequestId, (OwnedSemaphorePermit, tokio::time::Instant)>,
     bans: bans::Bans,
     requester: Requester,
-    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, OutboundFailure>>>,
     syncs: HashMap<PeerId, PeerSync>,
     sync_slots: Arc<Semaphore>,
     inbound: Arc<Semaphore>,
