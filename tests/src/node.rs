@@ -182,6 +182,12 @@ impl Node {
 
     /// Like [`Node::start`] with extra `run` arguments (`--peer`, `--listen`, `--tamper-relay`).
     pub fn start_with(&mut self, run_args: &[&str]) {
+        self.start_with_env(run_args, &[]);
+    }
+
+    /// Like [`Node::start_with`] with extra environment variables for the daemon (test hooks
+    /// such as `FEDCI_TEST_WRITER_PANIC`).
+    pub fn start_with_env(&mut self, run_args: &[&str], env: &[(&str, &str)]) {
         assert!(self.child.is_none(), "node already started");
         self.runs += 1;
         let mut log = std::fs::OpenOptions::new()
@@ -200,6 +206,7 @@ impl Node {
             .command()
             .arg("run")
             .args(run_args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
@@ -249,6 +256,24 @@ impl Node {
         let mut child = self.child.take().expect("node not running");
         child.kill().expect("SIGKILL");
         child.wait().expect("reaping node");
+    }
+
+    /// Waits for the daemon to exit by itself; panics if it still runs after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let child = self.child.as_mut().expect("node not running");
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fedci-node still runs after {timeout:?}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(crate::POLL);
+        }
     }
 
     /// SIGTERM and wait for the exit; panics if it takes longer than [`STOP_TIMEOUT`].

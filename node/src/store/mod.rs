@@ -62,6 +62,9 @@ pub enum StoreError {
     /// the writer has recovered.
     #[error("the store cannot write ({0}); it retries by itself, nothing was stored")]
     Unavailable(#[source] Arc<StoreError>),
+    /// The writer thread panicked: nothing can be written until the node restarts.
+    #[error("the store's writer stopped: {0}")]
+    WriterStopped(String),
     #[error("the store is being reopened")]
     Reopening,
     #[error("the store's handle lock is poisoned")]
@@ -98,14 +101,27 @@ struct Inner {
     untrusted: std::sync::Mutex<Option<(Arc<TrustStore>, u64)>>,
 }
 
-/// Joins the writer thread at shutdown, after every handle is dropped.
+/// The writer thread: tells when it stops, and is joined at shutdown after every handle is
+/// dropped.
 #[derive(Debug)]
-pub struct WriterThread(std::thread::JoinHandle<()>);
+pub struct WriterThread {
+    thread: std::thread::JoinHandle<()>,
+    stopped: oneshot::Receiver<String>,
+}
 
 impl WriterThread {
+    /// Resolves when the writer stops, with why (its panic message). While the node holds a
+    /// store handle, that is a failure the daemon reports (see [`crate::supervise`]). Await it
+    /// once.
+    pub async fn stopped(&mut self) -> String {
+        (&mut self.stopped)
+            .await
+            .unwrap_or_else(|_| "it ended without saying why".into())
+    }
+
     /// Waits for the writer to finish its last commit.
     pub fn join(self) {
-        let _ = self.0.join();
+        let _ = self.thread.join();
     }
 }
 
@@ -149,7 +165,8 @@ impl Store {
                 untrusted: std::sync::Mutex::new(None),
             }),
         };
-        Ok((store, WriterThread(thread)))
+        let (thread, stopped) = thread;
+        Ok((store, WriterThread { thread, stopped }))
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
