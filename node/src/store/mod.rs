@@ -26,7 +26,7 @@ pub use evidence::BundleError;
 pub use health::{Failure, Health, HealthView};
 pub use promotion::{ArtifactFilter, ManifestLookup};
 pub use read::{PageLimit, QueryPage, SCAN_BUDGET, StoredEvent};
-pub use trace::{Direction, Graph, GraphEdge, GraphNode};
+pub use trace::{Direction, GraphEdge, Reached, Trace};
 pub use writer::{Caller, ConsumerOutcome, IngestError, Outcome};
 
 use crate::metrics::Metrics;
