@@ -1,7 +1,7 @@
 //! One `fedci-node` in a temporary home: init, run, stop, kill, and the CLI and socket calls the
 //! tests make against it.
 
-use crate::http::{self, EventStream, Response};
+use crate::http::{self, EventStream, Reply, ReplyExt};
 use crate::process::{self, Background};
 use crate::{is_id, node_bin, wait_until};
 use fedci_client::types::{Page, PublishStatus, Published, Status};
@@ -298,28 +298,22 @@ impl Node {
     }
 
     /// One HTTP request over the node's socket; panics if the connection fails.
-    pub fn http(
-        &self,
-        method: &str,
-        path: &str,
-        body: &[u8],
-        headers: &[(&str, &str)],
-    ) -> Response {
+    pub fn http(&self, method: &str, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Reply {
         http::request(&self.socket(), method, path, headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// One HTTP request over the node's admin socket; panics if the connection fails.
-    pub fn admin_http(&self, method: &str, path: &str, body: &[u8]) -> Response {
+    pub fn admin_http(&self, method: &str, path: &str, body: &[u8]) -> Reply {
         http::request(&self.admin_socket(), method, path, &[], body)
             .unwrap_or_else(|e| panic!("admin {method} {path}: {e}"))
     }
 
-    pub fn admin_post_json(&self, path: &str, body: &Value) -> Response {
+    pub fn admin_post_json(&self, path: &str, body: &Value) -> Reply {
         self.admin_http("POST", path, body.to_string().as_bytes())
     }
 
-    pub fn get(&self, path: &str) -> Response {
+    pub fn get(&self, path: &str) -> Reply {
         self.http("GET", path, &[], &[])
     }
 
@@ -330,7 +324,7 @@ impl Node {
         r.json()
     }
 
-    pub fn post_json(&self, path: &str, body: &Value) -> Response {
+    pub fn post_json(&self, path: &str, body: &Value) -> Reply {
         self.http("POST", path, body.to_string().as_bytes(), &[])
     }
 
@@ -394,10 +388,10 @@ impl Node {
             &[("Accept", "application/cose")],
         );
         assert_eq!(r.status, 200, "GET raw {id}: {r:?}");
-        r.body
+        r.body.to_vec()
     }
 
-    pub fn post_raw(&self, bytes: &[u8]) -> Response {
+    pub fn post_raw(&self, bytes: &[u8]) -> Reply {
         self.http(
             "POST",
             "/v1/events/raw",
