@@ -1,6 +1,7 @@
 //! The daemon: opens the store (which also locks the home), binds the CI socket (0660) and
 //! the admin socket (0600), serves the API on both and, when configured, runs the network;
-//! everything stops on the shutdown signal.
+//! everything stops on the shutdown signal, or when the store's writer or the network task
+//! stops on its own (then the node exits with that error: [`crate::supervise`]).
 
 use crate::api::{self, AppState, Role};
 use crate::home::{Home, HomeError};
@@ -40,6 +41,8 @@ pub enum DaemonError {
     Web(#[from] crate::web::WebError),
     #[error("not a multiaddr {addr:?}: {message}")]
     BadAddr { addr: String, message: String },
+    #[error(transparent)]
+    Stopped(#[from] crate::supervise::TaskStopped),
 }
 
 fn parse_addrs(addrs: &[String]) -> Result<Vec<libp2p::Multiaddr>, DaemonError> {
@@ -64,6 +67,7 @@ pub struct RunOptions {
     /// `--peer` dials them again (`peer remove` forgets one).
     pub peers: Vec<String>,
     /// Test fixture: gossip a corrupted copy of every event (a misbehaving relay).
+    #[cfg(feature = "test-hooks")]
     pub tamper: bool,
     /// Serve the read-only web view on this TCP address (`--http`).
     pub http: Option<std::net::SocketAddr>,
@@ -91,7 +95,7 @@ pub async fn run(
     raise_open_files_limit(&config);
     let node_key = Arc::new(home.load_node_key()?);
     let metrics = Arc::new(Metrics::default());
-    let (store, writer) = match Store::open(
+    let (store, mut writer) = match Store::open(
         &home.store_path(),
         Some(node_key.public().to_bytes()),
         metrics.clone(),
@@ -124,6 +128,7 @@ pub async fn run(
             interests: Interests::new(&config.community, config.interests.clone()),
             mesh: Mesh::default(),
             score_whitelist: config.score_ip_whitelist.clone(),
+            #[cfg(feature = "test-hooks")]
             tamper: opts.tamper,
             sync_interval: std::time::Duration::from_secs(config.sync_interval_secs),
             limits: crate::net::limits::ConnLimits {
@@ -145,7 +150,7 @@ pub async fn run(
         node_key,
         limits: Arc::new(api::ApiLimits::from_config(&config)),
         config,
-        metrics,
+        metrics: metrics.clone(),
         started: Instant::now(),
         shutdown: shutdown.clone(),
         outbound,
@@ -168,15 +173,13 @@ pub async fn run(
             served
         }
     };
-    let (ci, admin) = tokio::join!(
+    let (ci, admin, supervised) = tokio::join!(
         serve(listener, Role::Ci),
-        serve(admin_listener, Role::Admin)
+        serve(admin_listener, Role::Admin),
+        crate::supervise::supervise(writer.stopped(), net_task, shutdown.clone(), &metrics),
     );
     drop(state);
     let served = ci.and(admin);
-    if let Some(task) = net_task {
-        let _ = task.await;
-    }
     if let Some(task) = web_task {
         let _ = task.await;
     }
@@ -187,6 +190,7 @@ pub async fn run(
         .await
         .ok();
     tracing::info!("fedci-node stopped");
+    supervised?;
     served.map_err(DaemonError::Serve)
 }
 

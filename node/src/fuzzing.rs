@@ -16,7 +16,7 @@ use fedci_keys::{Roster, RosterEntry, SecretKey};
 use fedci_proto::json::EventJson;
 use fedci_proto::{Body, Event, EventId, Link, sign};
 use libp2p::PeerId;
-use libp2p::request_response::Codec as _;
+use libp2p::request_response::{Codec as _, OutboundFailure};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -177,7 +177,7 @@ impl Fixture {
             router: crate::api::router(state, crate::api::Role::Ci),
             admission: Admission::new(store.clone(), Interests::new("odl", Vec::new())),
             store,
-            responder: Responder::new(false),
+            responder: Responder::default(),
             _writer: writer,
         }
     }
@@ -214,8 +214,13 @@ impl Fixture {
     pub fn sync_round(&self, frames: Vec<Vec<u8>>) {
         let mut frames = frames.into_iter();
         self.round_with(move |_| match frames.next() {
-            Some(f) => decode_response(&f).ok_or_else(|| "undecodable".to_string()),
-            None => Err("peer closed the stream".to_string()),
+            Some(f) => decode_response(&f).ok_or_else(|| {
+                OutboundFailure::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "undecodable",
+                ))
+            }),
+            None => Err(OutboundFailure::ConnectionClosed),
         });
     }
 
@@ -253,7 +258,7 @@ impl Fixture {
     /// Runs a round whose peer answers each request with `answer`.
     fn round_with(
         &self,
-        mut answer: impl FnMut(Request) -> Result<Response, String> + Send + 'static,
+        mut answer: impl FnMut(Request) -> Result<Response, OutboundFailure> + Send + 'static,
     ) {
         let (tx, mut rx) = mpsc::channel::<Outbound>(1);
         let requester = Requester {

@@ -15,6 +15,7 @@ pub mod interop;
 pub mod metrics;
 pub mod net;
 pub mod store;
+pub mod supervise;
 pub mod sync;
 pub mod web;
 

@@ -50,6 +50,8 @@ pub struct Metrics {
     rejected: Mutex<BTreeMap<(String, String), u64>>,
     /// (status, code) → count of API errors.
     api_errors: Mutex<BTreeMap<(u16, String), u64>>,
+    /// Parts of the node (writer, network) that stopped before shutdown (see `supervise`).
+    tasks_stopped: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -63,6 +65,13 @@ impl Metrics {
     pub fn api_error(&self, status: u16, code: &str) {
         if let Ok(mut m) = self.api_errors.lock() {
             *m.entry((status, code.to_string())).or_default() += 1;
+        }
+    }
+
+    /// A part of the node stopped while it was meant to run (the node then exits).
+    pub fn task_stopped(&self, task: &'static str) {
+        if let Ok(mut m) = self.tasks_stopped.lock() {
+            m.insert(task, 1);
         }
     }
 
@@ -175,6 +184,15 @@ impl Metrics {
             "# HELP fedci_store_failing 1 while the store cannot write (disk full, I/O error); it retries with backoff.\n# TYPE fedci_store_failing gauge\nfedci_store_failing {}",
             self.store_failing.load(Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP fedci_task_stopped 1 when a part of the node (writer, network) stopped before shutdown; the node then exits.\n# TYPE fedci_task_stopped gauge"
+        );
+        if let Ok(m) = self.tasks_stopped.lock() {
+            for (task, n) in m.iter() {
+                let _ = writeln!(out, "fedci_task_stopped{{task=\"{task}\"}} {n}");
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP fedci_events_rejected_total Events refused, by source and reason.\n# TYPE fedci_events_rejected_total counter"

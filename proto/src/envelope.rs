@@ -166,6 +166,7 @@ pub fn sign(body: &Body, key: &SigningKey) -> Result<Event, DecodeError> {
 /// Fault injection for tests: the event with its `seq` changed and its original signature, so
 /// the bytes are a well-formed envelope whose signature does not verify. A relay that
 /// tampers with what it forwards produces exactly this.
+#[cfg(feature = "test-hooks")]
 pub fn tampered_copy(event: &Event) -> Result<Vec<u8>, DecodeError> {
     let mut body = event.body().clone();
     body.seq ^= 1;

@@ -229,6 +229,8 @@ fn sign_refuses_what_peers_would_refuse() {
     ));
 }
 
+/// Compiled with the `test-hooks` feature (on in workspace test runs: the tests enable it).
+#[cfg(feature = "test-hooks")]
 #[test]
 fn tampered_copy_is_a_bad_signature() {
     let event = sign(&golden_body(), &key(1)).unwrap();

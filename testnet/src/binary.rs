@@ -8,6 +8,11 @@
 //! the per-crate variables cargo gave us (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …): build
 //! scripts such as ring's watch them, so inheriting them made every outer build and every
 //! inner build recompile ring, libp2p and the node in turn.
+//!
+//! The node is built with its `test-hooks` feature, as a workspace build of the tests builds it
+//! (fedci-testnet enables it): the tests start tampering relays. A node built without it (a
+//! plain `cargo build -p fedci-node`, as CI does to check the product has no hooks) is stale
+//! for the tests and is rebuilt.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -40,17 +45,26 @@ struct Target {
     env: &'static str,
     /// Crate directories whose sources it is built from.
     crates: &'static [&'static str],
+    /// Cargo features it is built with.
+    features: &'static str,
+    /// Arguments, and a line their output must hold, that tell a build with `features`.
+    probe: Option<(&'static [&'static str], &'static str)>,
 }
 
 const NODE: Target = Target {
     bin: "fedci-node",
     env: "FEDCI_NODE_BIN",
     crates: &["node", "client", "keys", "proto"],
+    features: "fedci-node/test-hooks",
+    probe: Some((&["run", "--help"], "--tamper-relay")),
 };
 const TESTNET: Target = Target {
     bin: "fedci-testnet",
     env: "FEDCI_TESTNET_BIN",
     crates: &["testnet", "node", "client", "keys", "proto"],
+    // Its dependency on fedci-node already enables the node's test hooks.
+    features: "",
+    probe: None,
 };
 
 /// The `fedci-node` to launch.
@@ -123,7 +137,19 @@ fn is_stale(t: &Target, bin: &Path, root: &Path) -> bool {
             .max(mtime(&root.join(krate).join("Cargo.toml")))
             .max(newest_in(&root.join(krate).join("src")));
     }
-    newest > built
+    newest > built || !has_features(t, bin)
+}
+
+/// False when the binary answers its probe without the expected line (built without the
+/// features the tests need).
+fn has_features(t: &Target, bin: &Path) -> bool {
+    let Some((args, line)) = t.probe else {
+        return true;
+    };
+    Command::new(bin)
+        .args(args)
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(line))
 }
 
 fn mtime(p: &Path) -> SystemTime {
@@ -174,6 +200,9 @@ fn build(t: &Target, cargo: &OsString, profile_dir: &Path, root: &Path) -> Resul
     cmd.current_dir(root)
         .args(["build", "-p", t.bin, "--bin", t.bin, "--target-dir"])
         .arg(target_dir);
+    if !t.features.is_empty() {
+        cmd.args(["--features", t.features]);
+    }
     match profile.as_str() {
         "debug" => {}
         "release" => {

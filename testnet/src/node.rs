@@ -1,9 +1,16 @@
-//! One `fedci-node` process under the testnet's control: its home, its child process, and the
-//! CLI calls a CI job would make against it.
+//! One `fedci-node` process under control: its home, its child process, and the CLI calls a CI
+//! job would make against it. The one node harness: the testnet runs its nodes with it and the
+//! integration tests wrap it (`fedci_tests::Node`) with their panicking conveniences.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// How long a node may take to open its socket (a debug build on a busy 2-core machine).
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a node may take to exit after SIGTERM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -36,6 +43,10 @@ pub struct Node {
     child: Option<Child>,
     /// Extra arguments for `run` (listen, peers).
     pub run_args: Vec<String>,
+    /// Extra environment of `run` (the tests' hooks).
+    pub env: Vec<(String, String)>,
+    /// `run`s started so far: each is headed in the log.
+    runs: u32,
 }
 
 impl Node {
@@ -46,15 +57,32 @@ impl Node {
             bin: bin.to_path_buf(),
             child: None,
             run_args: Vec::new(),
+            env: Vec::new(),
+            runs: 0,
         }
     }
 
+    /// The CI socket: what a CI job uses.
     pub fn socket(&self) -> PathBuf {
         self.home.join("fedci.sock")
     }
 
+    /// Where `run`'s stdout and stderr go (appended across restarts).
     pub fn log_path(&self) -> PathBuf {
         self.home.join("node.log")
+    }
+
+    /// The whole log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// A `fedci-node --home HOME` command, ready for more arguments (FEDCI_HOME of our own
+    /// environment does not leak in).
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.env_remove("FEDCI_HOME").arg("--home").arg(&self.home);
+        cmd
     }
 
     /// Runs `fedci-node --home HOME ARGS…` and returns stdout on success.
@@ -72,16 +100,11 @@ impl Node {
     }
 
     pub fn cli_output(&self, args: &[&str]) -> Result<Output, NodeError> {
-        Command::new(&self.bin)
-            .arg("--home")
-            .arg(&self.home)
+        self.command()
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .map_err(|source| NodeError::Spawn {
-                node: self.name.clone(),
-                source,
-            })
+            .map_err(|source| self.spawn_error(source))
     }
 
     /// `init --community NAME`; returns the root public key.
@@ -90,50 +113,65 @@ impl Node {
         Ok(out.lines().last().unwrap_or_default().trim().to_string())
     }
 
-    /// Starts `run` with stderr to `node.log` and waits until the socket answers.
+    /// Starts `run` (with `run_args` and `env`), its output appended to `node.log` under a
+    /// header line, and waits until the socket answers.
     pub fn start(&mut self) -> Result<(), NodeError> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .map_err(|source| NodeError::Spawn {
-                node: self.name.clone(),
-                source,
-            })?;
-        let child = Command::new(&self.bin)
-            .arg("--home")
-            .arg(&self.home)
+        use std::io::Write;
+        self.runs += 1;
+        let open = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.log_path())
+        };
+        let mut log = open().map_err(|source| self.spawn_error(source))?;
+        writeln!(
+            log,
+            "===== fedci-node run #{} {:?} =====",
+            self.runs, self.run_args
+        )
+        .map_err(|source| self.spawn_error(source))?;
+        let err = open().map_err(|source| self.spawn_error(source))?;
+        let child = self
+            .command()
             .arg("run")
             .args(&self.run_args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
+            .stdout(log)
+            .stderr(err)
             .spawn()
-            .map_err(|source| NodeError::Spawn {
-                node: self.name.clone(),
-                source,
-            })?;
+            .map_err(|source| self.spawn_error(source))?;
         self.child = Some(child);
-        self.wait_ready(Duration::from_secs(20))
+        self.wait_ready(START_TIMEOUT)
     }
 
-    /// Polls `status` until it answers or the deadline passes.
+    fn spawn_error(&self, source: std::io::Error) -> NodeError {
+        NodeError::Spawn {
+            node: self.name.clone(),
+            source,
+        }
+    }
+
+    /// Polls the socket until it accepts a connection (requests then queue until the API
+    /// serves them), the process exits, or the deadline passes.
     pub fn wait_ready(&mut self, limit: Duration) -> Result<(), NodeError> {
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Some(child) = &mut self.child
                 && let Ok(Some(status)) = child.try_wait()
             {
+                self.child = None;
                 return Err(NodeError::NotReady {
                     node: self.name.clone(),
                     waited: start.elapsed(),
-                    log: format!("exited with {status}\n{}", self.log_tail()),
+                    log: format!("exited during startup ({status})\n{}", self.log_tail()),
                 });
             }
             if std::os::unix::net::UnixStream::connect(self.socket()).is_ok() {
                 return Ok(());
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(POLL);
         }
         Err(NodeError::NotReady {
             node: self.name.clone(),
@@ -152,23 +190,35 @@ impl Node {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
-    /// SIGTERM and wait (clean shutdown).
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+    /// Waits for the process to exit by itself: its status, or None if it was not running
+    /// or still runs after `timeout` (it is left running).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.as_mut()?.try_wait() {
+                self.child = None;
+                return Some(status);
             }
-            let _ = child.kill();
-            let _ = child.wait();
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(POLL);
         }
+    }
+
+    /// SIGTERM and wait (clean shutdown): the exit status, or None if it was not running or
+    /// did not exit within [`STOP_TIMEOUT`] (then it is killed).
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        let pid = self.pid()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        let status = self.wait_exit(STOP_TIMEOUT);
+        if status.is_none() {
+            self.kill9();
+        }
+        status
     }
 
     /// SIGKILL: the crash case.
@@ -180,7 +230,7 @@ impl Node {
     }
 
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let text = self.log();
         let lines: Vec<_> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }

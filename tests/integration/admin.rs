@@ -2,8 +2,9 @@
 //! `admin_only` / `not_owner` on `fedci.sock` and change nothing, and work on the owner-only
 //! `admin.sock`, which the CLI uses by itself for its admin commands.
 
+use fedci_tests::ReplyExt as _;
 use fedci_tests::root::{NOBODY, as_user, require_root};
-use fedci_tests::{Node, Response};
+use fedci_tests::{Node, Reply};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -16,7 +17,7 @@ fn mode(path: &Path) -> u32 {
         & 0o7777
 }
 
-fn assert_refused(r: &Response, code: &str, what: &str) {
+fn assert_refused(r: &Reply, code: &str, what: &str) {
     assert_eq!(r.status, 403, "{what} must be refused: {r:?}");
     assert_eq!(r.json()["error"]["code"], code, "{what}: {r:?}");
 }

@@ -2,6 +2,7 @@
 //! streams, answers in flight), slowloris connections are timed out and capped per client
 //! process, and small query and body edge cases are refused or bounded.
 
+use fedci_tests::ReplyExt as _;
 use fedci_tests::mesh::poll_until;
 use fedci_tests::{Background, Node, http, wait_until};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Bad input through the socket and the CLI: each gets its own 4xx and a JSON error, the store
 //! is unchanged, and the node keeps serving.
 
-use fedci_tests::{Node, Response};
+use fedci_tests::{Node, Reply};
 use serde_json::{Value, json};
 
 /// What the store holds, as the API shows it: event count and every event in arrival order.
@@ -11,7 +11,7 @@ fn snapshot(node: &Node) -> (u64, Vec<Value>) {
 
 /// Asserts `r` has exactly `status` and a `{"error":{"code","message"}}` JSON body whose code
 /// is `code`: each kind of bad input has its own answer, which clients and metrics rely on.
-fn assert_error(what: &str, r: &Response, status: u16, code: &str) {
+fn assert_error(what: &str, r: &Reply, status: u16, code: &str) {
     let ct = r.header("content-type").unwrap_or_default();
     assert!(
         ct.contains("json"),
@@ -31,7 +31,7 @@ fn assert_error(what: &str, r: &Response, status: u16, code: &str) {
     );
 }
 
-fn post(node: &Node, body: &[u8]) -> Response {
+fn post(node: &Node, body: &[u8]) -> Reply {
     node.http(
         "POST",
         "/v1/events",

@@ -2,6 +2,7 @@
 //! human outputs: each case runs the real `fedci-node` against a real node.
 
 use fedci_tests::Node;
+use fedci_tests::ReplyExt as _;
 use serde_json::json;
 use std::process::Output;
 

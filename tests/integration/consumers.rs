@@ -2,6 +2,7 @@
 //! reordering events, retries a failing command without moving its cursor; `/v1/stream` replays
 //! history then goes live, and resumes from an acknowledged cursor.
 
+use fedci_tests::ReplyExt as _;
 use fedci_tests::{Node, read_lines, wait_until};
 use serde_json::{Value, json};
 use std::path::Path;

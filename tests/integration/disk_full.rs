@@ -2,6 +2,7 @@
 //! publishes fail fast with a JSON 503 while `status` and `/metrics` say the store is failing;
 //! freeing the space lets publishing resume without a restart, and no acknowledged event is lost.
 
+use fedci_tests::ReplyExt as _;
 use fedci_tests::node::event_body;
 use fedci_tests::root::Tmpfs;
 use fedci_tests::{Node, wait_until};
@@ -39,7 +40,7 @@ fn disk_full_then_freed_publishing_resumes_without_restart() {
     );
 
     let mut acked: Vec<String> = Vec::new();
-    let mut publish = |node: &Node, n: usize| -> fedci_tests::Response {
+    let mut publish = |node: &Node, n: usize| -> fedci_tests::Reply {
         let r = node.post_json("/v1/events", &body(n));
         if r.status == 201 {
             acked.push(r.json()["id"].as_str().expect("id").to_owned());

@@ -6,6 +6,7 @@
 //! gossip flows with probe events ([`warm_up`]) before publishing what it asserts on. Absence
 //! is asserted only after a later event on the same path has arrived.
 
+use fedci_tests::ReplyExt as _;
 use fedci_tests::mesh::{MESH_TIMEOUT, artifact_probe, poll_until, wait_connected, warm_up};
 use fedci_tests::{Node, ndjson, wait_until};
 use serde_json::{Value, json};
@@ -87,7 +88,7 @@ fn watched(log: &str) -> Vec<Value> {
     ndjson(&json_lines)
 }
 
-fn error_code(r: &fedci_tests::Response) -> String {
+fn error_code(r: &fedci_tests::Reply) -> String {
     r.json()["error"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("error answer without error.code: {r:?}"))

@@ -3,6 +3,7 @@
 //! copied unchanged under `tests/data/` (see its README for sources and licences).
 //! `CDEVENTS_SPEC_DIR` / `EIFFEL_REPO_DIR` point the tests at another checkout.
 
+use fedci_tests::ReplyExt as _;
 use fedci_tests::node::Node;
 use serde_json::{Value, json};
 use std::collections::HashMap;

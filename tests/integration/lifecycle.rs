@@ -88,3 +88,34 @@ fn stale_socket_from_kill9_is_replaced_on_restart() {
     let exit = node.stop();
     assert_eq!(exit.code(), Some(0), "SIGTERM exit");
 }
+
+/// A store writer that panics (a test hook makes it panic on its first ingest) stops the node
+/// with an error naming it, instead of leaving a daemon that answers and stores nothing.
+#[test]
+fn a_panicked_writer_stops_the_node_with_an_error() {
+    let mut node = Node::new();
+    node.init("odl");
+    node.start_with_env(&[], &[("FEDCI_TEST_WRITER_PANIC", "1")]);
+    let body = fedci_tests::node::event_body(
+        "artifact.created",
+        json!({"identity": "pkg:maven/org.opendaylight/odl@1"}),
+        &[],
+    );
+    // The publish fails (503, or the connection closes as the node stops): never a 201.
+    if let Ok(r) = fedci_tests::http::request(
+        &node.socket(),
+        "POST",
+        "/v1/events",
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    ) {
+        assert_ne!(r.status, 201, "a panicked writer acknowledged a publish");
+    }
+    let status = node.wait_exit(Duration::from_secs(60));
+    assert!(!status.success(), "the node exited with {status}");
+    let log = node.log();
+    assert!(
+        log.contains("the store's writer stopped: panicked: test hook"),
+        "the exit names the writer and its panic; log:\n{log}"
+    );
+}

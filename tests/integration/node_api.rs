@@ -1,6 +1,7 @@
 //! Publish → get → query through the CLI and the socket, in JSON and raw COSE form; the raw form
 //! carried to a second node that pinned the first community's root; `curl --unix-socket`.
 
+use fedci_tests::ReplyExt as _;
 use fedci_tests::{Node, is_id, ndjson, ndjson_ids, require_program};
 use serde_json::{Value, json};
 use std::process::Command;

@@ -8,6 +8,7 @@
 //! what arrives, and in which order.
 
 use fedci_tests::Node;
+use fedci_tests::ReplyExt as _;
 use serde_json::{Value, json};
 
 const ACCEPTANCE: &str = "opnfvAcceptance";

@@ -4,6 +4,7 @@
 //! page shows the reference chain's trace and a live feed.
 
 use fedci_tests::Node;
+use fedci_tests::ReplyExt as _;
 use fedci_tests::http::request_tcp;
 use fedci_tests::net::free_port;
 use fedci_tests::node::event_body;
@@ -17,7 +18,7 @@ pub(crate) fn start_web(node: &mut Node) -> String {
     addr
 }
 
-fn error_code(r: &fedci_tests::Response) -> String {
+fn error_code(r: &fedci_tests::Reply) -> String {
     r.json()["error"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("not a JSON error body: {r:?}"))

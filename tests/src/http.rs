@@ -4,72 +4,33 @@
 //! HTTP write raw bytes to the socket themselves (see `hostile.rs`); this is not for that.
 
 use fedci_client::blocking::{self, Client};
-use fedci_client::{ClientError, Endpoint, RawRequest, Reply};
+use fedci_client::{ClientError, Endpoint, RawRequest};
 use hyper::Method;
-use std::fmt;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-/// A complete HTTP response.
-pub struct Response {
-    pub status: u16,
-    /// Header names in lowercase, in the order received.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+/// A complete answer: the client's own type.
+pub use fedci_client::Reply;
+
+/// What the tests read from an answer beyond [`Reply`]'s own methods: panicking, naming the
+/// answer, when the body is not what was expected.
+pub trait ReplyExt {
+    /// The body as JSON (for checks of the exact wire form).
+    fn json(&self) -> serde_json::Value;
+    /// The body as an API type.
+    fn typed<T: serde::de::DeserializeOwned>(&self) -> T;
 }
 
-impl From<Reply> for Response {
-    fn from(r: Reply) -> Response {
-        Response {
-            status: r.status,
-            headers: r.headers,
-            body: r.body.to_vec(),
-        }
-    }
-}
-
-impl Response {
-    /// The first header called `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body as text (lossy), for messages and text formats.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The body as JSON; panics with the status and body when it is not JSON.
-    pub fn json(&self) -> serde_json::Value {
+impl ReplyExt for Reply {
+    fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("response body is not JSON ({e}): {self:?}"))
     }
 
-    /// The body as an API type; panics with the status and body when it is not one.
-    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "response body is not a {} ({e}): {self:?}",
-                std::any::type_name::<T>()
-            )
-        })
-    }
-}
-
-impl fmt::Debug for Response {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SHOW: usize = 2000;
-        let shown: String = self.text().chars().take(SHOW).collect();
-        f.debug_struct("Response")
-            .field("status", &self.status)
-            .field("headers", &self.headers)
-            .field("body", &shown)
-            .field("body_len", &self.body.len())
-            .finish()
+    fn typed<T: serde::de::DeserializeOwned>(&self) -> T {
+        self.parse()
+            .unwrap_or_else(|e| panic!("response body is not the expected type ({e}): {self:?}"))
     }
 }
 
@@ -105,7 +66,7 @@ pub fn request(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> io::Result<Response> {
+) -> io::Result<Reply> {
     send(Client::new(socket), method, path, headers, body)
 }
 
@@ -116,7 +77,7 @@ pub fn request_tcp(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> io::Result<Response> {
+) -> io::Result<Reply> {
     let client = Client::with_endpoint(Endpoint::Tcp(addr.to_string()));
     send(client, method, path, headers, body)
 }
@@ -127,7 +88,7 @@ fn send(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> io::Result<Response> {
+) -> io::Result<Reply> {
     let req = raw(method, path, headers, body)?;
     match (client.send(req.clone()), client.inner().endpoint()) {
         // The node refused an oversized body (413) and closed before reading all of it; an
@@ -136,13 +97,13 @@ fn send(
             oversized_answer(socket, &req)
                 .map_err(|raw| io::Error::other(format!("{e}; reading the answer anyway: {raw}")))
         }
-        (result, _) => result.map(Response::from).map_err(io_error),
+        (result, _) => result.map_err(io_error),
     }
 }
 
 /// Writes `req` as raw bytes, ignoring that the node stops reading, and parses the answer it
 /// sent before closing: a hostile client's view (the node answers with `Content-Length`).
-fn oversized_answer(socket: &Path, req: &RawRequest) -> io::Result<Response> {
+fn oversized_answer(socket: &Path, req: &RawRequest) -> io::Result<Reply> {
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(socket)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -175,10 +136,10 @@ fn oversized_answer(socket: &Path, req: &RawRequest) -> io::Result<Response> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    Ok(Response {
+    Ok(Reply {
         status,
         headers,
-        body: body.as_bytes().to_vec(),
+        body: body.as_bytes().to_vec().into(),
     })
 }
 

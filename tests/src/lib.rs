@@ -15,7 +15,7 @@ pub mod relay;
 pub mod root;
 
 pub use bin::{node_bin, testnet_bin};
-pub use http::{EventStream, Response};
+pub use http::{EventStream, Reply, ReplyExt};
 pub use node::Node;
 pub use process::Background;
 pub use root::require_root;

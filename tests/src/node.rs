@@ -1,29 +1,28 @@
-//! One `fedci-node` in a temporary home: init, run, stop, kill, and the CLI and socket calls the
-//! tests make against it.
+//! One `fedci-node` in a temporary home, as the tests use it: the process is run by the one
+//! node harness (`fedci_testnet::node`); this adds the temporary home, panics that carry the
+//! node's log, and the CLI and socket calls the tests make against it.
 
-use crate::http::{self, EventStream, Response};
-use crate::process::{self, Background};
+use crate::http::{self, EventStream, Reply, ReplyExt};
+use crate::process::Background;
 use crate::{is_id, node_bin, wait_until};
 use fedci_client::types::{Page, PublishStatus, Published, Status};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::Duration;
 use tempfile::TempDir;
 
-/// How long a node may take to open its socket (a debug build on a busy 2-core machine).
-pub const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a node may take to exit after SIGTERM.
-pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+pub use fedci_testnet::node::{START_TIMEOUT, STOP_TIMEOUT};
 
-/// A node home plus, while running, its `fedci-node run` process. Dropping it kills the process;
-/// if the test is failing, the node's log is printed first.
+/// A node home (a temporary directory) plus, while running, its `fedci-node run` process, run
+/// by the one node harness ([`fedci_testnet::node::Node`]). Dropping it kills the process; if
+/// the test is failing, the node's log is printed first.
 #[derive(Debug)]
 pub struct Node {
+    // Declared first: dropped (the process killed) before the home is removed.
+    node: fedci_testnet::node::Node,
     dir: TempDir,
-    child: Option<Child>,
-    runs: u32,
     community: Option<String>,
 }
 
@@ -45,10 +44,10 @@ impl Node {
             .prefix("fedci-")
             .tempdir_in(parent)
             .expect("creating a temporary node home");
+        let node = fedci_testnet::node::Node::new("node", dir.path().to_path_buf(), node_bin());
         Node {
+            node,
             dir,
-            child: None,
-            runs: 0,
             community: None,
         }
     }
@@ -67,7 +66,7 @@ impl Node {
 
     /// The CI socket: what a CI job uses.
     pub fn socket(&self) -> PathBuf {
-        self.home().join("fedci.sock")
+        self.node.socket()
     }
 
     /// The owner-only admin socket: trust, peers, rosters, anyone's consumers.
@@ -77,11 +76,11 @@ impl Node {
 
     /// Where the daemon's stdout and stderr go (appended across restarts).
     pub fn log_path(&self) -> PathBuf {
-        self.home().join("node.log")
+        self.node.log_path()
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+        self.node.log()
     }
 
     pub fn community(&self) -> &str {
@@ -90,9 +89,7 @@ impl Node {
 
     /// A `fedci-node --home H` command, ready for more arguments.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(node_bin());
-        cmd.env_remove("FEDCI_HOME").arg("--home").arg(self.home());
-        cmd
+        self.node.command()
     }
 
     /// Runs `fedci-node --home H ARGS…` to completion.
@@ -155,6 +152,7 @@ impl Node {
             "init: last line of stdout is not a 64-hex root key: {out:?}"
         );
         self.community = Some(community.to_owned());
+        self.node.name = community.to_owned();
         key
     }
 
@@ -182,119 +180,76 @@ impl Node {
 
     /// Like [`Node::start`] with extra `run` arguments (`--peer`, `--listen`, `--tamper-relay`).
     pub fn start_with(&mut self, run_args: &[&str]) {
-        assert!(self.child.is_none(), "node already started");
-        self.runs += 1;
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .expect("opening node log");
-        writeln!(
-            log,
-            "===== fedci-node run #{} {run_args:?} =====",
-            self.runs
-        )
-        .expect("writing node log");
-        let err = log.try_clone().expect("cloning log handle");
-        let child = self
-            .command()
-            .arg("run")
-            .args(run_args)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .expect("spawning fedci-node run");
-        self.child = Some(child);
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().expect("try_wait"))
-            {
-                self.child = None;
-                panic!(
-                    "fedci-node run exited during startup ({status}); log:\n{}",
-                    self.log()
-                );
-            }
-            if let Ok(r) = http::request(&self.socket(), "GET", "/v1/status", &[], &[])
-                && r.status == 200
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "fedci-node did not answer GET /v1/status within {START_TIMEOUT:?}; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(crate::POLL);
+        self.start_with_env(run_args, &[]);
+    }
+
+    /// Like [`Node::start_with`] with extra environment variables for the daemon (test hooks
+    /// such as `FEDCI_TEST_WRITER_PANIC`).
+    pub fn start_with_env(&mut self, run_args: &[&str], env: &[(&str, &str)]) {
+        assert!(!self.node.is_running(), "node already started");
+        self.node.run_args = run_args.iter().map(|a| a.to_string()).collect();
+        self.node.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Err(e) = self.node.start() {
+            panic!("{e}");
         }
     }
 
     pub fn is_running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => c.try_wait().expect("try_wait").is_none(),
-            None => false,
-        }
+        self.node.is_running()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("node not running").id()
+        self.node.pid().expect("node not running")
     }
 
     /// SIGKILL: the crash case, nothing flushed on the way out.
     pub fn kill9(&mut self) {
-        let mut child = self.child.take().expect("node not running");
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaping node");
+        assert!(self.node.pid().is_some(), "node not running");
+        self.node.kill9();
+    }
+
+    /// Waits for the daemon to exit by itself; panics if it still runs after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        assert!(self.node.pid().is_some(), "node not running");
+        self.node.wait_exit(timeout).unwrap_or_else(|| {
+            panic!(
+                "fedci-node still runs after {timeout:?}; log:\n{}",
+                self.log()
+            )
+        })
     }
 
     /// SIGTERM and wait for the exit; panics if it takes longer than [`STOP_TIMEOUT`].
     pub fn stop(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("node not running");
-        process::signal(child.id(), "TERM");
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "fedci-node did not exit within {STOP_TIMEOUT:?} of SIGTERM; log:\n{}",
-                    self.log()
-                );
-            }
-            std::thread::sleep(crate::POLL);
-        }
+        assert!(self.node.pid().is_some(), "node not running");
+        self.node.stop().unwrap_or_else(|| {
+            panic!(
+                "fedci-node did not exit within {STOP_TIMEOUT:?} of SIGTERM; log:\n{}",
+                self.log()
+            )
+        })
     }
 
     /// One HTTP request over the node's socket; panics if the connection fails.
-    pub fn http(
-        &self,
-        method: &str,
-        path: &str,
-        body: &[u8],
-        headers: &[(&str, &str)],
-    ) -> Response {
+    pub fn http(&self, method: &str, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Reply {
         http::request(&self.socket(), method, path, headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     /// One HTTP request over the node's admin socket; panics if the connection fails.
-    pub fn admin_http(&self, method: &str, path: &str, body: &[u8]) -> Response {
+    pub fn admin_http(&self, method: &str, path: &str, body: &[u8]) -> Reply {
         http::request(&self.admin_socket(), method, path, &[], body)
             .unwrap_or_else(|e| panic!("admin {method} {path}: {e}"))
     }
 
-    pub fn admin_post_json(&self, path: &str, body: &Value) -> Response {
+    pub fn admin_post_json(&self, path: &str, body: &Value) -> Reply {
         self.admin_http("POST", path, body.to_string().as_bytes())
     }
 
-    pub fn get(&self, path: &str) -> Response {
+    pub fn get(&self, path: &str) -> Reply {
         self.http("GET", path, &[], &[])
     }
 
@@ -305,7 +260,7 @@ impl Node {
         r.json()
     }
 
-    pub fn post_json(&self, path: &str, body: &Value) -> Response {
+    pub fn post_json(&self, path: &str, body: &Value) -> Reply {
         self.http("POST", path, body.to_string().as_bytes(), &[])
     }
 
@@ -369,10 +324,10 @@ impl Node {
             &[("Accept", "application/cose")],
         );
         assert_eq!(r.status, 200, "GET raw {id}: {r:?}");
-        r.body
+        r.body.to_vec()
     }
 
-    pub fn post_raw(&self, bytes: &[u8]) -> Response {
+    pub fn post_raw(&self, bytes: &[u8]) -> Reply {
         self.http(
             "POST",
             "/v1/events/raw",
@@ -459,10 +414,6 @@ impl Drop for Node {
                 self.log_path().display(),
                 self.log()
             );
-        }
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
         }
     }
 }

@@ -12,7 +12,7 @@ pub mod refused;
 mod tests;
 
 use crate::interests::Interests;
-use crate::store::{IngestError, Outcome, Store};
+use crate::store::{IngestError, Outcome, Store, StoreError};
 use fedci_keys::RejectReason;
 use fedci_keys::TrustStore;
 use fedci_proto::envelope::DecodeError;
@@ -57,9 +57,10 @@ pub struct Verdict {
     pub unauthorised_author: bool,
     /// Ids of the events that verified (and of remembered refusals): what a fetch got.
     pub answered: HashSet<EventId>,
-    /// The stored event of a gossip message (the tamper fixture relays it).
+    /// The stored event of a gossip message (the tampering relay fixture re-publishes it).
+    #[cfg(feature = "test-hooks")]
     pub stored_event: Option<Event>,
-    pub store_error: Option<String>,
+    pub store_error: Option<StoreError>,
 }
 
 impl Verdict {
@@ -215,6 +216,7 @@ impl Admission {
         trust: &Arc<TrustStore>,
         verdict: &mut Verdict,
     ) {
+        #[cfg(feature = "test-hooks")]
         let keep = match via {
             Via::Gossip { .. } => events.first().cloned(),
             _ => None,
@@ -225,7 +227,7 @@ impl Admission {
             Ok(o) => o,
             Err(e) => {
                 tracing::warn!(error = %e, "store unavailable; events from peers dropped");
-                verdict.store_error = Some(e.to_string());
+                verdict.store_error = Some(e);
                 return;
             }
         };
@@ -236,7 +238,10 @@ impl Admission {
             match outcome {
                 Outcome::Stored { .. } => {
                     verdict.stored += 1;
-                    verdict.stored_event = keep.clone();
+                    #[cfg(feature = "test-hooks")]
+                    {
+                        verdict.stored_event = keep.clone();
+                    }
                 }
                 Outcome::Duplicate => verdict.duplicates += 1,
                 Outcome::Rejected(IngestError::Untrusted(r)) => {

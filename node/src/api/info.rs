@@ -77,8 +77,12 @@ pub async fn trace(
     if p.format.as_deref() == Some("bundle") {
         return super::evidence::bundle(&st, id, dir, depth).await;
     }
-    let graph = st.store.read(move |s| s.trace(id, dir, depth)).await?;
-    let graph = graph.ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
+    let trace = st
+        .store
+        .read(move |s| s.trace(id, dir, depth, super::render::graph_node))
+        .await?;
+    let trace = trace.ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
+    let graph = super::render::graph(trace);
     match p.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(graph).into_response()),
         "dot" => Ok((

@@ -41,6 +41,7 @@ pub async fn run_command(cli: Cli) -> Result<()> {
             let opts = crate::daemon::RunOptions {
                 listen: args.listen,
                 peers: args.peer,
+                #[cfg(feature = "test-hooks")]
                 tamper: args.tamper_relay,
                 http: args.http,
                 http_token: args.http_token,

@@ -320,10 +320,11 @@ pub struct RunArgs {
     /// store like `peer add`: later runs dial it without --peer, until `peer remove`.
     #[arg(long, value_name = "MULTIADDR")]
     pub peer: Vec<String>,
-    /// Test fixture: behave as a misbehaving node that gossips a corrupted copy of every
-    /// event and serves forged events to catch-up. Used by the tests to show peers refuse
-    /// and penalise such a node.
-    #[arg(long, hide = true)]
+    /// Test fixture (built with the `test-hooks` feature only): behave as a misbehaving node
+    /// that gossips a corrupted copy of every event and serves forged events to catch-up.
+    /// Used by the tests to show peers refuse and penalise such a node.
+    #[cfg(feature = "test-hooks")]
+    #[arg(long)]
     pub tamper_relay: bool,
     /// Serve the read-only web view (the page and the API's GET routes) on this TCP address,
     /// e.g. 127.0.0.1:8080. Off by default. Writes are refused (405).

@@ -3,7 +3,6 @@
 //! store has committed do we tell gossipsub to forward it.
 
 use crate::admit::{Admission, Via};
-use fedci_proto::Event;
 use libp2p::PeerId;
 use libp2p::gossipsub::{MessageAcceptance, MessageId};
 
@@ -13,25 +12,36 @@ pub struct Verdict {
     pub message_id: MessageId,
     pub source: PeerId,
     pub acceptance: MessageAcceptance,
-    /// The stored event, when it was new (for tamper-mode fixtures and stats).
-    pub stored: Option<Event>,
+    /// The stored event, when it was new: the tampering relay fixture re-publishes it.
+    #[cfg(feature = "test-hooks")]
+    pub stored: Option<fedci_proto::Event>,
 }
 
 pub async fn validate(
     admission: Admission,
+    message_id: MessageId,
     source: PeerId,
     topic: String,
     data: Vec<u8>,
-) -> (MessageAcceptance, Option<Event>) {
+) -> Verdict {
     let v = admission
         .admit(source, Via::Gossip { topic }, vec![data])
         .await;
-    if v.misbehaved() {
-        (MessageAcceptance::Reject, None)
+    let acceptance = if v.misbehaved() {
+        MessageAcceptance::Reject
     } else if v.stored > 0 {
-        (MessageAcceptance::Accept, v.stored_event)
+        MessageAcceptance::Accept
     } else {
         // Duplicates, events not for us, refusals a relay cannot know about, store trouble.
-        (MessageAcceptance::Ignore, None)
+        MessageAcceptance::Ignore
+    };
+    Verdict {
+        #[cfg(feature = "test-hooks")]
+        stored: v
+            .stored_event
+            .filter(|_| matches!(acceptance, MessageAcceptance::Accept)),
+        message_id,
+        source,
+        acceptance,
     }
 }

@@ -36,17 +36,6 @@ pub struct Bucket {
     pub fingerprint: [u8; 16],
 }
 
-/// Why [`Store::epoch_buckets`] or [`Store::each_topic_item_between`] gave up.
-#[derive(Debug, thiserror::Error)]
-pub enum RangeError {
-    #[error("more than {0} buckets")]
-    TooManyBuckets(usize),
-    #[error("more than {0} items")]
-    TooManyItems(usize),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Adds `id`, stored with author time `time`, to its epoch of `topic` (inside the writer's
 /// transaction).
 pub(crate) fn add(
@@ -93,7 +82,7 @@ pub(crate) fn build_once(db: &Database) -> Result<(), StoreError> {
 
 impl Store {
     /// `topic`'s events in epochs `[from, to)` of each range, summed in buckets of `width`
-    /// epochs aligned to multiples of `width`, in order; empty buckets are left out. Gives up
+    /// epochs aligned to multiples of `width`, in order; empty buckets are left out. `None`
     /// past `max` buckets.
     pub fn epoch_buckets(
         &self,
@@ -101,20 +90,17 @@ impl Store {
         ranges: &[(u64, u64)],
         width: u64,
         max: usize,
-    ) -> Result<Vec<Bucket>, RangeError> {
+    ) -> Result<Option<Vec<Bucket>>, StoreError> {
         let width = width.max(1);
         let r = self.begin_read()?;
-        let t = r.open_table(TOPIC_EPOCHS).map_err(StoreError::from)?;
+        let t = r.open_table(TOPIC_EPOCHS)?;
         let mut out: Vec<(u64, u64, [u8; 32])> = Vec::new();
         for &(from, to) in ranges {
             if from >= to {
                 continue;
             }
-            let rows = t
-                .range((topic, from)..(topic, to))
-                .map_err(StoreError::from)?;
-            for row in rows {
-                let (k, v) = row.map_err(StoreError::from)?;
+            for row in t.range((topic, from)..(topic, to))? {
+                let (k, v) = row?;
                 let (_, epoch) = k.value();
                 let (count, sum) = v.value();
                 let start = epoch - epoch % width;
@@ -125,51 +111,50 @@ impl Store {
                     }
                     _ => {
                         if out.len() == max {
-                            return Err(RangeError::TooManyBuckets(max));
+                            return Ok(None);
                         }
                         out.push((start, count, sum));
                     }
                 }
             }
         }
-        Ok(out
-            .into_iter()
-            .map(|(start, count, sum)| Bucket {
-                start,
-                count,
-                fingerprint: super::digest::fingerprint(count, &sum),
-            })
-            .collect())
+        Ok(Some(
+            out.into_iter()
+                .map(|(start, count, sum)| Bucket {
+                    start,
+                    count,
+                    fingerprint: super::digest::fingerprint(count, &sum),
+                })
+                .collect(),
+        ))
     }
 
     /// Calls `f` with each (time, id) of `topic` whose author time is in `[lo, hi)`, in
-    /// order; gives up past `max` items (before calling `f` with more than `max`).
+    /// order, and says how many; `None` past `max` items (`f` is never called more than `max`
+    /// times).
     pub fn each_topic_item_between(
         &self,
         topic: &str,
         (lo, hi): (u64, u64),
         max: usize,
         mut f: impl FnMut(u64, [u8; 32]),
-    ) -> Result<usize, RangeError> {
+    ) -> Result<Option<usize>, StoreError> {
         if lo >= hi {
-            return Ok(0);
+            return Ok(Some(0));
         }
         let r = self.begin_read()?;
-        let t = r.open_table(BY_TOPIC).map_err(StoreError::from)?;
-        let rows = t
-            .range((topic, lo, &[0u8; 32])..(topic, hi, &[0u8; 32]))
-            .map_err(StoreError::from)?;
+        let t = r.open_table(BY_TOPIC)?;
         let mut n = 0;
-        for row in rows {
-            let (k, _) = row.map_err(StoreError::from)?;
+        for row in t.range((topic, lo, &[0u8; 32])..(topic, hi, &[0u8; 32]))? {
+            let (k, _) = row?;
             if n == max {
-                return Err(RangeError::TooManyItems(max));
+                return Ok(None);
             }
             let (_, time, id) = k.value();
             f(time, *id);
             n += 1;
         }
-        Ok(n)
+        Ok(Some(n))
     }
 }
 

@@ -65,7 +65,7 @@ impl Store {
         dir: Direction,
         depth: u32,
     ) -> Result<Option<Vec<Vec<u8>>>, BundleError> {
-        let Some(graph) = self.trace(root, dir, depth)? else {
+        let Some(graph) = self.trace(root, dir, depth, |n| n.id)? else {
             return Ok(None);
         };
         let r = self.begin_read().map_err(BundleError::Store)?;
@@ -82,8 +82,8 @@ impl Store {
         };
         let mut held = Vec::new();
         let mut communities = BTreeSet::new();
-        for node in &graph.nodes {
-            if let Some(ev) = load(&r, &node.id.0)? {
+        for id in &graph.nodes {
+            if let Some(ev) = load(&r, &id.0)? {
                 communities.insert(ev.event.community().to_string());
                 held.push(ev.event);
             }

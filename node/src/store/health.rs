@@ -1,6 +1,7 @@
 //! Whether the store can write: the writer sets it, the API reports it (`status`, `/metrics`)
 //! and refuses writes at once while it is failing instead of queueing them.
 
+use super::StoreError;
 use crate::metrics::Metrics;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -9,7 +10,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub struct Health {
     failing: AtomicBool,
-    detail: Mutex<Option<Failure>>,
+    /// The last error (shared with the writes it refused), and the failure as shown.
+    detail: Mutex<Option<(Arc<StoreError>, Failure)>>,
     metrics: Arc<Metrics>,
 }
 
@@ -44,12 +46,17 @@ impl Health {
     }
 
     /// The last error, if failing.
-    pub fn error(&self) -> Option<String> {
-        self.view().failure.map(|f| f.error)
+    pub fn error(&self) -> Option<Arc<StoreError>> {
+        let detail = self.detail.lock().ok()?;
+        detail.as_ref().map(|(e, _)| e.clone())
     }
 
     pub fn view(&self) -> HealthView {
-        let failure = self.detail.lock().ok().and_then(|d| d.clone());
+        let failure = self
+            .detail
+            .lock()
+            .ok()
+            .and_then(|d| d.as_ref().map(|(_, f)| f.clone()));
         HealthView {
             state: if failure.is_some() { "failing" } else { "ok" },
             failure,
@@ -57,14 +64,15 @@ impl Health {
     }
 
     /// A write failed (or a recovery attempt did): `retries` attempts so far.
-    pub(crate) fn set_failing(&self, error: String, retries: u64) {
+    pub(crate) fn set_failing(&self, error: Arc<StoreError>, retries: u64) {
         if let Ok(mut d) = self.detail.lock() {
-            let since_ms = d.as_ref().map_or_else(crate::now_ms, |f| f.since_ms);
-            *d = Some(Failure {
-                error,
+            let since_ms = d.as_ref().map_or_else(crate::now_ms, |(_, f)| f.since_ms);
+            let failure = Failure {
+                error: error.to_string(),
                 since_ms,
                 retries,
-            });
+            };
+            *d = Some((error, failure));
         }
         self.failing.store(true, Relaxed);
         self.metrics.store_failing.store(1, Relaxed);

@@ -27,7 +27,7 @@ pub use evidence::BundleError;
 pub use health::{Failure, Health, HealthView};
 pub use promotion::{ArtifactFilter, ManifestLookup};
 pub use read::{PageLimit, QueryPage, SCAN_BUDGET, StoredEvent};
-pub use trace::{Direction, Graph, GraphEdge, GraphNode};
+pub use trace::{Direction, GraphEdge, Reached, Trace};
 pub use writer::{Caller, ConsumerOutcome, IngestError, Outcome};
 
 use crate::metrics::Metrics;
@@ -59,8 +59,19 @@ pub enum StoreError {
         "refusing to re-pin {0}: it is this node's own community; its root changes only with a new home"
     )]
     OwnRoot(String),
+    /// A commit failed: every write is refused with its cause (shared by all callers) until
+    /// the writer has recovered.
     #[error("the store cannot write ({0}); it retries by itself, nothing was stored")]
-    Unavailable(String),
+    Unavailable(#[source] Arc<StoreError>),
+    /// The writer thread panicked: nothing can be written until the node restarts.
+    #[error("the store's writer stopped: {0}")]
+    WriterStopped(String),
+    #[error("the store is being reopened")]
+    Reopening,
+    #[error("the store's handle lock is poisoned")]
+    Poisoned,
+    #[error("probe write in the home: {0}")]
+    ProbeWrite(#[source] std::io::Error),
 }
 
 impl<E: Into<redb::Error>> From<E> for StoreError {
@@ -91,14 +102,27 @@ struct Inner {
     untrusted: std::sync::Mutex<Option<(Arc<TrustStore>, u64)>>,
 }
 
-/// Joins the writer thread at shutdown, after every handle is dropped.
+/// The writer thread: tells when it stops, and is joined at shutdown after every handle is
+/// dropped.
 #[derive(Debug)]
-pub struct WriterThread(std::thread::JoinHandle<()>);
+pub struct WriterThread {
+    thread: std::thread::JoinHandle<()>,
+    stopped: oneshot::Receiver<String>,
+}
 
 impl WriterThread {
+    /// Resolves when the writer stops, with why (its panic message). While the node holds a
+    /// store handle, that is a failure the daemon reports (see [`crate::supervise`]). Await it
+    /// once.
+    pub async fn stopped(&mut self) -> String {
+        (&mut self.stopped)
+            .await
+            .unwrap_or_else(|_| "it ended without saying why".into())
+    }
+
     /// Waits for the writer to finish its last commit.
     pub fn join(self) {
-        let _ = self.0.join();
+        let _ = self.thread.join();
     }
 }
 
@@ -142,7 +166,8 @@ impl Store {
                 untrusted: std::sync::Mutex::new(None),
             }),
         };
-        Ok((store, WriterThread(thread)))
+        let (thread, stopped) = thread;
+        Ok((store, WriterThread { thread, stopped }))
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

@@ -52,13 +52,13 @@ impl DbSlot {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
-    /// The current handle, or `Unavailable` while a reopen has not succeeded yet.
+    /// The current handle, or `Reopening` while a reopen has not succeeded yet.
     pub fn get(&self) -> Result<Arc<Database>, StoreError> {
         self.db
             .read()
-            .map_err(|_| StoreError::Unavailable("store handle lock poisoned".into()))?
+            .map_err(|_| StoreError::Poisoned)?
             .clone()
-            .ok_or_else(|| StoreError::Unavailable("the store is being reopened".into()))
+            .ok_or_else(|| StoreError::Reopening)
     }
 
     /// Bytes redb's page cache holds now (at most [`CACHE_BYTES`]; 0 while reopening).
@@ -77,11 +77,7 @@ impl DbSlot {
     /// Closes the current handle and opens the file again. Readers still on the old handle
     /// keep the file locked until they finish; this waits [`READERS_GRACE`] for them.
     pub fn reopen(&self) -> Result<Arc<Database>, StoreError> {
-        let old = self
-            .db
-            .write()
-            .map_err(|_| StoreError::Unavailable("store handle lock poisoned".into()))?
-            .take();
+        let old = self.db.write().map_err(|_| StoreError::Poisoned)?.take();
         drop(old);
         let deadline = Instant::now() + READERS_GRACE;
         let db = loop {
@@ -92,11 +88,7 @@ impl DbSlot {
                 other => break Arc::new(other?),
             }
         };
-        *self
-            .db
-            .write()
-            .map_err(|_| StoreError::Unavailable("store handle lock poisoned".into()))? =
-            Some(db.clone());
+        *self.db.write().map_err(|_| StoreError::Poisoned)? = Some(db.clone());
         Ok(db)
     }
 }
@@ -125,7 +117,7 @@ mod tests {
         while slot.get().is_ok() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert!(matches!(slot.get(), Err(StoreError::Unavailable(_))));
+        assert!(matches!(slot.get(), Err(StoreError::Reopening)));
         drop(snapshot);
         reopening.join().unwrap().unwrap();
         assert!(slot.begin_read().is_ok(), "readable after the reopen");

@@ -1,6 +1,8 @@
 //! Traceability: walks links upstream (what an event was made from) or downstream (what was
 //! made from it, which confidence it earned), across communities. Rendering the graph as
-//! DOT or Mermaid is the API's business (`api/render.rs`).
+//! DOT or Mermaid is the API's business (`api/render.rs`), and so is describing a node: the
+//! walk hands each node it reaches (the event, if held, and the current trust's verdict on it)
+//! to the caller, which makes the node it shows.
 //!
 //! Upstream follows the links inside each event; downstream walks the reverse-link index, so
 //! neither scans the store. Walks are bounded by depth and by [`MAX_TRACE_NODES`].
@@ -8,8 +10,8 @@
 use super::read::load;
 use super::schema::*;
 use super::{Store, StoreError};
-use fedci_proto::EventId;
-use fedci_proto::json::cbor_to_json;
+use fedci_keys::RejectReason;
+use fedci_proto::{Event, EventId};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Most nodes one trace returns; the graph says when it was cut.
@@ -17,29 +19,59 @@ pub const MAX_TRACE_NODES: usize = 10_000;
 /// Deepest walk allowed.
 pub const MAX_TRACE_DEPTH: u32 = 1000;
 
-// The graph is part of the API contract (`GET /v1/trace/{id}`): its types live with the
-// client's, so both ends share them.
-pub use fedci_client::types::{Direction, GraphEdge, GraphNode, TraceGraph as Graph};
+// Directions and edges are part of the API contract (`GET /v1/trace/{id}`): their types live
+// with the client's, so both ends share them.
+pub use fedci_client::types::{Direction, GraphEdge};
+
+/// A node the walk reached, for the caller to describe.
+#[derive(Debug)]
+pub struct Reached<'a> {
+    pub id: EventId,
+    /// Distance from the traced event (negative = upstream).
+    pub depth: i64,
+    /// The event and the current trust's verdict on it; None when linked to but not held here.
+    pub held: Option<(&'a Event, Result<u64, RejectReason>)>,
+}
+
+/// The walk around an event: the caller's nodes, ordered by (depth, time, id), and the links
+/// between them.
+#[derive(Debug)]
+pub struct Trace<N> {
+    pub root: EventId,
+    pub nodes: Vec<N>,
+    pub edges: Vec<GraphEdge>,
+    /// True when [`MAX_TRACE_NODES`] cut the walk short.
+    pub truncated: bool,
+}
 
 impl Store {
-    /// Walks the link graph around `root`. None if `root` is not held here.
-    pub fn trace(
+    /// Walks the link graph around `root`, making each node it reaches with `node`. None if
+    /// `root` is not held here.
+    pub fn trace<N>(
         &self,
         root: EventId,
         dir: Direction,
         depth: u32,
-    ) -> Result<Option<Graph>, StoreError> {
+        mut node: impl FnMut(Reached<'_>) -> N,
+    ) -> Result<Option<Trace<N>>, StoreError> {
         let r = self.begin_read()?;
         let Some(first) = load(&r, &root.0)? else {
             return Ok(None);
         };
         let rev = r.open_multimap_table(LINKS_REV)?;
         let trust = self.trust();
+        let mut reach = |id: EventId, depth: i64, event: Option<&Event>| {
+            let held = event.map(|e| (e, trust.authorise(e)));
+            let key = (depth, event.map(Event::time), id);
+            (key, node(Reached { id, depth, held }))
+        };
         let depth = i64::from(depth.min(MAX_TRACE_DEPTH));
-        let mut nodes: BTreeMap<EventId, GraphNode> = BTreeMap::new();
+        // id → ((depth, time, id), node): the key orders the nodes shown.
+        type Key = (i64, Option<u64>, EventId);
+        let mut nodes: BTreeMap<EventId, (Key, N)> = BTreeMap::new();
         let mut edges = std::collections::BTreeSet::new();
         let mut truncated = false;
-        nodes.insert(root, node_of(&trust, root, Some(&first.event), 0));
+        nodes.insert(root, reach(root, 0, Some(&first.event)));
         let mut queue = VecDeque::from([(root, 0i64)]);
         while let Some((id, d)) = queue.pop_front() {
             let Some(ev) = load(&r, &id.0)? else { continue };
@@ -78,10 +110,7 @@ impl Store {
                     continue;
                 }
                 let held = load(&r, &nid.0)?;
-                nodes.insert(
-                    nid,
-                    node_of(&trust, nid, held.as_ref().map(|s| &s.event), nd),
-                );
+                nodes.insert(nid, reach(nid, nd, held.as_ref().map(|s| &s.event)));
                 if held.is_some() {
                     queue.push_back((nid, nd));
                 }
@@ -92,75 +121,13 @@ impl Store {
             .into_iter()
             .filter(|e| nodes.contains_key(&e.from) && nodes.contains_key(&e.to))
             .collect();
-        let mut nodes: Vec<_> = nodes.into_values().collect();
-        nodes.sort_by_key(|n| (n.depth, n.time, n.id));
-        Ok(Some(Graph {
+        let mut nodes: Vec<(Key, N)> = nodes.into_values().collect();
+        nodes.sort_by_key(|(key, _)| *key);
+        Ok(Some(Trace {
             root,
-            nodes,
+            nodes: nodes.into_iter().map(|(_, n)| n).collect(),
             edges,
             truncated,
         }))
-    }
-}
-
-fn node_of(
-    trust: &fedci_keys::TrustStore,
-    id: EventId,
-    event: Option<&fedci_proto::Event>,
-    depth: i64,
-) -> GraphNode {
-    match event {
-        None => GraphNode {
-            id,
-            kind: None,
-            community: None,
-            time: None,
-            label: "(not held here)".into(),
-            depth,
-            author: None,
-            trusted: None,
-            untrusted_reason: None,
-        },
-        Some(e) => {
-            let verdict = trust.authorise(e);
-            GraphNode {
-                id,
-                kind: Some(e.kind().to_string()),
-                community: Some(e.community().to_string()),
-                time: Some(e.time()),
-                label: label(e),
-                depth,
-                author: Some(hex::encode(e.body().author)),
-                trusted: Some(verdict.is_ok()),
-                untrusted_reason: verdict.err().map(|r| r.to_string()),
-            }
-        }
-    }
-}
-
-/// The fields a person looks for first, by kind.
-fn label(e: &fedci_proto::Event) -> String {
-    let b = e.body();
-    let s = |k: &str| b.data_str(k).map(str::to_string);
-    match e.kind() {
-        "confidence.modified" => format!(
-            "{}={}",
-            s("name").unwrap_or_default(),
-            s("value").unwrap_or_default()
-        ),
-        "activity.finished" => format!(
-            "{}: {}",
-            s("name").unwrap_or_default(),
-            s("outcome").unwrap_or_default()
-        ),
-        "artifact.created" => match (s("name"), s("version")) {
-            (Some(n), Some(v)) => format!("{n} {v}"),
-            _ => s("identity").unwrap_or_default(),
-        },
-        "artifact.published" => cbor_to_json(&b.data)["locations"][0]["uri"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        _ => s("name").unwrap_or_default(),
     }
 }

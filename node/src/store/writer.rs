@@ -223,10 +223,13 @@ pub(crate) struct Shared {
     pub metrics: Arc<Metrics>,
 }
 
+/// Starts the writer thread; the receiver gets why it stopped (a panic's message, or the
+/// queue closing at shutdown). A panic also marks the store failing, so writes are refused
+/// with the cause and `status` shows it.
 pub(crate) fn spawn(
     shared: Shared,
     rx: mpsc::Receiver<Request>,
-) -> Result<std::thread::JoinHandle<()>, StoreError> {
+) -> Result<(std::thread::JoinHandle<()>, oneshot::Receiver<String>), StoreError> {
     // Only for waiting on the queue with a deadline while the store is failing.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -251,11 +254,27 @@ pub(crate) fn spawn(
         own_seq,
         health,
         failing: None,
+        #[cfg(feature = "test-hooks")]
+        panic_on_ingest: std::env::var_os("FEDCI_TEST_WRITER_PANIC").is_some(),
     };
-    std::thread::Builder::new()
+    let (stopped_tx, stopped) = oneshot::channel();
+    let thread = std::thread::Builder::new()
         .name("fedci-store-writer".into())
-        .spawn(move || writer.run(rx, &rt))
-        .map_err(StoreError::Spawn)
+        .spawn(move || {
+            let health = writer.health.clone();
+            let run = std::panic::AssertUnwindSafe(|| writer.run(rx, &rt));
+            let why = match std::panic::catch_unwind(run) {
+                Ok(()) => "its queue closed".to_string(),
+                Err(payload) => {
+                    let why = crate::supervise::panic_message(payload.as_ref());
+                    health.set_failing(Arc::new(StoreError::WriterStopped(why.clone())), 0);
+                    why
+                }
+            };
+            let _ = stopped_tx.send(why);
+        })
+        .map_err(StoreError::Spawn)?;
+    Ok((thread, stopped))
 }
 
 /// What a batch will add to the metrics once it commits.
@@ -276,6 +295,9 @@ struct Writer {
     health: Arc<Health>,
     /// Set while writes fail: how often recovery was tried and when to try next.
     failing: Option<Failing>,
+    /// Test hook (`FEDCI_TEST_WRITER_PANIC` set): panic on the first batch that ingests.
+    #[cfg(feature = "test-hooks")]
+    panic_on_ingest: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -444,12 +466,15 @@ impl Writer {
     }
 
     fn commit_batch(&mut self, batch: Vec<Request>) {
+        #[cfg(feature = "test-hooks")]
+        if self.panic_on_ingest && batch.iter().any(|r| matches!(r, Request::Ingest { .. })) {
+            panic!("test hook FEDCI_TEST_WRITER_PANIC: the writer panics on ingest");
+        }
         let before = self.state.clone();
         let mut stored = 0u64;
         let result = (|| -> Result<(Vec<Answer>, bool), StoreError> {
             let mut txn = self.db.get()?.begin_write()?;
-            txn.set_durability(Durability::Immediate)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            txn.set_durability(Durability::Immediate)?;
             let mut answers = Vec::with_capacity(batch.len());
             let mut t = Tables::open(&txn)?;
             for req in &batch {
@@ -501,7 +526,7 @@ impl Writer {
                 tracing::error!(error = %e, "store commit failed");
                 self.state = before;
                 self.tally = Tally::default();
-                let why = e.to_string();
+                let why = Arc::new(e);
                 self.failed(why.clone());
                 for req in batch {
                     req.reply(Err(StoreError::Unavailable(why.clone())));

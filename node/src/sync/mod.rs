@@ -24,8 +24,10 @@ pub use cache::MAX_AGE as SET_MAX_AGE;
 pub use round::sync_with;
 pub use serve::{Responder, take_offer};
 
+use crate::store::StoreError;
 use crate::sync::protocol::{Request, Response};
 use libp2p::PeerId;
+use libp2p::request_response::OutboundFailure;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,19 +47,62 @@ pub const MAX_ROUND_TRIPS: u32 = 256;
 /// at once; the requester fetches what did not fit with its next page.
 pub const MAX_RESPONSE_EVENT_BYTES: usize = 1 << 20;
 
-/// Why a request to a peer failed.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why a catch-up round (or one request of it) failed.
+#[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("request failed: {0}")]
-    Request(String),
+    Request(#[from] RequestError),
     #[error("peer answered with an error: {0}")]
-    Refused(String),
+    Refused(#[source] Refusal),
     #[error("peer misbehaved: {0}")]
-    Misbehaved(String),
+    Misbehaved(#[from] Misbehaviour),
     #[error("reconciliation: {0}")]
-    Negentropy(String),
+    Negentropy(#[from] negentropy::Error),
+    #[error("reconciliation: no agreement after {0} round trips")]
+    NoAgreement(u32),
+    #[error("this store holds more than {0} epoch buckets in one answer")]
+    TooManyEpochs(usize),
     #[error("store: {0}")]
-    Store(String),
+    Store(#[from] StoreError),
+}
+
+/// Why a request got no answer from the peer.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("network stopped")]
+    NetworkStopped,
+    #[error(transparent)]
+    Outbound(#[from] OutboundFailure),
+}
+
+/// The error a peer answered with (`Response::Error`): its own words.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+/// What a peer did that an honest peer does not.
+#[derive(Debug, thiserror::Error)]
+pub enum Misbehaviour {
+    #[error("answered a {0} with something else")]
+    WrongAnswer(&'static str),
+    #[error("digest answer of the wrong length")]
+    DigestLength,
+    #[error("answered topic {0:?} it was not asked")]
+    UnaskedTopic(String),
+    #[error("answered topic {0:?}, span {1:?}, it was not asked")]
+    UnaskedSpan(String, Option<(u64, u64)>),
+    #[error("epochs answer of the wrong length")]
+    EpochsLength,
+    #[error("epoch bucket {1} of {0:?} was not asked, is out of order or malformed")]
+    EpochBucket(String, u64),
+    #[error("bad reconciliation message: {0}")]
+    Reconciliation(#[source] negentropy::Error),
+    #[error("left topics unanswered")]
+    Unanswered,
+    #[error("served {0} forged or unrequested event(s)")]
+    Forged(usize),
+    #[error("announced {0} id(s) it did not serve")]
+    NotServed(usize),
 }
 
 /// A request for the swarm task to send, with where to put the answer.
@@ -65,7 +110,7 @@ pub enum SyncError {
 pub struct Outbound {
     pub peer: PeerId,
     pub request: Request,
-    pub reply: oneshot::Sender<Result<Response, String>>,
+    pub reply: oneshot::Sender<Result<Response, OutboundFailure>>,
 }
 
 /// Sends a request through the swarm task and waits for the answer.
@@ -88,14 +133,11 @@ impl Requester {
                 reply,
             })
             .await
-            .map_err(|_| SyncError::Request("network stopped".into()))?;
-        match rx
-            .await
-            .map_err(|_| SyncError::Request("network stopped".into()))?
-        {
-            Ok(Response::Error { message }) => Err(SyncError::Refused(message)),
+            .map_err(|_| RequestError::NetworkStopped)?;
+        match rx.await.map_err(|_| RequestError::NetworkStopped)? {
+            Ok(Response::Error { message }) => Err(SyncError::Refused(Refusal(message))),
             Ok(r) => Ok(r),
-            Err(e) => Err(SyncError::Request(e)),
+            Err(e) => Err(RequestError::Outbound(e).into()),
         }
     }
 }

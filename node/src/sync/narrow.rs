@@ -6,9 +6,9 @@
 //! that agrees on all but the last minute of a topic of a million events builds sets of
 //! that minute only.
 
-use super::{MAX_ROUND_TRIPS, Requester, RoundStats, SyncError};
+use super::{MAX_ROUND_TRIPS, Misbehaviour, Requester, RoundStats, SyncError};
 use crate::store::Store;
-use crate::store::epochs::{Bucket, RangeError, epoch_times};
+use crate::store::epochs::{Bucket, epoch_times};
 use crate::sync::protocol::{
     EpochBucket, EpochQuery, MAX_EPOCH_BUCKETS, MAX_EPOCH_RANGES, MAX_SPAN_ITEMS,
     MAX_TOPICS_PER_FRAME, Request, Response,
@@ -66,9 +66,7 @@ pub async fn differing_slices(
         for batch in batches(looking) {
             stats.round_trips += 1;
             if stats.round_trips > MAX_ROUND_TRIPS {
-                return Err(SyncError::Negentropy(format!(
-                    "no agreement after {MAX_ROUND_TRIPS} round trips"
-                )));
+                return Err(SyncError::NoAgreement(MAX_ROUND_TRIPS));
             }
             stats.bytes_sent += batch
                 .iter()
@@ -80,16 +78,12 @@ pub async fn differing_slices(
                 topics: batch.clone(),
             };
             let Response::Epochs { topics: theirs } = req.call(peer, request).await? else {
-                return Err(SyncError::Misbehaved(
-                    "answered an epochs request with something else".into(),
-                ));
+                return Err(Misbehaviour::WrongAnswer("epochs request").into());
             };
             if theirs.len() != batch.len()
                 || theirs.iter().map(Vec::len).sum::<usize>() > MAX_EPOCH_BUCKETS
             {
-                return Err(SyncError::Misbehaved(
-                    "epochs answer of the wrong length".into(),
-                ));
+                return Err(Misbehaviour::EpochsLength.into());
             }
             stats.bytes_received += theirs.iter().map(|b| 40 * b.len() as u64).sum::<u64>();
             for ((query, ours), theirs) in batch.into_iter().zip(ours).zip(theirs) {
@@ -149,14 +143,13 @@ async fn own_buckets(
 ) -> Result<Vec<Vec<Bucket>>, SyncError> {
     let found = store
         .read(move |s| {
-            Ok(batch
+            batch
                 .iter()
                 .map(|q| s.epoch_buckets(&q.topic, &q.ranges, width, MAX_EPOCH_BUCKETS))
-                .collect::<Result<Vec<_>, RangeError>>())
+                .collect::<Result<Option<Vec<_>>, _>>()
         })
-        .await
-        .map_err(|e| SyncError::Store(e.to_string()))?;
-    found.map_err(|e| SyncError::Store(e.to_string()))
+        .await?;
+    found.ok_or(SyncError::TooManyEpochs(MAX_EPOCH_BUCKETS))
 }
 
 /// The peer's buckets of `query`, checked: in order, aligned to `width`, inside the ranges
@@ -168,20 +161,15 @@ fn checked(
 ) -> Result<Vec<Bucket>, SyncError> {
     let mut out: Vec<Bucket> = Vec::with_capacity(theirs.len());
     for b in theirs {
-        let fingerprint: [u8; 16] =
-            b.fingerprint.as_slice().try_into().map_err(|_| {
-                SyncError::Misbehaved("epoch fingerprint of the wrong length".into())
-            })?;
+        let bad = || Misbehaviour::EpochBucket(query.topic.clone(), b.start);
+        let fingerprint: [u8; 16] = b.fingerprint.as_slice().try_into().map_err(|_| bad())?;
         let in_order = out.last().is_none_or(|last| last.start < b.start);
         let asked = query
             .ranges
             .iter()
             .any(|&(from, to)| from <= b.start && b.start < to);
         if !in_order || b.start % width != 0 || !asked || b.count == 0 {
-            return Err(SyncError::Misbehaved(format!(
-                "epoch bucket {} of {:?} was not asked or is out of order",
-                b.start, query.topic
-            )));
+            return Err(bad().into());
         }
         out.push(Bucket {
             start: b.start,

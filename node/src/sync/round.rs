@@ -3,8 +3,8 @@
 use super::narrow::{Slice, differing_slices};
 use super::serve::{WHOLE, build_storage, fingerprints};
 use super::{
-    FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_IDS_PER_ROUND, MAX_ROUND_TRIPS, Requester,
-    RoundStats, SyncError,
+    FETCH_CONCURRENCY, FETCH_PAGE, FRAME_LIMIT, MAX_IDS_PER_ROUND, MAX_ROUND_TRIPS, Misbehaviour,
+    Requester, RoundStats, SyncError,
 };
 use crate::admit::{Admission, Verdict, Via};
 use crate::store::{Store, digest};
@@ -70,8 +70,7 @@ pub async fn sync_with(
         }
         let missing = store
             .read(|s| s.missing_targets_from(&rand::random(), FETCH_PAGE))
-            .await
-            .map_err(|e| SyncError::Store(e.to_string()))?;
+            .await?;
         if !missing.is_empty() {
             fetch(peer, req, admission, missing, false, &mut stats).await?;
         }
@@ -97,9 +96,7 @@ async fn differing_topics(
 ) -> Result<Vec<String>, SyncError> {
     let mut out = Vec::new();
     for chunk in topics.chunks(MAX_DIGEST_TOPICS) {
-        let ours = fingerprints(store, chunk.to_vec())
-            .await
-            .map_err(SyncError::Store)?;
+        let ours = fingerprints(store, chunk.to_vec()).await?;
         let combined = ByteBuf::from(digest::combine(&ours).to_vec());
         stats.round_trips += 1;
         stats.bytes_sent += chunk.iter().map(|t| t.len() as u64).sum::<u64>() + 16;
@@ -112,18 +109,14 @@ async fn differing_topics(
             fingerprints: theirs,
         } = req.call(peer, request).await?
         else {
-            return Err(SyncError::Misbehaved(
-                "answered a digest with something else".into(),
-            ));
+            return Err(Misbehaviour::WrongAnswer("digest").into());
         };
         stats.bytes_received += 1 + theirs.iter().map(|f| f.len() as u64).sum::<u64>();
         if same {
             continue;
         }
         if theirs.len() != chunk.len() {
-            return Err(SyncError::Misbehaved(
-                "digest answer of the wrong length".into(),
-            ));
+            return Err(Misbehaviour::DigestLength.into());
         }
         out.extend(
             chunk
@@ -173,19 +166,14 @@ async fn reconcile(
     let mut split = Vec::new();
     let mut pending = Vec::new();
     for slice in slices {
-        let Some(storage) = build_storage(store, &slice.topic, slice.span, MAX_SPAN_ITEMS)
-            .await
-            .map_err(SyncError::Store)?
+        let Some(storage) = build_storage(store, &slice.topic, slice.span, MAX_SPAN_ITEMS).await?
         else {
             split.extend(halved(slice));
             continue;
         };
         stats.largest_set = stats.largest_set.max(storage.size().unwrap_or(0));
-        let mut n = Negentropy::owned(storage, FRAME_LIMIT)
-            .map_err(|e| SyncError::Negentropy(e.to_string()))?;
-        let message = n
-            .initiate()
-            .map_err(|e| SyncError::Negentropy(e.to_string()))?;
+        let mut n = Negentropy::owned(storage, FRAME_LIMIT)?;
+        let message = n.initiate()?;
         pending.push(TopicMessage {
             topic: slice.topic.clone(),
             message: ByteBuf::from(message),
@@ -198,9 +186,7 @@ async fn reconcile(
     while !pending.is_empty() {
         stats.round_trips += 1;
         if stats.round_trips > MAX_ROUND_TRIPS {
-            return Err(SyncError::Negentropy(format!(
-                "no agreement after {MAX_ROUND_TRIPS} round trips"
-            )));
+            return Err(SyncError::NoAgreement(MAX_ROUND_TRIPS));
         }
         stats.bytes_sent += pending
             .iter()
@@ -212,9 +198,7 @@ async fn reconcile(
             .call(peer, Request::Reconcile { topics: pending })
             .await?
         else {
-            return Err(SyncError::Misbehaved(
-                "answered a reconcile with something else".into(),
-            ));
+            return Err(Misbehaviour::WrongAnswer("reconcile").into());
         };
         pending = Vec::new();
         let mut answered = HashSet::new();
@@ -222,10 +206,7 @@ async fn reconcile(
             stats.bytes_received += (reply.topic.len() + reply.message.len()) as u64;
             let k = key(&reply);
             if !asked.contains(&k) || !answered.insert(k.clone()) {
-                return Err(SyncError::Misbehaved(format!(
-                    "answered topic {:?} span {:?} it was not asked",
-                    reply.topic, reply.span
-                )));
+                return Err(Misbehaviour::UnaskedSpan(reply.topic, reply.span).into());
             }
             if reply.too_large {
                 if let Some((slice, _)) = negs.remove(&k) {
@@ -244,15 +225,11 @@ async fn reconcile(
                     too_large: false,
                 }),
                 Ok(None) => {}
-                Err(e) => {
-                    return Err(SyncError::Misbehaved(format!(
-                        "bad reconciliation message: {e}"
-                    )));
-                }
+                Err(e) => return Err(Misbehaviour::Reconciliation(e).into()),
             }
         }
         if answered.len() != asked.len() {
-            return Err(SyncError::Misbehaved("left topics unanswered".into()));
+            return Err(Misbehaviour::Unanswered.into());
         }
         // A peer may announce any number of ids; take a bounded share now, the rest next round.
         if need.len() >= MAX_IDS_PER_ROUND {
@@ -321,10 +298,7 @@ async fn fetch(
             return Err(SyncError::Store(e));
         }
         if verdict.forged > 0 {
-            return Err(SyncError::Misbehaved(format!(
-                "served {} forged or unrequested event(s)",
-                verdict.forged
-            )));
+            return Err(Misbehaviour::Forged(verdict.forged).into());
         }
         // Withheld ids (held, but no longer vouched for by the peer) are not asked again this
         // round, and are no lie. They are not remembered as refused: the claim is the peer's
@@ -338,10 +312,7 @@ async fn fetch(
         }
         if verdict.answered.is_empty() {
             if strict {
-                return Err(SyncError::Misbehaved(format!(
-                    "announced {} id(s) it did not serve",
-                    rest.len()
-                )));
+                return Err(Misbehaviour::NotServed(rest.len()).into());
             }
             // Link targets the peer does not hold either: nothing more to ask it.
             continue;
@@ -362,9 +333,7 @@ async fn fetch_page(
         ids: page.iter().map(|i| ByteBuf::from(i.0.to_vec())).collect(),
     };
     let Response::Events { events, withheld } = req.call(peer, request).await? else {
-        return Err(SyncError::Misbehaved(
-            "answered a fetch with something else".into(),
-        ));
+        return Err(Misbehaviour::WrongAnswer("fetch").into());
     };
     let bytes = events.iter().map(|e| e.len() as u64).sum::<u64>();
     let requested: HashSet<EventId> = page.iter().copied().collect();
@@ -393,10 +362,7 @@ async fn offer(
 ) -> Result<(), SyncError> {
     for page in ids.chunks(FETCH_PAGE) {
         let page = page.to_vec();
-        let raws = store
-            .read(move |s| s.get_raws(&page, OFFER_BYTES))
-            .await
-            .map_err(|e| SyncError::Store(e.to_string()))?;
+        let raws = store.read(move |s| s.get_raws(&page, OFFER_BYTES)).await?;
         stats.bytes_sent += raws.iter().map(|r| r.len() as u64).sum::<u64>();
         stats.offered += raws.len();
         req.call(

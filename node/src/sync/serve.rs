@@ -7,15 +7,13 @@
 //! built one at a time and shared for a short while, within a byte budget ([`super::cache`]).
 
 use super::cache::SetCache;
-use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES};
+use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES, SyncError};
 use crate::admit::{Admission, Via};
-use crate::store::Store;
-use crate::store::epochs::RangeError;
+use crate::store::{Store, StoreError};
 use crate::sync::protocol::{
     EpochBucket, EpochQuery, MAX_DIGEST_TOPICS, MAX_EPOCH_BUCKETS, MAX_EPOCH_RANGES,
     MAX_EVENTS_PER_FRAME, MAX_SPAN_ITEMS, MAX_TOPICS_PER_FRAME, Request, Response, TopicMessage,
 };
-use fedci_proto::Event;
 use fedci_proto::{EventId, Topic};
 use libp2p::PeerId;
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
@@ -31,19 +29,11 @@ pub struct Responder {
     /// Most events of a span it builds a set of: [`MAX_SPAN_ITEMS`] unless a test lowers it.
     span_limit: Option<usize>,
     /// Test fixture (`run --tamper-relay`): serve forged copies of fetched events.
+    #[cfg(feature = "test-hooks")]
     pub tamper: bool,
 }
 
 impl Responder {
-    pub fn new(tamper: bool) -> Self {
-        Responder {
-            cache: Arc::default(),
-            building: Arc::default(),
-            span_limit: None,
-            tamper,
-        }
-    }
-
     /// The same responder, refusing spans of more than `limit` events.
     #[cfg(test)]
     pub fn with_span_limit(mut self, limit: usize) -> Self {
@@ -57,7 +47,9 @@ impl Responder {
             Request::Reconcile { topics } => self.reconcile(store, topics).await,
             Request::Digest { topics, combined } => digest(store, topics, &combined).await,
             Request::Epochs { width, topics } => epochs(store, width, topics).await,
-            Request::Fetch { ids } => fetch(store, ids, self.tamper).await,
+            #[cfg(feature = "test-hooks")]
+            Request::Fetch { ids } if self.tamper => forged(fetch(store, ids).await),
+            Request::Fetch { ids } => fetch(store, ids).await,
             Request::Offer { .. } => Response::Error {
                 message: "offers are handled elsewhere".into(),
             },
@@ -89,7 +81,11 @@ impl Responder {
                     });
                     continue;
                 }
-                Err(e) => return Response::Error { message: e },
+                Err(e) => {
+                    return Response::Error {
+                        message: e.to_string(),
+                    };
+                }
             };
             let message = tm.message.into_vec();
             let reply = tokio::task::spawn_blocking(move || {
@@ -123,7 +119,7 @@ impl Responder {
         store: &Store,
         topic: &str,
         span: (u64, u64),
-    ) -> Result<Option<Arc<NegentropyStorageVector>>, String> {
+    ) -> Result<Option<Arc<NegentropyStorageVector>>, SyncError> {
         let key = format!("{topic} {}-{}", span.0, span.1);
         let version = store.last_seq();
         let hit = |now| {
@@ -167,7 +163,7 @@ pub async fn build_storage(
     topic: &str,
     span: (u64, u64),
     limit: usize,
-) -> Result<Option<NegentropyStorageVector>, String> {
+) -> Result<Option<NegentropyStorageVector>, SyncError> {
     let topic = topic.to_string();
     let metrics = store.metrics().clone();
     store
@@ -178,26 +174,19 @@ pub async fn build_storage(
                 if let Err(e) = storage.insert(time, Id::from_byte_array(id)) {
                     failed.get_or_insert(e);
                 }
-            });
-            match counted {
-                Ok(n) => {
-                    metrics.sync_set_items_max.fetch_max(n as u64, Relaxed);
-                }
-                Err(RangeError::TooManyItems(_)) => return Ok(Ok(None)),
-                Err(RangeError::Store(e)) => return Err(e),
-                Err(e) => return Ok(Err(e.to_string())),
-            }
+            })?;
+            let Some(n) = counted else {
+                return Ok(Ok(None));
+            };
+            metrics.sync_set_items_max.fetch_max(n as u64, Relaxed);
             // Sealing sorts: CPU work that stays off the async runtime with the read.
             Ok(match failed {
-                Some(e) => Err(format!("{e:?}")),
-                None => storage
-                    .seal()
-                    .map(|()| Some(storage))
-                    .map_err(|e| format!("{e:?}")),
+                Some(e) => Err(e),
+                None => storage.seal().map(|()| Some(storage)),
             })
         })
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
+        .map_err(SyncError::from)
 }
 
 /// Answers an [`Request::Epochs`]: each topic's buckets of `width` epochs in its ranges.
@@ -221,10 +210,8 @@ async fn epochs(store: &Store, width: u64, topics: Vec<EpochQuery>) -> Response 
             let mut left = MAX_EPOCH_BUCKETS;
             let mut out = Vec::with_capacity(topics.len());
             for q in &topics {
-                let buckets = match s.epoch_buckets(&q.topic, &q.ranges, width, left) {
-                    Ok(b) => b,
-                    Err(RangeError::Store(e)) => return Err(e),
-                    Err(e) => return Ok(Err(e.to_string())),
+                let Some(buckets) = s.epoch_buckets(&q.topic, &q.ranges, width, left)? else {
+                    return Ok(Err(format!("more than {MAX_EPOCH_BUCKETS} buckets")));
                 };
                 left -= buckets.len();
                 out.push(
@@ -251,11 +238,10 @@ async fn epochs(store: &Store, width: u64, topics: Vec<EpochQuery>) -> Response 
 }
 
 /// This node's fingerprints of `topics`, in order.
-pub async fn fingerprints(store: &Store, topics: Vec<String>) -> Result<Vec<[u8; 16]>, String> {
+pub async fn fingerprints(store: &Store, topics: Vec<String>) -> Result<Vec<[u8; 16]>, StoreError> {
     store
         .read(move |s| topics.iter().map(|t| Ok(s.topic_digest(t)?.1)).collect())
         .await
-        .map_err(|e| e.to_string())
 }
 
 async fn digest(store: &Store, topics: Vec<String>, combined: &[u8]) -> Response {
@@ -273,11 +259,13 @@ async fn digest(store: &Store, topics: Vec<String>, combined: &[u8]) -> Response
             same: false,
             fingerprints: fps.iter().map(|f| ByteBuf::from(f.to_vec())).collect(),
         },
-        Err(message) => Response::Error { message },
+        Err(e) => Response::Error {
+            message: e.to_string(),
+        },
     }
 }
 
-async fn fetch(store: &Store, ids: Vec<ByteBuf>, tamper: bool) -> Response {
+async fn fetch(store: &Store, ids: Vec<ByteBuf>) -> Response {
     if ids.len() > MAX_EVENTS_PER_FRAME.max(FETCH_PAGE) {
         return Response::Error {
             message: format!("more than {MAX_EVENTS_PER_FRAME} ids"),
@@ -291,15 +279,6 @@ async fn fetch(store: &Store, ids: Vec<ByteBuf>, tamper: bool) -> Response {
         .read(move |s| s.get_vouched(&ids, MAX_RESPONSE_EVENT_BYTES))
         .await
     {
-        Ok((raws, _)) if tamper => Response::Events {
-            events: raws
-                .iter()
-                .filter_map(|r| Event::from_trusted_bytes(r).ok())
-                .filter_map(|e| fedci_proto::envelope::tampered_copy(&e).ok())
-                .map(ByteBuf::from)
-                .collect(),
-            withheld: Vec::new(),
-        },
         Ok((raws, withheld)) => Response::Events {
             events: raws.into_iter().map(ByteBuf::from).collect(),
             withheld: withheld
@@ -310,6 +289,23 @@ async fn fetch(store: &Store, ids: Vec<ByteBuf>, tamper: bool) -> Response {
         Err(e) => Response::Error {
             message: e.to_string(),
         },
+    }
+}
+
+/// A fetch answer as the tampering relay fixture serves it: forged copies, nothing withheld.
+#[cfg(feature = "test-hooks")]
+fn forged(answer: Response) -> Response {
+    match answer {
+        Response::Events { events, .. } => Response::Events {
+            events: events
+                .iter()
+                .filter_map(|r| fedci_proto::Event::from_trusted_bytes(r).ok())
+                .filter_map(|e| fedci_proto::envelope::tampered_copy(&e).ok())
+                .map(ByteBuf::from)
+                .collect(),
+            withheld: Vec::new(),
+        },
+        other => other,
     }
 }
 

@@ -10,6 +10,7 @@ use crate::store::Store;
 use ciborium::Value;
 use fedci_keys::{Roster, RosterEntry, SecretKey};
 use fedci_proto::{Body, Event, EventId, Topic, sign};
+use std::error::Error as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -166,4 +167,39 @@ async fn a_span_too_large_for_the_responder_is_halved_until_it_fits() {
     }
     let built = peer.store().metrics().sync_set_items_max.load(Relaxed);
     assert!(built <= 16, "the responder built a set of {built} events");
+}
+
+/// A failed request reaches the round with libp2p's own failure, not its text.
+#[tokio::test]
+async fn a_failed_request_keeps_its_cause() {
+    let (tx, mut rx) = mpsc::channel::<Outbound>(1);
+    let req = Requester {
+        tx,
+        in_flight: Default::default(),
+    };
+    tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            let _ = out.reply.send(Err(OutboundFailure::Timeout));
+        }
+    });
+    let e = req
+        .call(PeerId::random(), Request::Fetch { ids: Vec::new() })
+        .await
+        .expect_err("the request failed");
+    assert!(
+        matches!(
+            e,
+            SyncError::Request(RequestError::Outbound(OutboundFailure::Timeout))
+        ),
+        "{e:?}"
+    );
+    let cause = e.source().expect("a request error has a source");
+    assert!(cause.to_string().contains("Timeout"), "{cause}");
+}
+
+#[test]
+fn a_store_error_is_the_source() {
+    let e = SyncError::from(StoreError::Closed);
+    let source = e.source().expect("the store error is kept");
+    assert!(source.downcast_ref::<StoreError>().is_some(), "{source:?}");
 }

@@ -41,6 +41,7 @@ impl Actor {
             Err(gossipsub::PublishError::Duplicate) => {}
             Err(e) => tracing::warn!(id = %event.id().short(), error = %e, "gossip publish failed"),
         }
+        #[cfg(feature = "test-hooks")]
         if self.config.tamper
             && let Ok(bad) = fedci_proto::envelope::tampered_copy(event)
         {
@@ -70,19 +71,14 @@ impl Actor {
                 let admission = self.admission.clone();
                 let tx = self.internal_tx.clone();
                 tokio::spawn(async move {
-                    let (acceptance, stored) = validate(
+                    let verdict = validate(
                         admission,
+                        message_id,
                         propagation_source,
                         message.topic.into_string(),
                         message.data,
                     )
                     .await;
-                    let verdict = Verdict {
-                        message_id,
-                        source: propagation_source,
-                        acceptance,
-                        stored,
-                    };
                     let _ = tx.send(Internal::Verdict(verdict)).await;
                     // Held until the verdict is queued, so pending verdicts are bounded too.
                     drop(permit);

@@ -25,7 +25,9 @@ use fedci_proto::{Event, Topic};
 use libp2p::futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
-use libp2p::request_response::{InboundRequestId, OutboundRequestId, ResponseChannel};
+use libp2p::request_response::{
+    InboundRequestId, OutboundFailure, OutboundRequestId, ResponseChannel,
+};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, SwarmBuilder, identity, noise, tcp, yamux};
 use serde_bytes::ByteBuf;
@@ -52,6 +54,7 @@ pub struct NetConfig {
     pub mesh: Mesh,
     pub score_whitelist: Vec<IpAddr>,
     /// Test fixture: re-publish a corrupted copy of every event we gossip.
+    #[cfg(feature = "test-hooks")]
     pub tamper: bool,
     /// How often to run a catch-up round with a random peer.
     pub sync_interval: Duration,
@@ -224,7 +227,7 @@ pub fn start(
         syncs: HashMap::new(),
         sync_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_SYNCS)),
         inbound: Arc::new(Semaphore::new(MAX_INBOUND_REQUESTS)),
-        responder: Responder::new(config.tamper),
+        responder: Responder::default(),
         local: *swarm.local_peer_id(),
         swarm,
         trust_rx: store.subscribe_trust(),
@@ -238,6 +241,10 @@ pub fn start(
         counters: Arc::new(Counters::default()),
         snapshot: snap_tx,
     };
+    #[cfg(feature = "test-hooks")]
+    {
+        actor.responder.tamper = actor.config.tamper;
+    }
     actor.resubscribe();
     let inboxes = Inboxes {
         commands: cmd_rx,
@@ -263,7 +270,7 @@ struct Actor {
     answering: HashMap<InboundRequestId, (OwnedSemaphorePermit, tokio::time::Instant)>,
     bans: bans::Bans,
     requester: Requester,
-    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, OutboundFailure>>>,
     syncs: HashMap<PeerId, PeerSync>,
     sync_slots: Arc<Semaphore>,
     inbound: Arc<Semaphore>,
@@ -436,6 +443,7 @@ impl Actor {
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&v.message_id, &v.source, v.acceptance);
+                #[cfg(feature = "test-hooks")]
                 if self.config.tamper
                     && let Some(event) = v.stored
                 {

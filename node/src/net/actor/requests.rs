@@ -70,7 +70,7 @@ impl Actor {
             } => {
                 tracing::debug!(%peer, %error, "sync request failed");
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(error.to_string()));
+                    let _ = reply.send(Err(error));
                 }
             }
             E::InboundFailure {

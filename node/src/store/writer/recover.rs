@@ -26,7 +26,7 @@ fn backoff(retries: u32) -> Duration {
 
 impl Writer {
     /// A commit failed: writes are refused until a recovery works; the first one starts now.
-    pub(super) fn failed(&mut self, error: String) {
+    pub(super) fn failed(&mut self, error: Arc<StoreError>) {
         self.metrics.store_write_failures.fetch_add(1, Relaxed);
         let retries = self.failing.map_or(0, |f| f.retries);
         self.health.set_failing(error, u64::from(retries));
@@ -49,7 +49,7 @@ impl Writer {
                 let wait = backoff(retries);
                 self.metrics.store_write_failures.fetch_add(1, Relaxed);
                 tracing::warn!(error = %e, retries, next_in = ?wait, "store still cannot write");
-                self.health.set_failing(e.to_string(), u64::from(retries));
+                self.health.set_failing(Arc::new(e), u64::from(retries));
                 self.failing = Some(Failing {
                     retries,
                     next_try: Instant::now() + wait,
@@ -61,8 +61,7 @@ impl Writer {
     fn recover(&mut self) -> Result<(), StoreError> {
         // Reopening after a failure makes redb repair the file (a walk of the whole store):
         // first check, cheaply, that the disk takes writes at all.
-        disk_takes_writes(self.db.dir())
-            .map_err(|e| StoreError::Unavailable(format!("probe write in the home: {e}")))?;
+        disk_takes_writes(self.db.dir()).map_err(StoreError::ProbeWrite)?;
         let db = self.db.reopen()?;
         self.metrics.store_reopens.fetch_add(1, Relaxed);
         let state = State::load(&db, self.state.own_author)?;
@@ -97,8 +96,7 @@ fn probe(db: &Database) -> Result<(), StoreError> {
     let fill = vec![0u8; PROBE_BYTES];
     for write in [true, false] {
         let mut w = db.begin_write()?;
-        w.set_durability(Durability::Immediate)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        w.set_durability(Durability::Immediate)?;
         {
             let mut t = w.open_table(PROBE)?;
             if write {
