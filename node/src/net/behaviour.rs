@@ -23,17 +23,23 @@ pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/fedci/sync/2");
 /// Invalid messages cost this much each (squared) on a topic; three put a peer under the
 /// graylist threshold (-80), where its messages are ignored.
 const INVALID_MESSAGE_WEIGHT: f64 = -10.0;
-/// Messages waiting to go to one peer, at most (gossipsub's default is 5,000). Each queue
-/// holds forwards and IHAVE gossip for a peer that reads slower than we write; under a steady
-/// 300 events/s, queues of IHAVEs of ~450 ids each were the memory that kept growing on three
-/// of five nodes (issue 19). A forward waits at most a second anyway (gossipsub drops it
-/// after `forward_queue_duration`), and catch-up covers what a full queue drops.
+/// Messages waiting to go to one peer, at most (gossipsub's default is 5,000): forwards of
+/// events for a peer that reads slower than we write. A forward waits at most a second anyway
+/// (gossipsub drops it after `forward_queue_duration`), and catch-up covers what a full queue
+/// drops.
 const PEER_QUEUE_LEN: usize = 1024;
-/// Heartbeats (500 ms each) whose message ids an IHAVE advertises (gossipsub's default: 3).
+/// Heartbeats (500 ms each) whose message ids an IHAVE would advertise (gossipsub's default:
+/// 3); see [`EMIT_IHAVE`].
 const HISTORY_GOSSIP: usize = 2;
-/// Most ids in one IHAVE we send, and IWANT ids we ask of a peer per heartbeat (default
-/// 5,000): with [`PEER_QUEUE_LEN`], what bounds the gossip held for one peer.
+/// Most IWANT ids we ask of a peer per heartbeat, and ids in an IHAVE (default 5,000).
 const MAX_GOSSIP_IDS: usize = 1000;
+/// Whether this node sends IHAVE gossip to peers outside its mesh. It does not: heaptrack on
+/// a 5-node soak at 300 events/s showed queues full of IHAVEs (up to 1,024 per peer of up to
+/// 1,000 ids, 15-25 MB) on the nodes whose memory kept growing, for peers that did not drain
+/// them (issue 19). Events reach every subscriber by flood publishing from their author and
+/// by mesh forwarding; what a peer misses either way, catch-up reconciles within a round.
+/// IHAVEs received from other implementations are still answered.
+const EMIT_IHAVE: bool = false;
 
 pub type Gossipsub = gossipsub::Behaviour<IdentityTransform, AllowAllSubscriptionFilter>;
 
@@ -106,6 +112,8 @@ pub fn build(
         .connection_handler_queue_len(PEER_QUEUE_LEN)
         .history_gossip(HISTORY_GOSSIP)
         .max_control_messages_sent(MAX_GOSSIP_IDS)
+        .gossip_lazy(if EMIT_IHAVE { 6 } else { 0 })
+        .gossip_factor(if EMIT_IHAVE { 0.25 } else { 0.0 })
         .flood_publish(true)
         .build()?;
     let mut gossipsub = Gossipsub::new_with_subscription_filter(
