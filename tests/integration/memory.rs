@@ -40,6 +40,10 @@ fn metrics_show_each_cache_within_its_bound() {
     assert_eq!(limit, 16 << 20);
     let used = node.metric("fedci_store_cache_bytes");
     assert!(0 < used && used <= limit, "page cache {used} of {limit}");
-    assert!(node.metric("fedci_sync_cache_bytes") <= 64 << 20);
+    assert!(node.metric("fedci_sync_cache_bytes") <= 16 << 20);
+    assert!(node.metric("fedci_sync_set_items_max") <= 1 << 16);
     assert!(node.metric("fedci_refused_ids_bytes") <= 65_536 * 80);
+    // The node's own RSS, as an operator would graph it: a few MB at least, far from 128 MB.
+    let rss = node.metric("fedci_process_resident_bytes");
+    assert!((1 << 20..128 << 20).contains(&rss), "RSS {rss} B");
 }
