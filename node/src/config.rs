@@ -42,8 +42,10 @@ pub struct Config {
     /// What this node stores from others: community × kind patterns. Empty means every kind
     /// of every pinned community.
     pub interests: Vec<Interest>,
-    /// Addresses exempt from gossipsub's IP-colocation penalty (many nodes behind one IP,
-    /// as on a test net).
+    /// Ignored: fedci no longer uses gossipsub's peer scoring (and so has no IP-colocation
+    /// penalty to exempt addresses from). Accepted so that older files still load; `run`
+    /// warns when it is set. Never written back out.
+    #[serde(skip_serializing)]
     pub score_ip_whitelist: Vec<std::net::IpAddr>,
     /// Seconds between catch-up rounds with a random peer (rounds also run when a peer
     /// connects or subscribes).
@@ -87,10 +89,7 @@ impl Default for Config {
             listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
             peers: Vec::new(),
             interests: Vec::new(),
-            score_ip_whitelist: vec![
-                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-                std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-            ],
+            score_ip_whitelist: Vec::new(),
             sync_interval_secs: 30,
             max_inbound_connections: 256,
             max_pending_connections: 64,
@@ -111,6 +110,10 @@ mod tests {
         assert!(toml::from_str::<Config>("comunity = \"odl\"").is_err());
         let round: Config = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
         assert_eq!(round, c);
+        // Files written for versions that used gossipsub's peer scoring still load.
+        let old: Config =
+            toml::from_str("community = \"odl\"\nscore_ip_whitelist = [\"127.0.0.1\"]").unwrap();
+        assert_eq!(old.community, "odl");
     }
 
     /// contrib/config.toml, the commented example operators copy, loads with the node's own

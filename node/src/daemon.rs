@@ -119,6 +119,11 @@ pub async fn run(
     };
     tracing::info!(community = %config.community, socket = %socket.display(), admin_socket = %admin_socket.display(), node_key = %node_key.public(), "fedci-node ready");
 
+    if !config.score_ip_whitelist.is_empty() {
+        tracing::warn!(
+            "score_ip_whitelist is ignored: fedci no longer uses gossipsub's peer scoring; remove it from the configuration"
+        );
+    }
     let (net, outbound, net_task) = if config.listen.is_empty() {
         (None, None, None)
     } else {
@@ -127,7 +132,6 @@ pub async fn run(
             peers: parse_addrs(&config.peers)?,
             interests: Interests::new(&config.community, config.interests.clone()),
             mesh: Mesh::default(),
-            score_whitelist: config.score_ip_whitelist.clone(),
             #[cfg(feature = "test-hooks")]
             tamper: opts.tamper,
             sync_interval: std::time::Duration::from_secs(config.sync_interval_secs),

@@ -68,7 +68,7 @@ struct Hostile {
 pub async fn serve(_args: HostileArgs) -> Result<()> {
     let key = identity::Keypair::generate_ed25519();
     let behaviour =
-        behaviour::build(&key, Mesh::default(), &[]).map_err(|e| anyhow!("behaviour: {e}"))?;
+        behaviour::build(&key, Mesh::default()).map_err(|e| anyhow!("behaviour: {e}"))?;
     let swarm = swarm(key, behaviour)?;
     let (sybil_tx, mut sybil_rx) = mpsc::channel(1024);
     let mut h = Hostile {

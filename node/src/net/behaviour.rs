@@ -2,27 +2,30 @@
 //!
 //! Gossipsub runs anonymous (events carry their own signatures) with message id = SHA-256 of
 //! the whole envelope (signature included; the store dedupes by event id), validation deferred
-//! to the node, mesh sizes for small federations, and peer scoring with
-//! loopback (and configured test addresses) exempt from the IP-colocation penalty. What it
-//! holds per peer is bounded in count by the queue and gossip limits below.
+//! to the node, and mesh sizes for small federations. What it holds per peer is bounded in
+//! count by the queue and gossip limits below.
+//!
+//! Gossipsub's peer scoring is off: the node keeps its own penalties and bans
+//! (`actor::catchup`, `actor::bans`). Scoring keeps a delivery record of every message for
+//! two minutes, a fixed time libp2p does not let us change; at 300 events/s that table
+//! (~120 bytes a record) doubled at minute 12 of a soak and made up most of what a node
+//! still grew after its caches had levelled (issue 19). What scoring gave us, ignoring a peer
+//! after a few invalid messages, the node's own ban does after [`super::actor`]'s
+//! `BAN_WEIGHT` of them, and it also disconnects.
 
 use crate::sync::protocol::{Request, Response};
 use fedci_proto::MAX_EVENT_BYTES;
 use libp2p::gossipsub::{
     self, AllowAllSubscriptionFilter, IdentityTransform, MessageAuthenticity, MessageId,
-    PeerScoreParams, PeerScoreThresholds, TopicScoreParams, ValidationMode,
+    ValidationMode,
 };
 use libp2p::request_response::{self, ProtocolSupport, cbor};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{StreamProtocol, identify, identity};
 use sha2::{Digest, Sha256};
-use std::net::IpAddr;
 use std::time::Duration;
 
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/fedci/sync/2");
-/// Invalid messages cost this much each (squared) on a topic; three put a peer under the
-/// graylist threshold (-80), where its messages are ignored.
-const INVALID_MESSAGE_WEIGHT: f64 = -10.0;
 /// Messages waiting to go to one peer, at most (gossipsub's default is 5,000): forwards of
 /// events for a peer that reads slower than we write. A forward waits at most a second anyway
 /// (gossipsub drops it after `forward_queue_duration`), and catch-up covers what a full queue
@@ -33,6 +36,11 @@ const PEER_QUEUE_LEN: usize = 1024;
 const HISTORY_GOSSIP: usize = 2;
 /// Most IWANT ids we ask of a peer per heartbeat, and ids in an IHAVE (default 5,000).
 const MAX_GOSSIP_IDS: usize = 1000;
+/// How long a message id is remembered, so a copy arriving later is not processed again.
+/// Copies of one message arrive within a few heartbeats; catch-up (which dedupes by event
+/// id in the store) covers anything later. Gossipsub's default is 60 s too; we had 120 s,
+/// which doubled the table at 300 events/s.
+const DUPLICATE_CACHE_TIME: Duration = Duration::from_secs(60);
 /// Whether this node sends IHAVE gossip to peers outside its mesh. It does not: heaptrack on
 /// a 5-node soak at 300 events/s showed queues full of IHAVEs (up to 1,024 per peer of up to
 /// 1,000 ids, 15-25 MB) on the nodes whose memory kept growing, for peers that did not drain
@@ -95,7 +103,6 @@ impl Mesh {
 pub fn build(
     key: &identity::Keypair,
     mesh: Mesh,
-    score_whitelist: &[IpAddr],
 ) -> Result<FedBehaviour, Box<dyn std::error::Error + Send + Sync>> {
     mesh.check()?;
     let config = gossipsub::ConfigBuilder::default()
@@ -108,7 +115,7 @@ pub fn build(
         .mesh_outbound_min(mesh.outbound_min)
         .heartbeat_interval(Duration::from_millis(500))
         .max_transmit_size(MAX_EVENT_BYTES + 1024)
-        .duplicate_cache_time(Duration::from_secs(120))
+        .duplicate_cache_time(DUPLICATE_CACHE_TIME)
         .connection_handler_queue_len(PEER_QUEUE_LEN)
         .history_gossip(HISTORY_GOSSIP)
         .max_control_messages_sent(MAX_GOSSIP_IDS)
@@ -116,20 +123,11 @@ pub fn build(
         .gossip_factor(if EMIT_IHAVE { 0.25 } else { 0.0 })
         .flood_publish(true)
         .build()?;
-    let mut gossipsub = Gossipsub::new_with_subscription_filter(
+    let gossipsub = Gossipsub::new_with_subscription_filter(
         MessageAuthenticity::Anonymous,
         config,
         AllowAllSubscriptionFilter {},
     )?;
-    let mut params = PeerScoreParams {
-        app_specific_weight: 1.0,
-        topic_score_cap: TOPIC_SCORE_CAP,
-        ..PeerScoreParams::default()
-    };
-    params
-        .ip_colocation_factor_whitelist
-        .extend(score_whitelist.iter().copied());
-    gossipsub.with_peer_score(params, PeerScoreThresholds::default())?;
 
     let identify = identify::Behaviour::new(
         identify::Config::new("/fedci/1".to_string(), key.public())
@@ -151,30 +149,6 @@ pub fn build(
         sync,
     })
 }
-
-/// Score parameters for one subscribed topic: invalid messages cost, quiet meshes do not
-/// (mesh-delivery penalties would punish peers on low-traffic CI topics). Rewards for time in
-/// the mesh and first deliveries stay small, so one invalid event outweighs them: with
-/// libp2p's defaults a peer builds up +3600 within the hour and hundreds of forgeries would
-/// not turn its score negative.
-pub fn topic_params() -> TopicScoreParams {
-    TopicScoreParams {
-        topic_weight: 1.0,
-        time_in_mesh_weight: 0.01,
-        time_in_mesh_quantum: Duration::from_secs(1),
-        time_in_mesh_cap: 100.0,
-        first_message_deliveries_weight: 0.1,
-        first_message_deliveries_cap: 10.0,
-        invalid_message_deliveries_weight: INVALID_MESSAGE_WEIGHT,
-        invalid_message_deliveries_decay: 0.99,
-        mesh_message_deliveries_weight: 0.0,
-        mesh_failure_penalty_weight: 0.0,
-        ..TopicScoreParams::default()
-    }
-}
-
-/// The most a peer's positive topic scores add up to (see `topic_params`).
-pub const TOPIC_SCORE_CAP: f64 = 5.0;
 
 /// Message id = SHA-256 of the whole envelope bytes, signature included. The event id (hash of
 /// the payload only) would let anyone censor an event: a copy with a broken signature has the

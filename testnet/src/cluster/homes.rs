@@ -1,4 +1,4 @@
-//! Node homes for a background net: `init` each community, apply extra config, and pin every
+//! Node homes for a background net: `init` each community, configure it for one host, and pin every
 //! community's root everywhere (root keys exchanged as files, as real communities would). With
 //! 50 nodes that is 2,450 `trust add` calls, so homes are pinned in parallel.
 
@@ -10,14 +10,9 @@ use std::path::Path;
 /// Worker threads for pinning (each runs one `fedci-node` at a time).
 const WORKERS: usize = 4;
 
-/// Creates one home per name under `dir` with the TOML keys `extra_config` set; returns each
+/// Creates one home per name under `dir`, configured for many nodes on one host; returns each
 /// node's public node key (hex) as `init` printed it.
-pub fn create(
-    dir: &Path,
-    names: &[String],
-    bin: &Path,
-    extra_config: &str,
-) -> Result<Vec<String>, ClusterError> {
+pub fn create(dir: &Path, names: &[String], bin: &Path) -> Result<Vec<String>, ClusterError> {
     let nodes: Vec<Node> = names
         .iter()
         .map(|n| Node::new(n, dir.join(n), bin))
@@ -34,9 +29,6 @@ pub fn create(
             })?;
         keys.push(key);
         set_config(&node.home, crate::net::ONE_HOST_CONFIG)?;
-        if !extra_config.is_empty() {
-            set_config(&node.home, extra_config)?;
-        }
     }
     pin_all(&nodes)?;
     Ok(keys)

@@ -117,19 +117,7 @@ fn start(
         Some(_) => vec![NETNS_PORT; names.len()],
         None => free_ports(names.len())?,
     };
-    let config = match run_id {
-        // Distinct addresses, but whitelisted anyway: the score must not depend on the host.
-        Some(_) => {
-            let all: Vec<String> = ["127.0.0.1", "::1"]
-                .into_iter()
-                .chain(addrs.iter().map(String::as_str))
-                .map(|a| format!("{a:?}"))
-                .collect();
-            format!("score_ip_whitelist = [{}]", all.join(", "))
-        }
-        None => String::new(),
-    };
-    let keys = homes::create(dir, &names, &state.bin, &config)?;
+    let keys = homes::create(dir, &names, &state.bin)?;
     for (i, name) in names.iter().enumerate() {
         let peer_id = peer_id::from_node_key(&keys[i]).ok_or_else(|| {
             ClusterError::Node(format!("{name}: `init` printed a malformed node key"))

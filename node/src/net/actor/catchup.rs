@@ -52,17 +52,13 @@ impl Actor {
         (!pool.is_empty()).then(|| pool[rand::random::<usize>() % pool.len()])
     }
 
-    /// Lowers a peer's gossipsub application score for each invalid thing it sent us (a gossip
-    /// message, an offer or a fetch answer); past [`BAN_WEIGHT`] it is disconnected and banned.
+    /// Raises a peer's penalty for each invalid thing it sent us (a gossip message, an offer
+    /// or a fetch answer); past [`BAN_WEIGHT`] it is disconnected and banned.
     pub(super) fn penalise(&mut self, peer: PeerId) {
         let p = self.rejects.entry(peer).or_default();
         p.total += 1;
         p.weight += 1.0;
-        let (total, weight, score) = (p.total, p.weight, REJECT_PENALTY * p.weight);
-        self.swarm
-            .behaviour_mut()
-            .gossipsub
-            .set_application_score(&peer, score);
+        let (total, weight) = (p.total, p.weight);
         tracing::warn!(%peer, rejected = total, "peer sent an invalid event; penalised");
         if weight >= BAN_WEIGHT && !self.bans.contains(&peer) {
             let now = std::time::Instant::now();
@@ -92,12 +88,6 @@ impl Actor {
             p.weight *= PENALTY_DECAY;
             p.weight > 0.05 || connected.contains(peer)
         });
-        for (peer, p) in &self.rejects {
-            self.swarm
-                .behaviour_mut()
-                .gossipsub
-                .set_application_score(peer, REJECT_PENALTY * p.weight);
-        }
         // Catch-up state of peers no longer connected is not needed either.
         self.syncs
             .retain(|peer, st| st.running || connected.contains(peer));

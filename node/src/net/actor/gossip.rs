@@ -14,7 +14,6 @@ impl Actor {
             if let Err(e) = gs.subscribe(&topic) {
                 tracing::warn!(topic = %t, error = %e, "subscribe failed");
             }
-            let _ = gs.set_topic_params(topic, behaviour::topic_params());
         }
         for t in self.subscribed.difference(&want) {
             gs.unsubscribe(&IdentTopic::new(t.to_string()));

@@ -32,7 +32,6 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, SwarmBuilder, identity, noise, tcp, yamux};
 use serde_bytes::ByteBuf;
 use std::collections::{BTreeSet, HashMap};
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -41,7 +40,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Gossip messages being validated at once; beyond this they are ignored (catch-up repairs).
 const MAX_INFLIGHT_VALIDATIONS: usize = 1024;
-/// Each rejected message lowers the forwarding peer's application score by this much.
+/// Each rejected message lowers the peer's score (as `status` reports it) by this much; the
+/// score is this times the decaying penalty weight, 0 for a peer that sent nothing invalid.
 const REJECT_PENALTY: f64 = -20.0;
 const TICK: Duration = Duration::from_secs(2);
 
@@ -52,7 +52,6 @@ pub struct NetConfig {
     pub peers: Vec<Multiaddr>,
     pub interests: Interests,
     pub mesh: Mesh,
-    pub score_whitelist: Vec<IpAddr>,
     /// Test fixture: re-publish a corrupted copy of every event we gossip.
     #[cfg(feature = "test-hooks")]
     pub tamper: bool,
@@ -181,7 +180,6 @@ pub fn start(
     let mut seed = *node_key.seed();
     let keypair = identity::Keypair::ed25519_from_bytes(&mut seed)
         .map_err(|e| NetError::Identity(e.to_string()))?;
-    let whitelist = config.score_whitelist.clone();
     let mesh = config.mesh;
     let limits = Limits::new(config.limits, store.metrics().clone());
     let mut swarm = SwarmBuilder::with_existing_identity(keypair)
@@ -193,7 +191,7 @@ pub fn start(
         )
         .map_err(|e| NetError::Build(e.to_string()))?
         .with_behaviour(|key| {
-            let mut b = behaviour::build(key, mesh, &whitelist)?;
+            let mut b = behaviour::build(key, mesh)?;
             b.limits = limits;
             Ok(b)
         })

@@ -5,13 +5,16 @@ use fedci_client::types::{Banned, GossipCounters, PeerStatus, PeerSync, RoundSum
 
 impl Actor {
     pub(super) fn update_snapshot(&mut self) {
-        let gs = &self.swarm.behaviour().gossipsub;
         let peers = self
             .swarm
             .connected_peers()
             .map(|p| PeerStatus {
                 peer_id: p.to_string(),
-                score: gs.peer_score(p),
+                score: Some(
+                    self.rejects
+                        .get(p)
+                        .map_or(0.0, |r| REJECT_PENALTY * r.weight),
+                ),
                 rejected: self.rejects.get(p).map_or(0, |r| u64::from(r.total)),
                 sync: self.syncs.get(p).map(|st| PeerSync {
                     rounds: st.rounds,
