@@ -8,4 +8,5 @@ pub mod demo;
 pub mod hostile;
 pub mod net;
 pub mod node;
+pub mod pin;
 pub mod scenario;

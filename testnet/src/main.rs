@@ -74,6 +74,25 @@ struct LoadArgs {
     /// Publishes in flight: fedci socket connections, broker publishers awaiting a confirm.
     #[arg(long, default_value_t = 32)]
     connections: usize,
+    #[command(flatten)]
+    pin: PinArgs,
+}
+
+/// Where the systems under test run.
+#[derive(Debug, clap::Args)]
+struct PinArgs {
+    /// Run the nodes (and the other system's processes) on these CPUs only, with `taskset -c`
+    /// (e.g. `0`); pin the load generator by starting it under `taskset -c 1`.
+    #[arg(long, value_name = "CPUS", value_parser = fedci_testnet::pin::parse_cpu_list)]
+    node_cpus: Option<String>,
+}
+
+impl PinArgs {
+    fn apply(&self) {
+        if let Some(list) = &self.node_cpus {
+            fedci_testnet::pin::pin_processes(list);
+        }
+    }
 }
 
 /// `bench baseline` and `bench broker`: the load, and the optional zero-loss search.
@@ -187,6 +206,8 @@ enum BenchCommand {
         /// Concurrent client connections.
         #[arg(long, default_value_t = 64)]
         connections: usize,
+        #[command(flatten)]
+        pin: PinArgs,
     },
 }
 
@@ -238,8 +259,10 @@ async fn run(cli: Cli) -> Result<()> {
                     rate,
                     seconds,
                     connections,
+                    pin,
                 },
         }) => {
+            pin.apply();
             let bin = fedci_testnet::binary::fedci_node()?;
             let opts = bench::fanout::FanoutOpts {
                 nodes,
@@ -369,7 +392,9 @@ async fn run(cli: Cli) -> Result<()> {
             rate,
             seconds,
             connections,
+            pin,
         }) => {
+            pin.apply();
             let bin = fedci_testnet::binary::fedci_node()?;
             let opts = bench::ingest::IngestOpts {
                 rate,
@@ -378,8 +403,10 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let r = bench::ingest::run(&bin, &opts).await?;
             println!(
-                "ingest, one node, {} connections, {}s per phase",
-                r.connections, seconds
+                "ingest, one node (CPUs {}), {} connections, {}s per phase",
+                r.node_cpus_allowed.as_deref().unwrap_or("?"),
+                r.connections,
+                seconds
             );
             println!(
                 "  fixed rate {:>6}/s offered: {:>8.0}/s achieved, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {}",
@@ -449,6 +476,7 @@ async fn soak(
 
 async fn compare(other: bench::compare::Other, nodes: usize, args: CompareArgs) -> Result<()> {
     let load = &args.load;
+    load.pin.apply();
     let bin = fedci_testnet::binary::fedci_node()?;
     let opts = bench::compare::CompareOpts {
         nodes,

@@ -132,8 +132,11 @@ impl Node {
         )
         .map_err(|source| self.spawn_error(source))?;
         let err = open().map_err(|source| self.spawn_error(source))?;
-        let child = self
-            .command()
+        // Benchmarks may pin the node to CPUs (`--node-cpus`); CLI calls are never pinned.
+        let child = crate::pin::command(&self.bin)
+            .env_remove("FEDCI_HOME")
+            .arg("--home")
+            .arg(&self.home)
             .arg("run")
             .args(&self.run_args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))

@@ -182,3 +182,24 @@ fn soak_samples_every_nodes_rss_each_interval_and_reports_loss_and_slope() {
         "slope {slope}, samples say {expect}"
     );
 }
+
+/// `bench ingest --node-cpus 0`: the node runs on CPU 0 only (the kernel says so), and the
+/// run still stores what it acknowledged.
+#[test]
+fn ingest_with_node_cpus_runs_the_node_on_those_cpus_only() {
+    let r = bench(&[
+        "ingest",
+        "--rate",
+        "100",
+        "--seconds",
+        "1",
+        "--connections",
+        "4",
+        "--node-cpus",
+        "0",
+    ]);
+    assert_eq!(r["node_cpus"], "0");
+    assert_eq!(r["node_cpus_allowed"], "0", "the node was not pinned: {r}");
+    assert_eq!(r["fixed_rate_errors"], 0, "{r}");
+    assert!(r["stored_events"].as_u64().is_some_and(|n| n > 0), "{r}");
+}

@@ -40,7 +40,7 @@ impl GossipNet {
         let (tx, rx) = mpsc::channel(ARRIVALS_CAPACITY);
         let (mut children, mut addrs, mut stdin0) = (Vec::new(), Vec::<String>::new(), None);
         for i in 0..nodes {
-            let mut cmd = Command::new(&exe);
+            let mut cmd = Command::from(crate::pin::command(&exe));
             cmd.arg("gossip-peer");
             for j in topology.targets(i) {
                 cmd.arg("--peer").arg(&addrs[j]);

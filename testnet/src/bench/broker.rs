@@ -85,7 +85,7 @@ impl Rabbit {
         let d = dir.path();
         std::fs::write(d.join("plugins"), "[].\n")?;
         let log = std::fs::File::create(d.join("server.log"))?;
-        let child = Command::new(SERVER)
+        let child = Command::from(crate::pin::command(SERVER))
             .current_dir(d)
             // The Erlang cookie goes to $HOME: keep it in our directory.
             .env("HOME", d)

@@ -48,6 +48,8 @@ pub struct Side {
 
 #[derive(Debug, Serialize)]
 pub struct Comparison {
+    /// The CPUs the systems under test were pinned to (`--node-cpus`), if any.
+    pub node_cpus: Option<String>,
     pub consumers: usize,
     pub fedci: Side,
     pub other: Side,
@@ -109,6 +111,7 @@ pub async fn run(bin: &Path, other: Other, opts: &CompareOpts) -> anyhow::Result
     };
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     Ok(Comparison {
+        node_cpus: crate::pin::node_cpus().map(str::to_string),
         consumers: opts.nodes - 1,
         p50_ratio: ratio(fedci.run.latency.p50_ms, other.run.latency.p50_ms),
         p99_ratio: ratio(fedci.run.latency.p99_ms, other.run.latency.p99_ms),

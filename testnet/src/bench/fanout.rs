@@ -25,6 +25,8 @@ pub struct FanoutOpts {
 
 #[derive(Debug, Serialize)]
 pub struct FanoutReport {
+    /// The CPUs the systems under test were pinned to (`--node-cpus`), if any.
+    pub node_cpus: Option<String>,
     pub nodes: usize,
     #[serde(flatten)]
     pub run: Run,
@@ -157,6 +159,7 @@ pub async fn run(bin: &Path, opts: &FanoutOpts) -> anyhow::Result<FanoutReport> 
     let rss_mb = fed.rss_mb();
     fed.net.stop_all();
     Ok(FanoutReport {
+        node_cpus: crate::pin::node_cpus().map(str::to_string),
         nodes: opts.nodes,
         run,
         rss_mb,

@@ -24,6 +24,10 @@ pub struct IngestOpts {
 
 #[derive(Debug, Serialize)]
 pub struct IngestReport {
+    /// The CPUs the systems under test were pinned to (`--node-cpus`), if any.
+    pub node_cpus: Option<String>,
+    /// The CPUs the node's process was allowed to run on, as the kernel reports it.
+    pub node_cpus_allowed: Option<String>,
     pub offered_rate: u64,
     pub fixed_rate_achieved: f64,
     pub fixed_rate_latency: Latency,
@@ -42,6 +46,7 @@ pub async fn run(bin: &Path, opts: &IngestOpts) -> anyhow::Result<IngestReport> 
     node.init("odl")?;
     crate::net::set_config(&node.home, super::BENCH_API_CONFIG)?;
     node.start()?;
+    let node_cpus_allowed = node.pid().and_then(cpus_allowed);
     let socket = node.socket();
     // Request bodies are built before the clock starts: the load generator shares the two
     // cores with the node, and building JSON in the loop would be measured as node time.
@@ -75,6 +80,8 @@ pub async fn run(bin: &Path, opts: &IngestOpts) -> anyhow::Result<IngestReport> 
         .unwrap_or(0);
     node.stop();
     Ok(IngestReport {
+        node_cpus: crate::pin::node_cpus().map(str::to_string),
+        node_cpus_allowed,
         offered_rate: opts.rate,
         fixed_rate_achieved: fixed_n as f64 / fixed_secs,
         fixed_rate_latency: fixed_lat,
@@ -145,4 +152,13 @@ async fn phase(
         .max(opts.duration.as_secs_f64());
     let n = all.len() as u64;
     Ok((Latency::of(all), n, errors, secs))
+}
+
+/// `Cpus_allowed_list` of a process, from /proc.
+fn cpus_allowed(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_string())
 }
