@@ -16,6 +16,9 @@ pub(crate) mod feed;
 mod health;
 mod promotion;
 mod read;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod reserve_tests;
 mod schema;
 mod slot;
 #[cfg(test)]
