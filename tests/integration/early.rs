@@ -6,7 +6,7 @@
 //! streams and peers hold events that are not yet on disk.
 
 use fedci_tests::ReplyExt as _;
-use fedci_tests::mesh::{MESH_TIMEOUT, event_id, wait_connected};
+use fedci_tests::mesh::{MESH_TIMEOUT, artifact_probe, event_id, wait_connected, warm_up};
 use fedci_tests::net::{free_port, listen_on};
 use fedci_tests::node::event_body;
 use fedci_tests::{Node, http, read_lines, wait_until};
@@ -259,5 +259,69 @@ fn kill9_under_load_loses_no_acknowledged_publish_and_reuses_no_position() {
         on_a.values()
             .chain(on_b.iter())
             .map(|e| (e["seq"].as_u64().expect("seq"), event_id(e))),
+    );
+}
+
+/// A relay forwards a gossip message, and streams it locally, while its own commit of it is
+/// still held: A → B → C in a line, B's commits held by `FEDCI_TEST_COMMIT_HOLD`.
+#[test]
+fn relay_forwards_and_streams_before_its_commit() {
+    let (mut a, mut b, mut c) = (Node::new(), Node::new(), Node::new());
+    a.init("odl");
+    b.init("opnfv");
+    c.init("openstack");
+    // B and C want odl's events; A and C know nothing of each other.
+    b.trust(&a);
+    c.trust(&a);
+    b.trust(&c);
+    c.trust(&b);
+    a.trust(&b);
+    let hold = b.home().join("hold-commits");
+    a.start();
+    let a_addr = a.listen_addr();
+    b.start_with_env(
+        &["--peer", &a_addr],
+        &[("FEDCI_TEST_COMMIT_HOLD", hold.to_str().expect("utf-8 home"))],
+    );
+    let b_addr = b.listen_addr();
+    c.start_with(&["--peer", &b_addr]);
+    wait_connected(&b, &[&a, &c], MESH_TIMEOUT);
+    assert!(
+        !c.connected_peers().contains(&a.peer_id()),
+        "C must reach A only through B"
+    );
+    // Gossip flows A → B → C before the test holds anything.
+    warm_up(&a, &[&b, &c], artifact_probe, MESH_TIMEOUT);
+    // A live stream on B, from what B has committed so far.
+    let last = b.typed_status().last_arrival;
+    let mut stream = b.stream(&format!(
+        "/v1/stream?community=odl&kind={KIND}&after={last}"
+    ));
+
+    std::fs::write(&hold, b"").expect("creating the hold file");
+    let id = a.publish(KIND, json!({"identity": "pkg:generic/early-line@1"}), &[]);
+    // C stores it although B has not committed it: B forwarded it on validation.
+    wait_until(MESH_TIMEOUT, "C to get the event through B", || {
+        c.has_event(&id)
+    });
+    assert!(
+        !b.has_event(&id),
+        "B already committed the event; its commit was meant to be held"
+    );
+    // B's live stream has it too, before the commit.
+    let mut streamed = None;
+    wait_until(MESH_TIMEOUT, "B's live stream to deliver the event", || {
+        streamed = stream.next_event(Duration::from_millis(200));
+        streamed.as_ref().is_some_and(|e| event_id(e) == id)
+    });
+    assert!(!b.has_event(&id), "B committed while the hold file existed");
+    let arrival = streamed.expect("streamed")["arrival"].as_u64();
+
+    std::fs::remove_file(&hold).expect("removing the hold file");
+    wait_until(MESH_TIMEOUT, "B to commit the event", || b.has_event(&id));
+    assert_eq!(
+        b.event(&id)["arrival"].as_u64(),
+        arrival,
+        "B stored the event at the position its stream announced"
     );
 }

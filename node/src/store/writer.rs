@@ -294,6 +294,8 @@ pub(crate) fn spawn(
             .ok()
             .and_then(|v| v.parse().ok())
             .map(std::time::Duration::from_millis),
+        #[cfg(feature = "test-hooks")]
+        commit_hold: std::env::var_os("FEDCI_TEST_COMMIT_HOLD").map(std::path::PathBuf::from),
     };
     let (stopped_tx, stopped) = oneshot::channel();
     let thread = std::thread::Builder::new()
@@ -341,6 +343,10 @@ struct Writer {
     /// after its announce point, so a test can see what travels before the fsync.
     #[cfg(feature = "test-hooks")]
     commit_delay: Option<std::time::Duration>,
+    /// Test hook (`FEDCI_TEST_COMMIT_HOLD=PATH`): while PATH exists (a minute at most), hold
+    /// each commit of stored events after its announce point.
+    #[cfg(feature = "test-hooks")]
+    commit_hold: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -436,6 +442,19 @@ impl Request {
 }
 
 impl Writer {
+    #[cfg(feature = "test-hooks")]
+    fn hold_commit(&self) {
+        if let Some(delay) = self.commit_delay {
+            std::thread::sleep(delay);
+        }
+        if let Some(path) = &self.commit_hold {
+            let until = Instant::now() + std::time::Duration::from_secs(60);
+            while path.exists() && Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+
     fn run(&mut self, mut rx: mpsc::Receiver<Request>, rt: &tokio::runtime::Runtime) {
         loop {
             let first = match self.failing {
@@ -523,8 +542,8 @@ impl Writer {
                 announced = true;
             }
             #[cfg(feature = "test-hooks")]
-            if let Some(delay) = self.commit_delay.filter(|_| stored > 0) {
-                std::thread::sleep(delay);
+            if stored > 0 {
+                self.hold_commit();
             }
             txn.commit()?;
             Ok((answers, true))
