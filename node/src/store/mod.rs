@@ -1,7 +1,9 @@
 //! The redb store: events, indexes, consumers, pins and rosters.
 //!
 //! One thread owns every write transaction ([`writer`]) and commits in batches (group commit):
-//! an ingest is answered only after the commit that holds it. Reads run on redb snapshots from
+//! an ingest is answered only after the commit that holds it, though the events it stores are
+//! announced to live streams ([`feed`]) and the network just before that commit, under a
+//! durable reservation of positions (the DESIGN NOTE is in `writer/announce.rs`). Reads run on redb snapshots from
 //! any thread (callers on the async runtime use `spawn_blocking`). The open database file also
 //! serves as the home's lock: redb refuses a second open of the same file.
 //!
@@ -196,11 +198,6 @@ impl Store {
     /// gaps (see `writer/announce.rs`): this is no count.
     pub fn last_seq(&self) -> u64 {
         *self.inner.committed.borrow()
-    }
-
-    /// Changes whenever a commit adds events.
-    pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
-        self.inner.committed.clone()
     }
 
     /// Changes whenever events are announced (before their commit) or committed: what live
