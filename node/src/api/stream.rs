@@ -152,8 +152,8 @@ fn line(
 }
 
 /// Buffers the feed's events after the cursor that match the stream's filter (a page at
-/// most). `Some(true)` if the cursor moved (more may follow); `None` if the feed no longer reaches back to the
-/// cursor. Events in the feed passed the writer's trust decision just now, under the newest
+/// most). `Some(true)` if the cursor moved (more may follow); `None` if the feed no longer
+/// reaches back to the cursor. Events in the feed passed the writer's trust decision just now, under the newest
 /// trust (which the store's readers see only after the commit), so only the filter applies.
 fn from_feed(c: &mut Cursor) -> Result<Option<bool>, StoreError> {
     let Some(events) = c.st.store.feed_after(c.after, PAGE.events) else {

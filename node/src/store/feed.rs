@@ -120,3 +120,66 @@ impl Feed {
         (f.events.len(), f.bytes)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::tests::padded_event;
+    use fedci_keys::SecretKey;
+
+    fn at(event: &fedci_proto::Event, seqs: std::ops::RangeInclusive<u64>) -> Vec<StoredEvent> {
+        seqs.map(|seq| StoredEvent {
+            seq,
+            event: event.clone(),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn bounded_in_events_and_bytes_and_knows_how_far_back_it_reaches() {
+        let node = SecretKey::from_seed(&[2; 32]);
+        let small = padded_event(&node, 1, 1, 10);
+        let feed = Feed::new(10);
+        let mut seen = feed.subscribe();
+        seen.borrow_and_update();
+        // Positions have gaps: 11..=5000 then 6000.
+        feed.push(at(&small, 11..=5000));
+        feed.push(at(&small, 6000..=6000));
+        assert!(seen.has_changed().unwrap(), "an announce wakes streams");
+        assert_eq!(*seen.borrow_and_update(), 6000);
+        let (events, _) = feed.size();
+        assert_eq!(events, FEED_EVENTS, "held at most {FEED_EVENTS} events");
+        // The oldest went: a cursor below them must read the store.
+        assert!(feed.after(10, 10).is_none());
+        // 4,991 pushed, the oldest 895 (11..=905) evicted.
+        let floor = 10 + (4991 - FEED_EVENTS as u64);
+        assert_eq!(floor, 905);
+        assert!(feed.after(floor - 1, 10).is_none());
+        let page = feed.after(floor, 3).unwrap().events;
+        let seqs: Vec<u64> = page.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [floor + 1, floor + 2, floor + 3]);
+        let tail: Vec<u64> = feed
+            .after(4999, 10)
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(tail, [5000, 6000], "a gap is skipped, nothing invented");
+
+        // Bytes: events of ~16 KiB cannot fill the count before the byte bound.
+        let big = padded_event(&node, 2, 2, 16 << 10);
+        feed.push(at(&big, 7000..=8000));
+        let (events, bytes) = feed.size();
+        assert!(bytes <= FEED_BYTES, "{bytes} bytes held");
+        assert!(events < 1000, "{events} events of 16 KiB held");
+
+        // A failed commit: everything goes, and streams below the last position handed out
+        // read the store.
+        feed.clear(8000);
+        assert_eq!(feed.size(), (0, 0));
+        assert!(feed.after(7999, 10).is_none());
+        assert!(feed.after(8000, 10).unwrap().events.is_empty());
+    }
+}

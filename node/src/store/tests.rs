@@ -189,7 +189,7 @@ async fn promotion_index_is_built_for_a_store_written_before_it() {
 }
 
 /// An event of our own key whose data carries `pad` bytes, so a few thousand fill the cache.
-fn padded_event(node: &SecretKey, seq: u64, time: u64, pad: usize) -> Event {
+pub(super) fn padded_event(node: &SecretKey, seq: u64, time: u64, pad: usize) -> Event {
     let body = Body {
         v: 1,
         kind: "x-test.pad".into(),
