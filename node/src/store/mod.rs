@@ -249,8 +249,9 @@ impl Store {
         self.ingest_announcing(events, source, None).await
     }
 
-    /// [`Store::ingest`], and the events it stores go to `announce` (if any) as soon as they
-    /// passed every check, before the commit (a publisher's gossip overlaps its fsync).
+    /// [`Store::ingest`], and the events it stores go to `announce` (if any) at the writer's
+    /// announce point: before the commit, unless the batch raises the position reservation
+    /// (a publisher's gossip overlaps its fsync).
     pub async fn ingest_announcing(
         &self,
         events: Vec<Event>,
