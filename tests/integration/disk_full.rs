@@ -1,6 +1,8 @@
 //! A full disk wedges nothing: with the node's home on a small tmpfs, filling it makes
 //! publishes fail fast with a JSON 503 while `status` and `/metrics` say the store is failing;
 //! freeing the space lets publishing resume without a restart, and no acknowledged event is lost.
+//! A live stream open throughout may see an event whose commit then failed (it is announced
+//! before its fsync), but never two events at one arrival position.
 
 use fedci_tests::ReplyExt as _;
 use fedci_tests::node::event_body;
@@ -51,6 +53,10 @@ fn disk_full_then_freed_publishing_resumes_without_restart() {
         let r = publish(&node, n);
         assert_eq!(r.status, 201, "publish {n} before the disk is full: {r:?}");
     }
+
+    // A live stream from here on: it gets events at their announce point, before the fsync.
+    let last = node.typed_status().last_arrival;
+    let mut stream = node.stream(&format!("/v1/stream?kind=x-test.fill&after={last}"));
 
     // Fill the disk, then publish until the store runs out of room.
     let filler = fs.fill("filler");
@@ -120,6 +126,31 @@ fn disk_full_then_freed_publishing_resumes_without_restart() {
         "/metrics after recovery:\n{metrics}"
     );
 
+    // The stream delivers every event acknowledged after it opened (all but the first 20), and no position twice with different ids.
+    let want: std::collections::BTreeSet<String> = acked[20..].iter().cloned().collect();
+    let mut at: std::collections::BTreeMap<u64, String> = Default::default();
+    let mut got = std::collections::BTreeSet::new();
+    wait_until(
+        RECOVERY,
+        "the stream to deliver every acknowledged event",
+        || {
+            while let Some(e) = stream.next_event(Duration::from_millis(200)) {
+                let (arrival, id) = (
+                    e["arrival"].as_u64().expect("arrival"),
+                    e["id"].as_str().expect("id").to_owned(),
+                );
+                if let Some(other) = at.insert(arrival, id.clone()) {
+                    assert_eq!(other, id, "arrival {arrival} streamed for two events");
+                }
+                got.insert(id);
+            }
+            want.is_subset(&got)
+        },
+    );
+    eprintln!(
+        "disk_full: the stream saw {} event(s) announced whose commit then failed",
+        got.difference(&want).count()
+    );
     // Every acknowledged event is there, now and after a clean restart.
     let missing = |node: &Node| -> Vec<String> {
         acked

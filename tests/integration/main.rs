@@ -12,6 +12,7 @@ mod consumers;
 mod contrib;
 mod disk_full;
 mod durability;
+mod early;
 mod federation;
 mod hostile;
 mod interop;

@@ -223,7 +223,13 @@ impl Admission {
         };
         let facts: Vec<(EventId, Option<PeerId>)> =
             events.iter().map(|e| (e.id(), author_peer(e))).collect();
-        let outcomes = match self.store.ingest(events, via.source()).await {
+        // A gossip message is forwarded on the writer's decision, before its commit (see the
+        // DESIGN NOTE in `store/writer/announce.rs`); catch-up's answers wait for the commit.
+        let ingested = match via {
+            Via::Gossip { .. } => self.store.ingest_early(events, via.source()).await,
+            _ => self.store.ingest(events, via.source()).await,
+        };
+        let outcomes = match ingested {
             Ok(o) => o,
             Err(e) => {
                 tracing::warn!(error = %e, "store unavailable; events from peers dropped");

@@ -262,7 +262,7 @@ fn set_blocked(st: &AppState, body: &[u8], blocked: bool) -> Result<Response, Ap
 pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
     let mut gauges = vec![(
         "fedci_last_arrival",
-        "Arrival seq of the newest event.",
+        "Arrival seq of the newest committed event (positions have gaps: no count).",
         st.store.last_seq(),
     )];
     let (cache, cache_limit) = st.store.cache_bytes();
@@ -275,6 +275,17 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
         "fedci_store_cache_limit_bytes",
         "Bound of the database's page cache.",
         cache_limit,
+    ));
+    let (feed_events, feed_bytes) = st.store.feed_size();
+    gauges.push((
+        "fedci_stream_feed_events",
+        "Events held by the live streams' feed (announced before their commit).",
+        feed_events as u64,
+    ));
+    gauges.push((
+        "fedci_stream_feed_bytes",
+        "Bytes of events held by the live streams' feed.",
+        feed_bytes as u64,
     ));
     // Metrics must answer while the store is failing: that is when they matter.
     if let Ok(events) = st.store.read(|s| s.count()).await {

@@ -3,12 +3,16 @@
 //! The stream pulls pages from the store as the client reads (hyper only polls when the
 //! socket has room), so a slow reader holds at most one page in memory, and a page is bounded
 //! in bytes ([`PAGE_BYTES`]) as well as events. Open streams are capped per node
-//! (`max_streams`). New commits wake a stream through a watch channel, which cannot overflow.
-//! Cursors are only moved by explicit acks: delivery is at-least-once.
+//! (`max_streams`). Once a stream has read everything committed, it serves the store's live
+//! feed: events the writer announced, before their commit lands (see the DESIGN NOTE in
+//! `store/writer/announce.rs`); when the feed no longer reaches back to its cursor it reads the
+//! store again. Announcements and commits wake a stream through a watch channel, which cannot
+//! overflow. Cursors are only moved by explicit acks (never past what is committed): delivery
+//! is at-least-once.
 
 use super::events::{Params, render_item};
 use super::{ApiError, AppState};
-use crate::store::PageLimit;
+use crate::store::{PageLimit, StoreError};
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::header;
@@ -38,7 +42,9 @@ struct Cursor {
     params: Params,
     after: u64,
     buffered: VecDeque<Bytes>,
-    commits: tokio::sync::watch::Receiver<u64>,
+    /// Whether everything committed up to `after` has been read from the store.
+    caught_up: bool,
+    announced: tokio::sync::watch::Receiver<u64>,
     /// This stream's place under `max_streams`, given back when the client goes.
     _slot: tokio::sync::OwnedSemaphorePermit,
 }
@@ -57,13 +63,14 @@ pub async fn stream(
         }
         (None, None) => 0,
     };
-    let commits = st.store.subscribe_commits();
+    let announced = st.store.subscribe_announced();
     let cursor = Cursor {
         st,
         params,
         after,
         buffered: VecDeque::new(),
-        commits,
+        caught_up: false,
+        announced,
         _slot: slot,
     };
     let body = futures::stream::unfold(cursor, next_chunk);
@@ -85,35 +92,85 @@ async fn next_chunk(mut c: Cursor) -> Option<(Result<Bytes, std::io::Error>, Cur
         if c.st.shutdown.is_cancelled() {
             return None;
         }
-        // Mark the current commit as seen before reading, so a commit racing the read wakes us.
-        c.commits.borrow_and_update();
-        let filter = c.params.filter.clone();
-        let format = c.params.format;
-        let after = c.after;
-        let page = match c
-            .st
-            .store
-            .read(move |s| {
-                s.query(&filter, after, PAGE, |ev| {
-                    let (mut line, len) = render_item(ev, format)?;
-                    line.push(b'\n');
-                    Ok((Bytes::from(line), len + 1))
-                })
-            })
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => return Some((Err(std::io::Error::other(e.to_string())), c)),
-        };
-        c.after = page.next_after;
-        c.buffered.extend(page.items);
-        if !c.buffered.is_empty() || !page.complete {
-            continue;
+        // Mark the current state as seen before reading, so an announce or a commit racing the
+        // read wakes us.
+        c.announced.borrow_and_update();
+        if c.caught_up {
+            match from_feed(&mut c) {
+                Ok(Some(true)) => continue,
+                Ok(Some(false)) => {}
+                // The feed no longer reaches back to the cursor: what is missing is committed
+                // (or was lost with a failed commit): read the store.
+                Ok(None) => c.caught_up = false,
+                Err(e) => return Some((Err(std::io::Error::other(e.to_string())), c)),
+            }
+        }
+        if !c.caught_up {
+            // Everything up to `committed` is in the snapshot the query reads (taken after).
+            let committed = c.st.store.last_seq();
+            let filter = c.params.filter.clone();
+            let format = c.params.format;
+            let after = c.after;
+            let page = match c
+                .st
+                .store
+                .read(move |s| s.query(&filter, after, PAGE, |ev| line(ev, format)))
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => return Some((Err(std::io::Error::other(e.to_string())), c)),
+            };
+            c.after = page.next_after;
+            c.buffered.extend(page.items);
+            if !page.complete {
+                continue;
+            }
+            c.after = c.after.max(committed);
+            c.caught_up = true;
+            if !c.buffered.is_empty() {
+                continue;
+            }
+            if matches!(from_feed(&mut c), Ok(Some(true))) {
+                continue;
+            }
         }
         tokio::select! {
-            changed = c.commits.changed() => if changed.is_err() { return None },
+            changed = c.announced.changed() => if changed.is_err() { return None },
             _ = tokio::time::sleep(keepalive(&c.st)) => return Some((Ok(Bytes::from_static(b"\n")), c)),
             _ = c.st.shutdown.cancelled() => return None,
         }
     }
+}
+
+fn line(
+    ev: &crate::store::StoredEvent,
+    format: Option<crate::interop::Format>,
+) -> Result<(Bytes, usize), StoreError> {
+    let (mut line, len) = render_item(ev, format)?;
+    line.push(b'\n');
+    Ok((Bytes::from(line), len + 1))
+}
+
+/// Buffers the feed's events after the cursor that match the stream's filter (a page at
+/// most). `Some(true)` if the cursor moved (more may follow); `None` if the feed no longer
+/// reaches back to the cursor. Events in the feed passed the writer's trust decision just now, under the newest
+/// trust (which the store's readers see only after the commit), so only the filter applies.
+fn from_feed(c: &mut Cursor) -> Result<Option<bool>, StoreError> {
+    let Some(events) = c.st.store.feed_after(c.after, PAGE.events) else {
+        return Ok(None);
+    };
+    let mut bytes = 0usize;
+    let moved = !events.is_empty();
+    for ev in events {
+        if c.params.filter.matches(&ev.event) {
+            let (item, size) = line(&ev, c.params.format)?;
+            c.buffered.push_back(item);
+            bytes = bytes.saturating_add(size);
+        }
+        c.after = ev.seq;
+        if bytes >= PAGE.bytes {
+            break;
+        }
+    }
+    Ok(Some(moved))
 }

@@ -1,6 +1,7 @@
 //! Validation of one gossip message, off the swarm task: the one admission path (decode,
-//! verify, topic and interests, ingest) and its verdict mapped to gossipsub's. Only after the
-//! store has committed do we tell gossipsub to forward it.
+//! verify, topic and interests, ingest) and its verdict mapped to gossipsub's. We tell
+//! gossipsub to forward it once the store's writer has decided to store it (its announce
+//! point), before the commit: see the DESIGN NOTE in `store/writer/announce.rs`.
 
 use crate::admit::{Admission, Via};
 use libp2p::PeerId;

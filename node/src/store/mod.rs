@@ -1,7 +1,9 @@
 //! The redb store: events, indexes, consumers, pins and rosters.
 //!
 //! One thread owns every write transaction ([`writer`]) and commits in batches (group commit):
-//! an ingest is answered only after the commit that holds it. Reads run on redb snapshots from
+//! an ingest is answered only after the commit that holds it, though the events it stores are
+//! announced to live streams ([`feed`]) and the network just before that commit, under a
+//! durable reservation of positions (the DESIGN NOTE is in `writer/announce.rs`). Reads run on redb snapshots from
 //! any thread (callers on the async runtime use `spawn_blocking`). The open database file also
 //! serves as the home's lock: redb refuses a second open of the same file.
 //!
@@ -12,9 +14,13 @@
 pub mod digest;
 pub mod epochs;
 mod evidence;
+pub(crate) mod feed;
 mod health;
 mod promotion;
 mod read;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod reserve_tests;
 mod schema;
 mod slot;
 #[cfg(test)]
@@ -94,6 +100,7 @@ struct Inner {
     db: Arc<DbSlot>,
     tx: mpsc::Sender<writer::Request>,
     committed: watch::Receiver<u64>,
+    feed: Arc<feed::Feed>,
     trust: watch::Receiver<Arc<TrustStore>>,
     own_seq: Arc<AtomicU64>,
     health: Arc<Health>,
@@ -136,7 +143,8 @@ impl Store {
     ) -> Result<(Store, WriterThread), StoreError> {
         let db = Arc::new(DbSlot::open(path)?);
         let state = writer::State::load(&*db.get()?, own_author)?;
-        let last = state.next_seq.saturating_sub(1);
+        let last = state.last_seq;
+        let feed = Arc::new(feed::Feed::new(last));
         let own_seq = Arc::new(AtomicU64::new(state.own_seq));
         let health = Arc::new(Health::new(metrics.clone()));
         let (committed_tx, committed) = watch::channel(last);
@@ -147,6 +155,7 @@ impl Store {
                 db: db.clone(),
                 state,
                 committed: committed_tx,
+                feed: feed.clone(),
                 trust: trust_tx,
                 own_seq: own_seq.clone(),
                 health: health.clone(),
@@ -159,6 +168,7 @@ impl Store {
                 db,
                 tx,
                 committed,
+                feed,
                 trust,
                 own_seq,
                 health,
@@ -184,14 +194,28 @@ impl Store {
         (self.inner.db.cache_used() as u64, slot::CACHE_BYTES as u64)
     }
 
-    /// The arrival seq of the newest committed event (0 when empty).
+    /// The arrival seq of the newest committed event (0 when empty). Arrival positions have
+    /// gaps (see `writer/announce.rs`): this is no count.
     pub fn last_seq(&self) -> u64 {
         *self.inner.committed.borrow()
     }
 
-    /// Changes whenever a commit adds events; streams wait on it.
-    pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
-        self.inner.committed.clone()
+    /// Changes whenever events are announced (before their commit) or committed: what live
+    /// streams wait on.
+    pub fn subscribe_announced(&self) -> watch::Receiver<u64> {
+        self.inner.feed.subscribe()
+    }
+
+    /// Up to `max` announced events after `after` (stored, perhaps not yet committed), in
+    /// arrival order; `None` when the live feed no longer reaches back to `after` (read the
+    /// store instead).
+    pub fn feed_after(&self, after: u64, max: usize) -> Option<Vec<Arc<StoredEvent>>> {
+        self.inner.feed.after(after, max).map(|p| p.events)
+    }
+
+    /// (events, bytes) held by the live feed.
+    pub fn feed_size(&self) -> (usize, usize) {
+        self.inner.feed.size()
     }
 
     /// The trust store as of the last commit.
@@ -225,8 +249,9 @@ impl Store {
         self.ingest_announcing(events, source, None).await
     }
 
-    /// [`Store::ingest`], and the events it stores go to `announce` (if any) as soon as they
-    /// passed every check, before the commit (a publisher's gossip overlaps its fsync).
+    /// [`Store::ingest`], and the events it stores go to `announce` (if any) at the writer's
+    /// announce point: before the commit, unless the batch raises the position reservation
+    /// (a publisher's gossip overlaps its fsync).
     pub async fn ingest_announcing(
         &self,
         events: Vec<Event>,
@@ -237,9 +262,39 @@ impl Store {
             events,
             source,
             announce,
+            early: None,
             reply,
         })
         .await?
+    }
+
+    /// [`Store::ingest`], answered at the announce point: the outcomes are final (the writer
+    /// decided them in order) but the commit may still be on its way, and may fail (the
+    /// events then come back through catch-up). For gossip verdicts only: nothing that
+    /// promises durability may wait on this.
+    pub async fn ingest_early(
+        &self,
+        events: Vec<Event>,
+        source: &'static str,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let (early, early_rx) = oneshot::channel();
+        let reply = self.call(|reply| writer::Request::Ingest {
+            events,
+            source,
+            announce: None,
+            early: Some(early),
+            reply,
+        });
+        tokio::pin!(reply);
+        tokio::select! {
+            biased;
+            outcomes = early_rx => match outcomes {
+                Ok(o) => Ok(o),
+                // Not announced early (nothing stored, or a batch that raised the reservation).
+                Err(_) => reply.await?,
+            },
+            done = &mut reply => done?,
+        }
     }
 
     /// Moves a durable consumer's cursor forward to `seq` (never backwards), if `caller`

@@ -45,7 +45,10 @@ pub const PINS: TableDefinition<&str, &Id> = TableDefinition::new("pins_v1");
 pub const ROSTERS: TableDefinition<&str, &Id> = TableDefinition::new("rosters_v1");
 /// multiaddr → () : peers added at run time, remembered across restarts.
 pub const PEERS: TableDefinition<&str, ()> = TableDefinition::new("peers_v1");
-/// counters: `next_seq` (next arrival seq), `own_seq` (next seq for events this node signs).
+/// counters: `next_seq` (next arrival seq), `own_seq` (next seq for events this node signs),
+/// and the reservations `reserved_seq` / `reserved_own_seq` below which positions may have
+/// been announced before their commit (absent in stores written before them: see
+/// `writer/announce.rs`).
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
 /// scratch space the writer fills and empties to prove the disk takes writes again after a
 /// failure (see `writer/recover.rs`); empty at rest.

@@ -7,7 +7,7 @@ use fedci_keys::{Roster, RosterEntry, SecretKey};
 use fedci_proto::{Body, Event, sign};
 use std::sync::Arc;
 
-fn own_event(node: &SecretKey, seq: u64, time: u64) -> Event {
+pub(super) fn own_event(node: &SecretKey, seq: u64, time: u64) -> Event {
     let body = Body {
         v: 1,
         kind: "x-test.seq".into(),
@@ -33,7 +33,7 @@ fn odl_roster(root: &SecretKey, node: &SecretKey, time: u64) -> Event {
 }
 
 /// Pins odl's `root` in `store` and puts in force its roster (signed at `time`) for `node`.
-async fn trust_odl(store: &Store, root: &SecretKey, node: &SecretKey, time: u64) {
+pub(super) async fn trust_odl(store: &Store, root: &SecretKey, node: &SecretKey, time: u64) {
     store.pin("odl".into(), root.public(), "odl").await.unwrap();
     store
         .ingest(vec![odl_roster(root, node, time)], "test")
@@ -189,7 +189,7 @@ async fn promotion_index_is_built_for_a_store_written_before_it() {
 }
 
 /// An event of our own key whose data carries `pad` bytes, so a few thousand fill the cache.
-fn padded_event(node: &SecretKey, seq: u64, time: u64, pad: usize) -> Event {
+pub(super) fn padded_event(node: &SecretKey, seq: u64, time: u64, pad: usize) -> Event {
     let body = Body {
         v: 1,
         kind: "x-test.pad".into(),

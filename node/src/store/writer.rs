@@ -1,10 +1,15 @@
 //! The single writer: owns every redb write transaction and commits in batches.
 //!
 //! It takes one request off the bounded queue, then everything else already waiting (up to
-//! [`MAX_BATCH_EVENTS`]), applies them all in one write transaction, commits once, and only
-//! then answers each caller. The trust store lives here too, so a roster and the events it
-//! authorises are decided in the order they are committed.
+//! [`MAX_BATCH_EVENTS`]), applies them all in one write transaction, announces what it stored
+//! (to live streams and the network) before the fsync when the positions it used are durably
+//! reserved, commits once, and only then answers each caller. The trust store lives here too,
+//! so a roster and the events it authorises are decided in the order they are committed.
+//!
+//! DESIGN NOTE (issue 16): events are forwarded and streamed on validation, not on commit;
+//! the argument for why no durability guarantee is lost is in [`announce`].
 
+mod announce;
 mod consumers;
 mod promotion;
 mod recover;
@@ -13,6 +18,7 @@ pub use consumers::{Caller, ConsumerOutcome};
 pub use promotion::MAX_REACH;
 
 use super::StoreError;
+use super::feed::Feed;
 use super::health::Health;
 use super::schema::*;
 use super::slot::DbSlot;
@@ -69,9 +75,11 @@ pub(crate) enum Request {
     Ingest {
         events: Vec<Event>,
         source: &'static str,
-        /// Gets the events this batch stores once every check passed, just before the commit
-        /// (the publisher's gossip: see [`Writer::announce`]).
+        /// Gets the events this batch stores once every check passed, at the announce point
+        /// (the publisher's gossip: see [`announce`]).
         announce: Option<mpsc::Sender<Event>>,
+        /// Gets the outcomes at the announce point, before the commit (a gossip verdict).
+        early: Option<oneshot::Sender<Vec<Outcome>>>,
         reply: oneshot::Sender<Result<Vec<Outcome>, StoreError>>,
     },
     Ack {
@@ -112,7 +120,14 @@ impl Request {
 /// What the writer keeps between transactions.
 #[derive(Debug, Clone)]
 pub(crate) struct State {
+    /// Next arrival position: at or above every position ever handed out (see [`announce`]).
     pub next_seq: u64,
+    /// The newest arrival position stored: committed, or applied in the open transaction.
+    pub last_seq: u64,
+    /// Durably committed high-water marks below which positions may be announced before
+    /// their commit.
+    pub reserved_seq: u64,
+    pub reserved_own_seq: u64,
     /// Next `seq` for events this node signs: kept above every stored event of its own key.
     pub own_seq: u64,
     pub own_author: Option<[u8; 32]>,
@@ -151,8 +166,20 @@ impl State {
         let get = |k: &str| -> Result<u64, StoreError> {
             Ok(meta.get(k)?.map(|g| g.value()).unwrap_or(0))
         };
-        let next_seq = get("next_seq")?.max(1);
-        let own_seq = get("own_seq")?;
+        let stored_next = get("next_seq")?.max(1);
+        let stored_own = get("own_seq")?;
+        // A store written before reservations existed has none: nothing was announced early.
+        let reserved_seq = meta.get("reserved_seq")?.map_or(stored_next, |g| g.value());
+        let reserved_own_seq = meta
+            .get("reserved_own_seq")?
+            .map_or(stored_own, |g| g.value());
+        // Positions below the marks may have been announced before a crash: never reuse them.
+        let next_seq = stored_next.max(reserved_seq);
+        let own_seq = stored_own.max(reserved_own_seq);
+        let last_seq = r
+            .open_table(ARRIVALS)?
+            .last()?
+            .map_or(0, |(k, _)| k.value());
         let mut trust = TrustStore::new();
         let events = r.open_table(EVENTS)?;
         for item in r.open_table(PINS)?.iter()? {
@@ -179,6 +206,9 @@ impl State {
         }
         Ok(State {
             next_seq,
+            last_seq,
+            reserved_seq,
+            reserved_own_seq,
             own_seq,
             own_author,
             trust,
@@ -216,6 +246,7 @@ pub(crate) struct Shared {
     pub db: Arc<DbSlot>,
     pub state: State,
     pub committed: watch::Sender<u64>,
+    pub feed: Arc<Feed>,
     pub trust: watch::Sender<Arc<TrustStore>>,
     /// The API's counter for this node's own `seq`: raised when a reload finds more.
     pub own_seq: Arc<AtomicU64>,
@@ -239,6 +270,7 @@ pub(crate) fn spawn(
         db,
         state,
         committed,
+        feed,
         trust,
         own_seq,
         health,
@@ -249,6 +281,7 @@ pub(crate) fn spawn(
         db,
         state,
         committed,
+        feed,
         trust,
         metrics,
         own_seq,
@@ -256,6 +289,13 @@ pub(crate) fn spawn(
         failing: None,
         #[cfg(feature = "test-hooks")]
         panic_on_ingest: std::env::var_os("FEDCI_TEST_WRITER_PANIC").is_some(),
+        #[cfg(feature = "test-hooks")]
+        commit_delay: std::env::var("FEDCI_TEST_COMMIT_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(std::time::Duration::from_millis),
+        #[cfg(feature = "test-hooks")]
+        commit_hold: std::env::var_os("FEDCI_TEST_COMMIT_HOLD").map(std::path::PathBuf::from),
     };
     let (stopped_tx, stopped) = oneshot::channel();
     let thread = std::thread::Builder::new()
@@ -289,6 +329,7 @@ struct Writer {
     db: Arc<DbSlot>,
     state: State,
     committed: watch::Sender<u64>,
+    feed: Arc<Feed>,
     trust: watch::Sender<Arc<TrustStore>>,
     metrics: Arc<Metrics>,
     own_seq: Arc<AtomicU64>,
@@ -298,6 +339,14 @@ struct Writer {
     /// Test hook (`FEDCI_TEST_WRITER_PANIC` set): panic on the first batch that ingests.
     #[cfg(feature = "test-hooks")]
     panic_on_ingest: bool,
+    /// Test hook (`FEDCI_TEST_COMMIT_DELAY_MS`): hold each commit of stored events this long
+    /// after its announce point, so a test can see what travels before the fsync.
+    #[cfg(feature = "test-hooks")]
+    commit_delay: Option<std::time::Duration>,
+    /// Test hook (`FEDCI_TEST_COMMIT_HOLD=PATH`): while PATH exists (a minute at most), hold
+    /// each commit of stored events after its announce point.
+    #[cfg(feature = "test-hooks")]
+    commit_hold: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -392,33 +441,20 @@ impl Request {
     }
 }
 
-/// Hands a local publish to the network as soon as it has passed every check, so that the
-/// gossip travels while the publisher's commit is on disk: the two fsyncs of a fanout (the
-/// publisher's and the receiver's) overlap instead of adding up. The publish is still answered
-/// only after the commit. Should the commit fail, the event is out but the client gets an
-/// error; a retry publishes a new event (at-least-once, as everywhere else).
-fn announce(batch: &[Request], answers: &[Answer]) {
-    for (req, answer) in batch.iter().zip(answers) {
-        if let (
-            Request::Ingest {
-                events,
-                announce: Some(out),
-                ..
-            },
-            Answer::Outcomes(outcomes),
-        ) = (req, answer)
-        {
-            for (event, outcome) in events.iter().zip(outcomes) {
-                if matches!(outcome, Outcome::Stored { .. }) {
-                    // Best effort: catch-up delivers what a full queue drops.
-                    let _ = out.try_send(event.clone());
-                }
+impl Writer {
+    #[cfg(feature = "test-hooks")]
+    fn hold_commit(&self) {
+        if let Some(delay) = self.commit_delay {
+            std::thread::sleep(delay);
+        }
+        if let Some(path) = &self.commit_hold {
+            let until = Instant::now() + std::time::Duration::from_secs(60);
+            while path.exists() && Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(10));
             }
         }
     }
-}
 
-impl Writer {
     fn run(&mut self, mut rx: mpsc::Receiver<Request>, rt: &tokio::runtime::Runtime) {
         loop {
             let first = match self.failing {
@@ -465,13 +501,14 @@ impl Writer {
         tracing::debug!("store writer stopped");
     }
 
-    fn commit_batch(&mut self, batch: Vec<Request>) {
+    fn commit_batch(&mut self, mut batch: Vec<Request>) {
         #[cfg(feature = "test-hooks")]
         if self.panic_on_ingest && batch.iter().any(|r| matches!(r, Request::Ingest { .. })) {
             panic!("test hook FEDCI_TEST_WRITER_PANIC: the writer panics on ingest");
         }
         let before = self.state.clone();
         let mut stored = 0u64;
+        let mut announced = false;
         let result = (|| -> Result<(Vec<Answer>, bool), StoreError> {
             let mut txn = self.db.get()?.begin_write()?;
             txn.set_durability(Durability::Immediate)?;
@@ -488,10 +525,26 @@ impl Writer {
                 txn.abort()?;
                 return Ok((answers, false));
             }
+            // Announced now only if no position it used could be handed out again after a
+            // crash; otherwise this commit raises the reservation and announces afterwards.
+            let early = self.state.within_reservation();
+            if !early {
+                self.state.raise_reservation();
+                t.meta.insert("reserved_seq", self.state.reserved_seq)?;
+                t.meta
+                    .insert("reserved_own_seq", self.state.reserved_own_seq)?;
+            }
             t.meta.insert("next_seq", self.state.next_seq)?;
             t.meta.insert("own_seq", self.state.own_seq)?;
             drop(t);
-            announce(&batch, &answers);
+            if early && stored > 0 {
+                announce::announce(&self.feed, &mut batch, &answers);
+                announced = true;
+            }
+            #[cfg(feature = "test-hooks")]
+            if stored > 0 {
+                self.hold_commit();
+            }
             txn.commit()?;
             Ok((answers, true))
         })();
@@ -511,7 +564,11 @@ impl Writer {
                 self.metrics.commit_events.fetch_add(stored, Relaxed);
                 self.metrics.events_stored.fetch_add(stored, Relaxed);
                 if stored > 0 {
-                    self.committed.send_replace(self.state.next_seq - 1);
+                    if !announced {
+                        announce::announce(&self.feed, &mut batch, &answers);
+                    }
+                    self.committed.send_replace(self.state.last_seq);
+                    self.feed.committed(self.state.last_seq);
                 }
                 if before.trust_changed(&self.state) {
                     self.trust.send_replace(Arc::new(self.state.trust.clone()));
@@ -522,9 +579,16 @@ impl Writer {
             }
             Err(e) => {
                 // Nothing of the batch is acknowledged: roll back what we changed in memory and
-                // tell every caller. No reply was sent yet, so nobody saw a false success.
+                // tell every caller. No reply was sent yet, so nobody saw a false success. The
+                // positions it used are not rolled back: they may have been announced.
                 tracing::error!(error = %e, "store commit failed");
-                self.state = before;
+                let (next_seq, own_seq) = (self.state.next_seq, self.state.own_seq);
+                self.state = State {
+                    next_seq,
+                    own_seq,
+                    ..before
+                };
+                self.feed.clear(next_seq.saturating_sub(1));
                 self.tally = Tally::default();
                 let why = Arc::new(e);
                 self.failed(why.clone());
@@ -562,7 +626,7 @@ impl Writer {
                 seq,
                 caller,
                 ..
-            } => consumers::ack(t, consumer, *seq, self.state.next_seq - 1, *caller)?,
+            } => consumers::ack(t, consumer, *seq, self.state.last_seq, *caller)?,
             Request::RemoveConsumer {
                 consumer, caller, ..
             } => consumers::remove(t, consumer, *caller)?,
@@ -654,6 +718,7 @@ impl Writer {
             self.metrics.promotion_capped.fetch_add(1, Relaxed);
         }
         self.state.next_seq += 1;
+        self.state.last_seq = seq;
         if self.state.own_author == Some(body.author) {
             // Saturating: an event of our key with seq = u64::MAX may be posted raw.
             self.state.own_seq = self.state.own_seq.max(body.seq.saturating_add(1));

@@ -1,6 +1,6 @@
 //! Recovery after a failed commit. redb latches an I/O error: every later transaction on that
 //! handle fails even once the disk has room again. So the writer reopens the file, reloads its
-//! in-memory state (arrival seq, own seq, trust) from what is committed, and proves it can
+//! in-memory state (last arrival, reservations, trust) from what is committed, and proves it can
 //! write with a probe commit; until that works it tries again with backoff, and the store
 //! reports itself failing.
 
@@ -68,8 +68,12 @@ impl Writer {
         probe(&db)?;
         // What is committed is the truth: a commit reported failed may still have landed.
         let before = std::mem::replace(&mut self.state, state);
-        if self.state.next_seq != before.next_seq {
-            self.committed.send_replace(self.state.next_seq - 1);
+        // Positions handed out before the failure stay used (see `announce.rs`).
+        self.state.next_seq = self.state.next_seq.max(before.next_seq);
+        self.state.own_seq = self.state.own_seq.max(before.own_seq);
+        if self.state.last_seq != before.last_seq {
+            self.committed.send_replace(self.state.last_seq);
+            self.feed.committed(self.state.last_seq);
         }
         if before.trust_changed(&self.state) {
             self.trust.send_replace(Arc::new(self.state.trust.clone()));

@@ -1,0 +1,93 @@
+//! The announce point: where a batch's newly stored events leave the writer, and the
+//! durable reservation of positions that makes announcing before the commit safe.
+//!
+//! DESIGN NOTE: forward and stream on validation, not on commit (issue 16).
+//!
+//! * The writer stays the single sequencer. Dedupe, the trust decision and the arrival
+//!   position of every event are decided inside its write transaction, in order, exactly as
+//!   when events were announced after the commit. Right after a batch is applied and BEFORE
+//!   `txn.commit()` (the fsync), every newly stored event of the batch is announced: to live
+//!   streams (the store's [`Feed`](crate::store::feed::Feed)), to the network when it is a
+//!   local publish (gossiped), and, when it came by gossip, its verdict goes to gossipsub
+//!   (forwarded now; see [`Store::ingest_early`](crate::store::Store::ingest_early)). So a
+//!   fanout's fsyncs on each hop overlap instead of adding up.
+//! * What still waits for the commit: a publisher's `201`, catch-up's verdicts, acks, pins,
+//!   metrics. An acknowledged publish therefore survives kill -9 exactly as before.
+//! * Positions handed out are never reused. META holds `reserved_seq` / `reserved_own_seq`,
+//!   high-water marks committed before any position below them is announced: a batch is
+//!   announced early only if all its arrival positions are below the durably committed
+//!   `reserved_seq` and every own seq it stores is below `reserved_own_seq`. A batch that
+//!   would cross a mark raises it by [`RESERVE_BLOCK`] in its own transaction and is announced
+//!   after its commit (once per block: rare). On open, and after a failed commit, the writer
+//!   continues from the reserved marks, never rolling positions back. So after kill -9 or a
+//!   failed commit no position a stream or a peer has seen is given to a different event;
+//!   the positions of what was lost stay unused (arrival positions have gaps: nothing may
+//!   assume they are dense).
+//! * Acks move a durable cursor only up to the newest position applied in the same
+//!   transaction or committed before it (`State::last_seq`), never up to a position only
+//!   announced: an ack is never committed before the event it acknowledges. A stream may
+//!   deliver an event that a crash then loses; the client's ack of it is either refused
+//!   (clamped) or, after a failed commit, names a position no event will ever hold.
+//! * A failed commit clears the feed. What the batch had announced may have gone out to
+//!   peers and streams without being stored here: at-least-once. A relay that crashed after
+//!   forwarding gets the event back through catch-up (range reconciliation compares stored
+//!   sets, so the event it lacks is fetched from any peer that holds it) and stores it at a
+//!   new position above the reservation; its durable consumers see it then. Nothing to build
+//!   for that beyond the rules above.
+
+use super::{Outcome, Request, State};
+use crate::store::StoredEvent;
+use crate::store::feed::Feed;
+
+/// How far a reservation reaches past the positions in use when it is raised.
+pub const RESERVE_BLOCK: u64 = 65_536;
+
+impl State {
+    /// Whether every position the applied batch used is below the durable reservation.
+    pub(super) fn within_reservation(&self) -> bool {
+        self.next_seq <= self.reserved_seq && self.own_seq <= self.reserved_own_seq
+    }
+
+    /// Raises both marks a block past what is in use (written in the batch's transaction).
+    pub(super) fn raise_reservation(&mut self) {
+        self.reserved_seq = self.next_seq.saturating_add(RESERVE_BLOCK);
+        self.reserved_own_seq = self.own_seq.saturating_add(RESERVE_BLOCK);
+    }
+}
+
+/// Hands the events a batch stored to live streams, to the network (local publishes) and to
+/// the gossip validations waiting for their verdict.
+pub(super) fn announce(feed: &Feed, batch: &mut [Request], answers: &[super::Answer]) {
+    let mut fresh = Vec::new();
+    for (req, answer) in batch.iter_mut().zip(answers) {
+        let (
+            Request::Ingest {
+                events,
+                announce,
+                early,
+                ..
+            },
+            super::Answer::Outcomes(outcomes),
+        ) = (req, answer)
+        else {
+            continue;
+        };
+        for (event, outcome) in events.iter().zip(outcomes) {
+            if let Outcome::Stored { seq } = outcome {
+                if let Some(out) = announce {
+                    // Best effort: catch-up delivers what a full queue drops.
+                    let _ = out.try_send(event.clone());
+                }
+                fresh.push(StoredEvent {
+                    seq: *seq,
+                    event: event.clone(),
+                });
+            }
+        }
+        if let Some(early) = early.take() {
+            // The caller may have gone; nothing to undo.
+            let _ = early.send(outcomes.clone());
+        }
+    }
+    feed.push(fresh);
+}
