@@ -151,3 +151,32 @@ async fn a_store_without_reservation_keys_opens_and_continues_where_it_stopped()
     writer.join();
     assert!(meta(&path, "reserved_seq").unwrap() > next);
 }
+
+/// Events in the feed were authorised under the trust of their announce: a trust change sends
+/// streams back to the store, which checks the trust in force (a re-pin hides a community).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_change_empties_the_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let (root, node) = keys();
+    let own = Some(node.public().to_bytes());
+    let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
+    trust_odl(&store, &root, &node, crate::now_ms() - 60_000).await;
+    let seqs = publish(&store, &node, 3).await;
+    // The roster's own commit changed trust and emptied the feed: only the events are left.
+    assert_eq!(store.feed_size().0, 3, "the three events are in the feed");
+    let other = SecretKey::from_seed(&[3; 32]);
+    assert!(
+        store
+            .pin("opnfv".into(), other.public(), "odl")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.feed_size(), (0, 0), "the feed is empty after the pin");
+    assert!(
+        store.feed_after(seqs[0] - 1, 100).is_none(),
+        "a stream behind the change is sent to the store"
+    );
+    drop(store);
+    writer.join();
+}

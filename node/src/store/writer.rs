@@ -572,6 +572,10 @@ impl Writer {
                 }
                 if before.trust_changed(&self.state) {
                     self.trust.send_replace(Arc::new(self.state.trust.clone()));
+                    // The feed's events were authorised under the trust of their announce; a
+                    // re-pin or a revocation may withdraw that. Streams that have not read them
+                    // yet go back to the store, whose reads check the trust now in force.
+                    self.feed.clear(self.state.last_seq);
                 }
                 for (req, answer) in batch.into_iter().zip(answers) {
                     req.reply(Ok(answer));

@@ -28,6 +28,9 @@
 //!   announced: an ack is never committed before the event it acknowledges. A stream may
 //!   deliver an event that a crash then loses; the client's ack of it is either refused
 //!   (clamped) or, after a failed commit, names a position no event will ever hold.
+//! * A trust change (pin, re-pin, a roster that revokes) clears the feed once committed:
+//!   streams that had not read its events yet read them from the store, which checks every
+//!   event against the trust in force at read time, as for any history.
 //! * A failed commit clears the feed. What the batch had announced may have gone out to
 //!   peers and streams without being stored here: at-least-once. A relay that crashed after
 //!   forwarding gets the event back through catch-up (range reconciliation compares stored
