@@ -80,7 +80,11 @@ impl Node {
     /// A `fedci-node --home HOME` command, ready for more arguments (FEDCI_HOME of our own
     /// environment does not leak in).
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.bin);
+        self.in_home(Command::new(&self.bin))
+    }
+
+    /// `cmd` (this node's binary, perhaps behind a wrapper) given `--home HOME`.
+    fn in_home(&self, mut cmd: Command) -> Command {
         cmd.env_remove("FEDCI_HOME").arg("--home").arg(&self.home);
         cmd
     }
@@ -133,10 +137,8 @@ impl Node {
         .map_err(|source| self.spawn_error(source))?;
         let err = open().map_err(|source| self.spawn_error(source))?;
         // Benchmarks may pin the node to CPUs (`--node-cpus`); CLI calls are never pinned.
-        let child = crate::pin::command(&self.bin)
-            .env_remove("FEDCI_HOME")
-            .arg("--home")
-            .arg(&self.home)
+        let child = self
+            .in_home(crate::pin::command(&self.bin))
             .arg("run")
             .args(&self.run_args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))

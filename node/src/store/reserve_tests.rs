@@ -4,18 +4,30 @@
 
 use super::schema::META;
 use super::tests::{own_event, trust_odl};
-use super::{Outcome, Store};
+use super::{Outcome, Store, WriterThread};
 use crate::metrics::Metrics;
 use fedci_keys::SecretKey;
 use redb::ReadableDatabase;
 use std::path::Path;
 use std::sync::Arc;
 
-fn keys() -> (SecretKey, SecretKey) {
-    (
-        SecretKey::from_seed(&[1; 32]),
-        SecretKey::from_seed(&[2; 32]),
-    )
+/// This node's key (the root key of its community is `[1; 32]`).
+fn node_key() -> SecretKey {
+    SecretKey::from_seed(&[2; 32])
+}
+
+/// Opens the store at `path` as this node's.
+fn open(path: &Path) -> (Store, WriterThread) {
+    let own = Some(node_key().public().to_bytes());
+    Store::open(path, own, Arc::new(Metrics::default())).unwrap()
+}
+
+/// A new store at `path` with odl pinned and this node on its roster.
+async fn open_trusted(path: &Path) -> (Store, WriterThread) {
+    let (store, writer) = open(path);
+    let root = SecretKey::from_seed(&[1; 32]);
+    trust_odl(&store, &root, &node_key(), crate::now_ms() - 60_000).await;
+    (store, writer)
 }
 
 /// Stores `n` events of this node's own key; returns their arrival seqs.
@@ -46,10 +58,8 @@ fn meta(path: &Path, key: &str) -> Option<u64> {
 async fn a_restart_continues_above_the_reservation() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.redb");
-    let (root, node) = keys();
-    let own = Some(node.public().to_bytes());
-    let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
-    trust_odl(&store, &root, &node, crate::now_ms() - 60_000).await;
+    let node = node_key();
+    let (store, writer) = open_trusted(&path).await;
     let before = publish(&store, &node, 5).await;
     // Each was announced: the feed holds them, in arrival order.
     let fed: Vec<u64> = store
@@ -73,7 +83,7 @@ async fn a_restart_continues_above_the_reservation() {
         "own seq reservation {reserved_own}"
     );
 
-    let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
+    let (store, writer) = open(&path);
     assert_eq!(
         store.last_seq(),
         last,
@@ -105,10 +115,8 @@ async fn a_restart_continues_above_the_reservation() {
 async fn a_store_without_reservation_keys_opens_and_continues_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.redb");
-    let (root, node) = keys();
-    let own = Some(node.public().to_bytes());
-    let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
-    trust_odl(&store, &root, &node, crate::now_ms() - 60_000).await;
+    let node = node_key();
+    let (store, writer) = open_trusted(&path).await;
     let before = publish(&store, &node, 3).await;
     let own_next = store.next_own_seq();
     drop(store);
@@ -128,7 +136,7 @@ async fn a_store_without_reservation_keys_opens_and_continues_where_it_stopped()
     let stored_own = meta(&path, "own_seq").unwrap();
     assert!(meta(&path, "reserved_seq").is_none());
 
-    let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
+    let (store, writer) = open(&path);
     assert_eq!(store.last_seq(), *before.last().unwrap());
     let own_seq = store.next_own_seq();
     assert_eq!(
@@ -158,10 +166,8 @@ async fn a_store_without_reservation_keys_opens_and_continues_where_it_stopped()
 async fn a_trust_change_empties_the_feed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.redb");
-    let (root, node) = keys();
-    let own = Some(node.public().to_bytes());
-    let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
-    trust_odl(&store, &root, &node, crate::now_ms() - 60_000).await;
+    let node = node_key();
+    let (store, writer) = open_trusted(&path).await;
     let seqs = publish(&store, &node, 3).await;
     // The roster's own commit changed trust and emptied the feed: only the events are left.
     assert_eq!(store.feed_size().0, 3, "the three events are in the feed");

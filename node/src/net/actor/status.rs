@@ -8,23 +8,22 @@ impl Actor {
         let peers = self
             .swarm
             .connected_peers()
-            .map(|p| PeerStatus {
-                peer_id: p.to_string(),
-                score: Some(
-                    self.rejects
-                        .get(p)
-                        .map_or(0.0, |r| REJECT_PENALTY * r.weight),
-                ),
-                rejected: self.rejects.get(p).map_or(0, |r| u64::from(r.total)),
-                sync: self.syncs.get(p).map(|st| PeerSync {
-                    rounds: st.rounds,
-                    running: st.running,
-                    last_round_at_ms: st.last_at_ms,
-                    last_round: st.last.as_ref().map(round_summary),
-                    bytes_sent: st.bytes_sent,
-                    bytes_received: st.bytes_received,
-                    events_stored: st.stored,
-                }),
+            .map(|p| {
+                let penalty = self.rejects.get(p).copied().unwrap_or_default();
+                PeerStatus {
+                    peer_id: p.to_string(),
+                    score: Some(REJECT_PENALTY * penalty.weight),
+                    rejected: u64::from(penalty.total),
+                    sync: self.syncs.get(p).map(|st| PeerSync {
+                        rounds: st.rounds,
+                        running: st.running,
+                        last_round_at_ms: st.last_at_ms,
+                        last_round: st.last.as_ref().map(round_summary),
+                        bytes_sent: st.bytes_sent,
+                        bytes_received: st.bytes_received,
+                        events_stored: st.stored,
+                    }),
+                }
             })
             .collect();
         let c = &self.counters;
