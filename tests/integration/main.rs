@@ -18,6 +18,7 @@ mod hostile;
 mod interop;
 mod lifecycle;
 mod memory;
+mod migrate;
 mod node_api;
 mod peers;
 mod promotion;

@@ -8,10 +8,10 @@
 //! are additive, so any run of epochs has a fingerprint without listing its events, and
 //! buckets of any width are summed at read time.
 
-use super::schema::{BY_TOPIC, Id, TOPIC_EPOCHS};
+use super::row::Row;
+use super::schema::{BY_TOPIC, EVENTS, Id, TOPIC_CODES, TOPIC_EPOCHS};
 use super::{Store, StoreError};
-use redb::{Database, ReadableTable, ReadableTableMetadata};
-use std::collections::BTreeMap;
+use redb::ReadableTable;
 
 /// log2 of an epoch's length in ms.
 pub const EPOCH_SHIFT: u32 = 16;
@@ -48,35 +48,6 @@ pub(crate) fn add(
     let (count, mut sum) = table.get(key)?.map(|g| g.value()).unwrap_or((0, [0; 32]));
     super::digest::add(&mut sum, id);
     table.insert(key, (count + 1, sum))?;
-    Ok(())
-}
-
-/// A store written before epoch fingerprints existed gets them computed once, from the
-/// topic index (memory: one entry per epoch, not per event).
-pub(crate) fn build_once(db: &Database) -> Result<(), StoreError> {
-    let w = db.begin_write()?;
-    {
-        let mut epochs = w.open_table(TOPIC_EPOCHS)?;
-        let by_topic = w.open_table(BY_TOPIC)?;
-        if !epochs.is_empty()? || by_topic.is_empty()? {
-            return Ok(());
-        }
-        let mut acc: BTreeMap<(String, u64), (u64, [u8; 32])> = BTreeMap::new();
-        for item in by_topic.iter()? {
-            let (k, _) = item?;
-            let (topic, time, id) = k.value();
-            let e = acc
-                .entry((topic.to_string(), epoch_of(time)))
-                .or_insert((0, [0; 32]));
-            e.0 += 1;
-            super::digest::add(&mut e.1, id);
-        }
-        tracing::info!(epochs = acc.len(), "built the per-epoch topic fingerprints");
-        for ((topic, epoch), v) in acc {
-            epochs.insert((topic.as_str(), epoch), v)?;
-        }
-    }
-    w.commit()?;
     Ok(())
 }
 
@@ -143,15 +114,22 @@ impl Store {
             return Ok(Some(0));
         }
         let r = self.begin_read()?;
-        let t = r.open_table(BY_TOPIC)?;
+        let Some(code) = r.open_table(TOPIC_CODES)?.get(topic)?.map(|g| g.value()) else {
+            return Ok(Some(0));
+        };
+        let (t, events) = (r.open_table(BY_TOPIC)?, r.open_table(EVENTS)?);
         let mut n = 0;
-        for row in t.range((topic, lo, &[0u8; 32])..(topic, hi, &[0u8; 32]))? {
-            let (k, _) = row?;
+        // Rows of one author time come in arrival order; the caller's set sorts by id.
+        for item in t.range((code, lo, 0)..(code, hi, 0))? {
+            let (k, _) = item?;
             if n == max {
                 return Ok(None);
             }
-            let (_, time, id) = k.value();
-            f(time, *id);
+            let (_, time, seq) = k.value();
+            let bytes = events
+                .get(seq)?
+                .ok_or_else(|| StoreError::Corrupt(format!("topic row names event {seq}")))?;
+            f(time, *Row::parse(bytes.value())?.id);
             n += 1;
         }
         Ok(Some(n))

@@ -6,11 +6,13 @@
 //! verifier needs for a trace: each event's exact bytes and every roster of each community
 //! involved, oldest serial first (roots are the verifier's to bring).
 
+use super::index;
 use super::read::load;
+use super::row::Row;
 use super::schema::*;
 use super::trace::Direction;
 use super::{Store, StoreError};
-use fedci_proto::{Event, EventId};
+use fedci_proto::EventId;
 use redb::ReadableTable;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -42,10 +44,8 @@ impl Store {
         let r = self.begin_read()?;
         let mut n = 0;
         for item in r.open_table(EVENTS)?.iter()? {
-            let (id, raw) = item?;
-            let event = Event::from_trusted_bytes(raw.value()).map_err(|e| {
-                StoreError::Corrupt(format!("event {}: {e}", hex::encode(id.value())))
-            })?;
+            let (_, bytes) = item?;
+            let event = Row::parse(bytes.value())?.event()?;
             if trust.authorise(&event).is_err() {
                 n += 1;
             }
@@ -70,6 +70,7 @@ impl Store {
         };
         let r = self.begin_read().map_err(BundleError::Store)?;
         let events = r.open_table(EVENTS).map_err(StoreError::from)?;
+        let ids = r.open_table(IDS).map_err(StoreError::from)?;
         let trust = self.trust();
         let mut bytes = 0usize;
         let mut take = |raw: &[u8], out: &mut Vec<Vec<u8>>| -> Result<(), BundleError> {
@@ -91,8 +92,8 @@ impl Store {
         let mut out = Vec::new();
         for c in &communities {
             for roster in trust.history(c) {
-                if let Some(raw) = events.get(&roster.id.0).map_err(StoreError::from)? {
-                    take(raw.value(), &mut out)?;
+                if let Some((_, row)) = index::find(&ids, &events, &roster.id.0)? {
+                    take(Row::parse(row.value())?.raw, &mut out)?;
                 }
             }
         }

@@ -16,11 +16,14 @@ pub mod epochs;
 mod evidence;
 pub(crate) mod feed;
 mod health;
+mod index;
+pub mod migrate;
 mod promotion;
 mod read;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod reserve_tests;
+mod row;
 mod schema;
 mod slot;
 #[cfg(test)]
@@ -72,6 +75,11 @@ pub enum StoreError {
     /// The writer thread panicked: nothing can be written until the node restarts.
     #[error("the store's writer stopped: {0}")]
     WriterStopped(String),
+    #[error(
+        "this store is in format {0}, written by a newer fedci-node; this one reads format {v} and older",
+        v = schema::SCHEMA_VERSION
+    )]
+    NewerFormat(u64),
     #[error("the store is being reopened")]
     Reopening,
     #[error("the store's handle lock is poisoned")]

@@ -171,12 +171,11 @@ impl Reader<'_> {
     }
 
     fn held(&self, id: &Id) -> Result<Option<Event>, StoreError> {
-        let Some(raw) = self.r.open_table(EVENTS)?.get(id)? else {
-            return Ok(None);
-        };
-        Event::from_trusted_bytes(raw.value())
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", hex::encode(id))))
+        let (ids, events) = (self.r.open_table(IDS)?, self.r.open_table(EVENTS)?);
+        match super::index::find(&ids, &events, id)? {
+            Some((_, row)) => super::row::Row::parse(row.value())?.event().map(Some),
+            None => Ok(None),
+        }
     }
 
     fn matching_artifact(

@@ -4,6 +4,8 @@
 //! them) and by a scan budget (rows looked at), so a sparse filter over a large store answers
 //! promptly with a cursor to continue from, and a page of large events stays small in memory.
 
+use super::index;
+use super::row::Row;
 use super::schema::*;
 use super::{Store, StoreError};
 use fedci_proto::filter::Filter;
@@ -44,9 +46,11 @@ impl Store {
     /// The raw bytes of an event.
     pub fn get_raw(&self, id: &EventId) -> Result<Option<Vec<u8>>, StoreError> {
         let r = self.begin_read()?;
-        Ok(r.open_table(EVENTS)?
-            .get(&id.0)?
-            .map(|g| g.value().to_vec()))
+        let (ids, events) = (r.open_table(IDS)?, r.open_table(EVENTS)?);
+        match index::find(&ids, &events, &id.0)? {
+            Some((_, bytes)) => Ok(Some(Row::parse(bytes.value())?.raw.to_vec())),
+            None => Ok(None),
+        }
     }
 
     /// An event with its arrival seq.
@@ -77,13 +81,15 @@ impl Store {
             complete: true,
         };
         let mut scanned = 0usize;
+        let events = r.open_table(EVENTS)?;
         let mut visit =
-            |seq: u64, id: &Id| -> Result<bool, StoreError> {
+            |seq: u64, bytes: &[u8]| -> Result<bool, StoreError> {
                 scanned += 1;
-                if let Some(ev) = load(&r, id)?
-                    && filter.matches(&ev.event)
-                    && trust.authorise(&ev.event).is_ok()
-                {
+                let ev = StoredEvent {
+                    seq,
+                    event: Row::parse(bytes)?.event()?,
+                };
+                if filter.matches(&ev.event) && trust.authorise(&ev.event).is_ok() {
                     let (item, size) = render(&ev)?;
                     if !page.items.is_empty() && page.bytes.saturating_add(size) > limit.bytes {
                         // Left for the next page: `next_after` stays before it.
@@ -97,18 +103,30 @@ impl Store {
                     && page.bytes < limit.bytes
                     && scanned < SCAN_BUDGET)
             };
-        let stopped_early = match plan(&r, filter)? {
-            Plan::Nothing => false,
-            Plan::Arrivals => scan(
-                r.open_table(ARRIVALS)?.range(after.saturating_add(1)..)?,
-                |s| s,
-                &mut visit,
-            )?,
-            Plan::Kinds(keys) => merge_scan(&r.open_table(BY_KIND)?, &keys, after, &mut visit)?,
-            Plan::Communities(keys) => {
-                merge_scan(&r.open_table(BY_COMMUNITY)?, &keys, after, &mut visit)?
-            }
-        };
+        let stopped_early =
+            match plan(&r, filter)? {
+                Plan::Nothing => false,
+                Plan::Arrivals => {
+                    let mut stopped = false;
+                    for item in events.range(after.saturating_add(1)..)? {
+                        let (seq, bytes) = item?;
+                        if !visit(seq.value(), bytes.value())? {
+                            stopped = true;
+                            break;
+                        }
+                    }
+                    stopped
+                }
+                Plan::Pairs(codes) => merge_scan(
+                    &r.open_table(BY_PAIR)?,
+                    &codes,
+                    after,
+                    &mut |seq| match events.get(seq)? {
+                        Some(bytes) => visit(seq, bytes.value()),
+                        None => Err(StoreError::Corrupt(format!("indexed event {seq} missing"))),
+                    },
+                )?,
+            };
         self.metrics()
             .query_rows_scanned
             .fetch_add(scanned as u64, std::sync::atomic::Ordering::Relaxed);
@@ -120,7 +138,11 @@ impl Store {
     /// before arrival times were recorded).
     pub fn arrived_at(&self, seq: u64) -> Result<Option<u64>, StoreError> {
         let r = self.begin_read()?;
-        Ok(r.open_table(ARRIVED_AT)?.get(seq)?.map(|g| g.value()))
+        let Some(bytes) = r.open_table(EVENTS)?.get(seq)? else {
+            return Ok(None);
+        };
+        let at = Row::parse(bytes.value())?.arrived_at;
+        Ok((at != 0).then_some(at))
     }
 
     /// A durable consumer's cursor (None if unknown).
@@ -194,141 +216,98 @@ impl Store {
     }
 }
 
-/// Walks index rows, calling `visit(seq, id)` until it says stop. Returns true if stopped early.
-fn scan<K: redb::Key + 'static>(
-    range: redb::Range<'static, K, &'static Id>,
-    seq_of: impl Fn(K::SelfType<'_>) -> u64,
-    visit: &mut impl FnMut(u64, &Id) -> Result<bool, StoreError>,
-) -> Result<bool, StoreError> {
-    for item in range {
-        let (k, id) = item?;
-        if !visit(seq_of(k.value()), id.value())? {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Most index keys (kinds or communities) one query merges; past it, the arrival log is walked.
+/// Most (kind, community) pairs one query merges; past it, the arrival log is walked.
 const MAX_MERGE: usize = 64;
+/// Most interned pairs a plan looks at: past it, the arrival log is walked.
+const MAX_PLAN_ROWS: usize = 1024;
 
 /// Which rows a query walks.
 enum Plan {
-    /// The filter names kinds of which the store holds none.
+    /// The filter names kinds or communities of which the store holds nothing.
     Nothing,
     Arrivals,
-    /// These exact kinds, merged in arrival order.
-    Kinds(Vec<String>),
-    Communities(Vec<String>),
+    /// These (kind, community) pairs, merged in arrival order.
+    Pairs(Vec<u32>),
 }
 
-type SeqIndex = redb::ReadOnlyTable<(&'static str, u64), &'static Id>;
-
-/// Picks the narrowest index the filter allows; every candidate is still checked in full.
-/// A kind pattern `family.*` becomes the kinds the index holds under that prefix, found by
-/// seeking (O(log n) each), so a pattern that matches nothing costs no row scan.
+/// Picks the narrowest rows the filter allows; every candidate is still checked in full. The
+/// kinds a filter names (exact, or every kind of a `family.*`) are found by seeking in the
+/// interned pairs, which are keyed by kind, so a pattern that matches nothing costs no row
+/// scan; a filter on communities alone looks at every pair.
 fn plan(r: &ReadTransaction, filter: &Filter) -> Result<Plan, StoreError> {
-    if !filter.kinds.is_empty() && !filter.kinds.iter().any(|k| k == "*") {
-        let t = r.open_table(BY_KIND)?;
-        let mut kinds = std::collections::BTreeSet::new();
+    let by_kind = !filter.kinds.is_empty() && !filter.kinds.iter().any(|k| k == "*");
+    if !by_kind && filter.communities.is_empty() {
+        return Ok(Plan::Arrivals);
+    }
+    let pairs = r.open_table(PAIRS)?;
+    let mut codes = std::collections::BTreeSet::new();
+    let mut looked = 0usize;
+    let mut take = |kind: &str, community: &str, code: u32| {
+        if filter.matches_kind(kind) && filter.matches_community(community) {
+            codes.insert(code);
+        }
+    };
+    if by_kind {
         for pattern in &filter.kinds {
-            match pattern.strip_suffix(".*") {
-                Some(family) => {
-                    // `family_of("x")` is "x", so the bare family name matches too.
-                    if has_key(&t, family)? {
-                        kinds.insert(family.to_string());
-                    }
-                    keys_with_prefix(&t, &format!("{family}."), &mut kinds)?;
+            // `family_of("x")` is "x", so the bare family name is a prefix of its kinds too.
+            let start = pattern.strip_suffix(".*").unwrap_or(pattern);
+            for item in pairs.range((start, "")..)? {
+                let (k, code) = item?;
+                let (kind, community) = k.value();
+                if !kind.starts_with(start) {
+                    break;
                 }
-                None => {
-                    if has_key(&t, pattern)? {
-                        kinds.insert(pattern.clone());
-                    }
+                looked += 1;
+                if looked > MAX_PLAN_ROWS {
+                    return Ok(Plan::Arrivals);
                 }
-            }
-            if kinds.len() > MAX_MERGE {
-                break;
+                take(kind, community, code.value());
             }
         }
-        if kinds.is_empty() {
-            return Ok(Plan::Nothing);
-        }
-        if kinds.len() <= MAX_MERGE {
-            return Ok(Plan::Kinds(kinds.into_iter().collect()));
+    } else {
+        for item in pairs.iter()? {
+            let (k, code) = item?;
+            looked += 1;
+            if looked > MAX_PLAN_ROWS {
+                return Ok(Plan::Arrivals);
+            }
+            let (kind, community) = k.value();
+            take(kind, community, code.value());
         }
     }
-    if !filter.communities.is_empty() && filter.communities.len() <= MAX_MERGE {
-        let mut communities = filter.communities.clone();
-        communities.sort();
-        communities.dedup();
-        return Ok(Plan::Communities(communities));
-    }
-    Ok(Plan::Arrivals)
+    Ok(match codes.len() {
+        0 => Plan::Nothing,
+        n if n > MAX_MERGE => Plan::Arrivals,
+        _ => Plan::Pairs(codes.into_iter().collect()),
+    })
 }
 
-fn has_key(t: &SeqIndex, key: &str) -> Result<bool, StoreError> {
-    Ok(t.range((key, 0)..=(key, u64::MAX))?
-        .next()
-        .transpose()?
-        .is_some())
-}
-
-/// Adds the distinct keys starting with `prefix`, one seek per key, stopping past
-/// [`MAX_MERGE`].
-fn keys_with_prefix(
-    t: &SeqIndex,
-    prefix: &str,
-    out: &mut std::collections::BTreeSet<String>,
-) -> Result<(), StoreError> {
-    use std::ops::Bound;
-    let mut from: Option<String> = None;
-    while out.len() <= MAX_MERGE {
-        let next = match &from {
-            None => t.range((prefix, 0)..)?.next(),
-            Some(k) => t
-                .range::<(&str, u64)>((Bound::Excluded((k.as_str(), u64::MAX)), Bound::Unbounded))?
-                .next(),
-        };
-        let Some(item) = next.transpose()? else {
-            break;
-        };
-        let key = item.0.value().0.to_string();
-        if !key.starts_with(prefix) {
-            break;
-        }
-        out.insert(key.clone());
-        from = Some(key);
-    }
-    Ok(())
-}
-
-/// Walks the rows of several index keys in arrival order (a k-way merge), calling
-/// `visit(seq, id)` until it says stop. Returns true if stopped early.
+/// Walks the rows of several pairs in arrival order (a k-way merge), calling `visit(seq)`
+/// until it says stop. Returns true if stopped early.
 fn merge_scan(
-    t: &SeqIndex,
-    keys: &[String],
+    t: &redb::ReadOnlyTable<(u32, u64), ()>,
+    codes: &[u32],
     after: u64,
-    visit: &mut impl FnMut(u64, &Id) -> Result<bool, StoreError>,
+    visit: &mut impl FnMut(u64) -> Result<bool, StoreError>,
 ) -> Result<bool, StoreError> {
     use std::cmp::Reverse;
-    let mut ranges = Vec::with_capacity(keys.len());
+    let mut ranges = Vec::with_capacity(codes.len());
     let mut heads = std::collections::BinaryHeap::new();
-    for (i, key) in keys.iter().enumerate() {
-        let mut range =
-            t.range((key.as_str(), after.saturating_add(1))..=(key.as_str(), u64::MAX))?;
+    for (i, &code) in codes.iter().enumerate() {
+        let mut range = t.range((code, after.saturating_add(1))..=(code, u64::MAX))?;
         if let Some(item) = range.next().transpose()? {
-            heads.push(Reverse((item.0.value().1, i, *item.1.value())));
+            heads.push(Reverse((item.0.value().1, i)));
         }
         ranges.push(range);
     }
-    while let Some(Reverse((seq, i, id))) = heads.pop() {
-        if !visit(seq, &id)? {
+    while let Some(Reverse((seq, i))) = heads.pop() {
+        if !visit(seq)? {
             return Ok(true);
         }
         if let Some(range) = ranges.get_mut(i)
             && let Some(item) = range.next().transpose()?
         {
-            heads.push(Reverse((item.0.value().1, i, *item.1.value())));
+            heads.push(Reverse((item.0.value().1, i)));
         }
     }
     Ok(false)
@@ -336,18 +315,11 @@ fn merge_scan(
 
 /// Loads a stored event. Bytes in the store were verified when they came in.
 pub(super) fn load(r: &ReadTransaction, id: &Id) -> Result<Option<StoredEvent>, StoreError> {
-    let Some(info) = r.open_table(INFO)?.get(id)? else {
+    let (ids, events) = (r.open_table(IDS)?, r.open_table(EVENTS)?);
+    let Some((seq, bytes)) = index::find(&ids, &events, id)? else {
         return Ok(None);
     };
-    let seq = info.value().0;
-    let Some(raw) = r.open_table(EVENTS)?.get(id)? else {
-        return Err(StoreError::Corrupt(format!(
-            "event {} indexed but missing",
-            hex::encode(id)
-        )));
-    };
-    let event = Event::from_trusted_bytes(raw.value())
-        .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", hex::encode(id))))?;
+    let event = Row::parse(bytes.value())?.event()?;
     Ok(Some(StoredEvent { seq, event }))
 }
 
@@ -367,24 +339,25 @@ impl Store {
         max_bytes: usize,
     ) -> Result<(Vec<Vec<u8>>, Vec<EventId>), StoreError> {
         let r = self.begin_read()?;
-        let t = r.open_table(EVENTS)?;
+        let (index, events) = (r.open_table(IDS)?, r.open_table(EVENTS)?);
         let trust = self.trust();
         let mut out = Vec::new();
         let mut withheld = Vec::new();
         let mut bytes = 0;
         for id in ids {
-            if let Some(raw) = t.get(&id.0)? {
-                let vouched = Event::from_trusted_bytes(raw.value())
-                    .is_ok_and(|e| trust.authorise(&e).is_ok());
+            if let Some((_, row)) = index::find(&index, &events, &id.0)? {
+                let raw = Row::parse(row.value())?.raw;
+                let vouched =
+                    Event::from_trusted_bytes(raw).is_ok_and(|e| trust.authorise(&e).is_ok());
                 if !vouched {
                     withheld.push(*id);
                     continue;
                 }
-                bytes += raw.value().len();
+                bytes += raw.len();
                 if bytes > max_bytes {
                     break;
                 }
-                out.push(raw.value().to_vec());
+                out.push(raw.to_vec());
             }
         }
         Ok((out, withheld))

@@ -5,22 +5,27 @@ use redb::{MultimapTableDefinition, TableDefinition};
 
 pub type Id = [u8; 32];
 
-/// id → raw COSE bytes, exactly as received.
-pub const EVENTS: TableDefinition<&Id, &[u8]> = TableDefinition::new("events_v1");
-/// id → (arrival seq, author time, kind, community): what indexes and link checks need
-/// without parsing the event.
-pub const INFO: TableDefinition<&Id, (u64, u64, &str, &str)> = TableDefinition::new("info_v1");
-/// arrival seq → id: the order events reached this node; consumer cursors point into it.
-pub const ARRIVALS: TableDefinition<u64, &Id> = TableDefinition::new("arrivals_v1");
-/// arrival seq → this node's clock (ms) when it stored the event: what an author's claimed
-/// `time` can be compared with (a backdated event shows up as one that arrived late).
-pub const ARRIVED_AT: TableDefinition<u64, u64> = TableDefinition::new("arrived_at_v1");
-/// (kind, arrival seq) → id.
-pub const BY_KIND: TableDefinition<(&str, u64), &Id> = TableDefinition::new("by_kind_v1");
-/// (community, arrival seq) → id.
-pub const BY_COMMUNITY: TableDefinition<(&str, u64), &Id> = TableDefinition::new("by_community_v1");
-/// (topic, author time, id) → (): the per-topic item set that catch-up reconciles.
-pub const BY_TOPIC: TableDefinition<(&str, u64, &Id), ()> = TableDefinition::new("by_topic_v1");
+/// The format this version writes (META `schema`); a store of a newer one is not opened.
+pub const SCHEMA_VERSION: u64 = 2;
+
+/// arrival seq → the event's row: a [`super::row`] header (this node's clock when it stored
+/// the event, the author's time, the kind's tag, the id) then the COSE bytes exactly as
+/// received. Keyed by arrival, every insert lands past every other key, so redb keeps these
+/// leaves packed: the table costs about what it stores (issue 16).
+pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events_v2");
+/// (first 16 bytes of the id, arrival seq) → (): finds an event by id. Fixed-width and small,
+/// because it is the one index whose inserts land at random. Two ids may share a prefix (an
+/// author can grind for it): readers confirm against the id in the row.
+pub const IDS: TableDefinition<(u128, u64), ()> = TableDefinition::new("ids_v2");
+/// (kind, community) → code: the pairs events are indexed by, interned to small integers.
+pub const PAIRS: TableDefinition<(&str, &str), u32> = TableDefinition::new("pairs_v2");
+/// (pair code, arrival seq) → (): a kind's events per community, in arrival order.
+pub const BY_PAIR: TableDefinition<(u32, u64), ()> = TableDefinition::new("by_pair_v2");
+/// topic → code.
+pub const TOPIC_CODES: TableDefinition<&str, u32> = TableDefinition::new("topic_codes_v2");
+/// (topic code, author time, arrival seq) → (): the per-topic item set that catch-up
+/// reconciles, by author time.
+pub const BY_TOPIC: TableDefinition<(u32, u64, u64), ()> = TableDefinition::new("by_topic_v2");
 /// topic → (events, 256-bit wrapping sum of their ids): a set fingerprint kept up to date
 /// by the writer, so catch-up can tell in one small round trip whether two nodes agree.
 pub const TOPIC_SUMS: TableDefinition<&str, (u64, [u8; 32])> =
@@ -45,7 +50,9 @@ pub const PINS: TableDefinition<&str, &Id> = TableDefinition::new("pins_v1");
 pub const ROSTERS: TableDefinition<&str, &Id> = TableDefinition::new("rosters_v1");
 /// multiaddr → () : peers added at run time, remembered across restarts.
 pub const PEERS: TableDefinition<&str, ()> = TableDefinition::new("peers_v1");
-/// counters: `next_seq` (next arrival seq), `own_seq` (next seq for events this node signs),
+/// counters: `schema` (2 once the store is in this format), `next_seq` (next arrival seq),
+/// `own_seq` (next seq for events this node signs), `next_pair` and `next_topic` (the next
+/// codes to intern),
 /// and the reservations `reserved_seq` / `reserved_own_seq` below which positions may have
 /// been announced before their commit (absent in stores written before them: see
 /// `writer/announce.rs`).
@@ -72,3 +79,27 @@ pub const ARTIFACTS_BY_TIME: TableDefinition<(u64, &Id), ()> =
     TableDefinition::new("artifacts_by_time_v1");
 /// (artifact id, publication time, `artifact.published` id) → (): where each artifact is.
 pub const LOCATIONS: TableDefinition<(&Id, u64, &Id), ()> = TableDefinition::new("locations_v1");
+
+/// The tables of the first format (`_v1`), read only by [`super::migrate`] and deleted once
+/// their events are in the tables above.
+pub mod v1 {
+    use super::Id;
+    use redb::TableDefinition;
+
+    /// id → raw COSE bytes.
+    pub const EVENTS: TableDefinition<&Id, &[u8]> = TableDefinition::new("events_v1");
+    /// arrival seq → id.
+    pub const ARRIVALS: TableDefinition<u64, &Id> = TableDefinition::new("arrivals_v1");
+    /// arrival seq → this node's clock when it stored the event (absent in early stores).
+    pub const ARRIVED_AT: TableDefinition<u64, u64> = TableDefinition::new("arrived_at_v1");
+    /// Index tables of the first format, dropped after the move.
+    pub const DROPPED: [&str; 7] = [
+        "events_v1",
+        "info_v1",
+        "arrivals_v1",
+        "arrived_at_v1",
+        "by_kind_v1",
+        "by_community_v1",
+        "by_topic_v1",
+    ];
+}

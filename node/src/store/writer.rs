@@ -22,12 +22,14 @@ pub(crate) use state::State;
 use super::StoreError;
 use super::feed::Feed;
 use super::health::Health;
+use super::index::{self, EventTables};
+use super::row::Row;
 use super::schema::*;
 use super::slot::DbSlot;
 use crate::metrics::Metrics;
 use fedci_keys::{Decision, PublicKey, RejectReason, TrustStore};
+use fedci_proto::Event;
 use fedci_proto::vocab::{self, Kind, VocabError};
-use fedci_proto::{Event, Topic};
 use redb::{Durability, ReadableMultimapTable, ReadableTable, WriteTransaction};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -232,15 +234,7 @@ struct Failing {
 
 /// Every table a batch writes, opened once per write transaction.
 struct Tables<'t> {
-    events: redb::Table<'t, &'static Id, &'static [u8]>,
-    info: redb::Table<'t, &'static Id, (u64, u64, &'static str, &'static str)>,
-    arrivals: redb::Table<'t, u64, &'static Id>,
-    arrived_at: redb::Table<'t, u64, u64>,
-    by_kind: redb::Table<'t, (&'static str, u64), &'static Id>,
-    by_community: redb::Table<'t, (&'static str, u64), &'static Id>,
-    by_topic: redb::Table<'t, (&'static str, u64, &'static Id), ()>,
-    topic_sums: redb::Table<'t, &'static str, (u64, [u8; 32])>,
-    topic_epochs: redb::Table<'t, (&'static str, u64), (u64, [u8; 32])>,
+    ev: EventTables<'t>,
     links_rev: redb::MultimapTable<'t, &'static Id, &'static Id>,
     missing: redb::Table<'t, &'static Id, u64>,
     consumers: redb::Table<'t, &'static str, u64>,
@@ -255,15 +249,7 @@ struct Tables<'t> {
 impl<'t> Tables<'t> {
     fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
         Ok(Tables {
-            events: txn.open_table(EVENTS)?,
-            info: txn.open_table(INFO)?,
-            arrivals: txn.open_table(ARRIVALS)?,
-            arrived_at: txn.open_table(ARRIVED_AT)?,
-            by_kind: txn.open_table(BY_KIND)?,
-            by_community: txn.open_table(BY_COMMUNITY)?,
-            by_topic: txn.open_table(BY_TOPIC)?,
-            topic_sums: txn.open_table(TOPIC_SUMS)?,
-            topic_epochs: txn.open_table(TOPIC_EPOCHS)?,
+            ev: EventTables::open(txn)?,
             links_rev: txn.open_multimap_table(LINKS_REV)?,
             missing: txn.open_table(MISSING)?,
             consumers: txn.open_table(CONSUMERS)?,
@@ -534,7 +520,7 @@ impl Writer {
         source: &str,
     ) -> Result<Outcome, StoreError> {
         let id = event.id().0;
-        if t.events.get(&id)?.is_some() {
+        if t.ev.seq_of(&id)?.is_some() {
             return Ok(Outcome::Duplicate);
         }
         let now = now_ms();
@@ -546,41 +532,26 @@ impl Writer {
         // mismatch counted: whether the target is here yet depends on arrival order, and
         // nodes must not disagree about which events exist.
         let local = LOCAL_SOURCES.contains(&source);
-        for link in &event.body().links {
-            if let Some(target) = t.info.get(&link.target.0)? {
-                let (_, _, target_kind, _) = target.value();
-                if let Err(e) = vocab::check_target(event.kind(), &link.rel, target_kind) {
-                    if local {
-                        return Ok(Outcome::Rejected(e.into()));
-                    }
-                    self.tally.rejects.push(("link_resolution", e.code()));
+        let body = event.body();
+        let mut held_targets = Vec::new();
+        for link in &body.links {
+            let Some((_, target)) = t.ev.find(&link.target.0)? else {
+                continue;
+            };
+            held_targets.push(link.target.0);
+            let target_kind = kind_of(&Row::parse(target.value())?)?;
+            if let Err(e) = vocab::check_target(event.kind(), &link.rel, &target_kind) {
+                if local {
+                    return Ok(Outcome::Rejected(e.into()));
                 }
+                self.tally.rejects.push(("link_resolution", e.code()));
             }
         }
         let seq = self.state.next_seq;
-        let body = event.body();
-        t.events.insert(&id, event.raw())?;
-        t.info.insert(
-            &id,
-            (seq, body.time, body.kind.as_str(), body.community.as_str()),
-        )?;
-        t.arrivals.insert(seq, &id)?;
-        t.arrived_at.insert(seq, now)?;
-        t.by_kind.insert((body.kind.as_str(), seq), &id)?;
-        t.by_community.insert((body.community.as_str(), seq), &id)?;
-        let topic = Topic::for_event(&body.community, &body.kind).to_string();
-        t.by_topic.insert((topic.as_str(), body.time, &id), ())?;
-        let (count, mut sum) = t
-            .topic_sums
-            .get(topic.as_str())?
-            .map(|g| g.value())
-            .unwrap_or((0, [0; 32]));
-        super::digest::add(&mut sum, &id);
-        t.topic_sums.insert(topic.as_str(), (count + 1, sum))?;
-        super::epochs::add(&mut t.topic_epochs, &topic, body.time, &id)?;
+        t.ev.put(seq, now, event)?;
         for link in &body.links {
             t.links_rev.insert(&link.target.0, &id)?;
-            if t.info.get(&link.target.0)?.is_none() {
+            if !held_targets.contains(&link.target.0) {
                 let n = t
                     .missing
                     .get(&link.target.0)?
@@ -629,10 +600,10 @@ impl Writer {
     ) -> Result<(), StoreError> {
         for source in t.links_rev.get(id)? {
             let source = *source?.value();
-            let Some(raw) = t.events.get(&source)? else {
+            let Some((_, row)) = t.ev.find(&source)? else {
                 continue;
             };
-            let Ok(src) = Event::from_trusted_bytes(raw.value()) else {
+            let Ok(src) = Row::parse(row.value())?.event() else {
                 continue;
             };
             for link in src.body().links.iter().filter(|l| &l.target.0 == id) {
@@ -653,16 +624,14 @@ impl Writer {
         community: &str,
     ) -> Result<(), StoreError> {
         let roster = Kind::TrustRoster.as_str();
-        let mut ids = Vec::new();
-        for item in t.by_kind.range((roster, 0)..=(roster, u64::MAX))? {
-            ids.push(*item?.1.value());
-        }
         let mut best = None;
-        for id in ids {
-            let Some(raw) = t.events.get(&id)? else {
+        for seq in index::seqs_of_kind(&t.ev.pairs, &t.ev.by_pair, roster)? {
+            let Some(bytes) = t.ev.events.get(seq)? else {
                 continue;
             };
-            let Ok(event) = Event::from_trusted_bytes(raw.value()) else {
+            let row = Row::parse(bytes.value())?;
+            let id = *row.id;
+            let Ok(event) = row.event() else {
                 continue;
             };
             if event.community() != community {
@@ -685,3 +654,12 @@ impl Writer {
 }
 
 pub(crate) use crate::now_ms;
+
+/// A held event's kind: from its row's tag when built in, else from the event itself (custom
+/// kinds are not tagged; only link checks against them come here).
+fn kind_of(row: &Row<'_>) -> Result<String, StoreError> {
+    match row.kind() {
+        Some(k) => Ok(k.as_str().to_string()),
+        None => Ok(row.event()?.kind().to_string()),
+    }
+}

@@ -13,6 +13,7 @@
 
 use super::{Tables, now_ms};
 use crate::store::StoreError;
+use crate::store::row::Row;
 use crate::store::schema::*;
 use fedci_proto::Event;
 use fedci_proto::vocab::Kind;
@@ -54,7 +55,7 @@ struct Conf {
     value: String,
 }
 
-/// Updates the index for an event just stored (its INFO row is written). Returns false when
+/// Updates the index for an event just stored (its row is written). Returns false when
 /// [`MAX_REACH`] cut the propagation short.
 pub(super) fn on_stored(t: &mut Tables<'_>, event: &Event) -> Result<bool, StoreError> {
     let id = event.id().0;
@@ -145,8 +146,6 @@ fn spread(
     conf: &Conf,
     budget: &mut usize,
 ) -> Result<bool, StoreError> {
-    let artifact = Kind::ArtifactCreated.as_str();
-    let composition = Kind::CompositionDefined.as_str();
     let mut stack = vec![*start];
     while let Some(x) = stack.pop() {
         let key = (&x, conf.name.as_str(), conf.time, &conf.id);
@@ -158,22 +157,19 @@ fn spread(
         }
         *budget -= 1;
         t.promo.reach.insert(key, conf.value.as_str())?;
-        let held = t.info.get(&x)?.map(|g| {
-            let (_, time, kind, _) = g.value();
-            (time, kind == artifact, kind == composition)
-        });
-        match held {
-            Some((time, true, _)) => {
+        let Some((_, bytes)) = t.ev.find(&x)? else {
+            continue;
+        };
+        let row = Row::parse(bytes.value())?;
+        match row.kind() {
+            Some(Kind::ArtifactCreated) => {
                 t.promo
                     .by_conf
-                    .insert((conf.name.as_str(), conf.value.as_str(), time, &x), ())?;
+                    .insert((conf.name.as_str(), conf.value.as_str(), row.time, &x), ())?;
             }
-            Some((_, _, true)) => {
-                let Some(raw) = t.events.get(&x)? else {
-                    continue;
-                };
+            Some(Kind::CompositionDefined) => {
                 // Stored bytes were verified at ingest.
-                let Ok(event) = Event::from_trusted_bytes(raw.value()) else {
+                let Ok(event) = row.event() else {
                     continue;
                 };
                 stack.extend(targets(&event, "ELEMENT"));
@@ -196,19 +192,19 @@ pub(super) fn build_once(db: &Database) -> Result<(), StoreError> {
     let w = db.begin_write()?;
     {
         let mut t = Tables::open(&w)?;
-        let ids: Vec<Id> = {
-            let mut ids = Vec::new();
-            for item in t.arrivals.iter()? {
-                ids.push(*item?.1.value());
+        let seqs: Vec<u64> = {
+            let mut seqs = Vec::new();
+            for item in t.ev.events.iter()? {
+                seqs.push(item?.0.value());
             }
-            ids
+            seqs
         };
         let mut capped = 0u64;
-        for id in ids {
-            let Some(raw) = t.events.get(&id)?.map(|g| g.value().to_vec()) else {
+        for seq in seqs {
+            let Some(bytes) = t.ev.events.get(seq)?.map(|g| g.value().to_vec()) else {
                 continue;
             };
-            let Ok(event) = Event::from_trusted_bytes(&raw) else {
+            let Ok(event) = Row::parse(&bytes)?.event() else {
                 continue;
             };
             if !on_stored(&mut t, &event)? {

@@ -3,10 +3,11 @@
 //! store opens or recovers from a failed commit.
 
 use super::super::StoreError;
+use super::super::index::{self, EventTables};
+use super::super::row::Row;
 use super::super::schema::*;
 use crate::now_ms;
 use fedci_keys::{PublicKey, TrustStore};
-use fedci_proto::Event;
 use fedci_proto::vocab::Kind;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
@@ -28,19 +29,29 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Creates all tables if needed and loads counters, pins and rosters in force.
+    /// Moves a store of the first format into the second, creates all tables if needed and
+    /// loads counters, pins and rosters in force.
     pub fn load(db: &Database, own_author: Option<[u8; 32]>) -> Result<State, StoreError> {
+        {
+            let r = db.begin_read()?;
+            // A store no version wrote yet has no META table: nothing to check.
+            if let Ok(meta) = r.open_table(META)
+                && let Some(v) = meta.get("schema")?.map(|g| g.value())
+                && v > SCHEMA_VERSION
+            {
+                return Err(StoreError::NewerFormat(v));
+            }
+        }
+        crate::store::migrate::run(db)?;
         let w = db.begin_write()?;
         {
-            w.open_table(EVENTS)?;
-            w.open_table(INFO)?;
-            w.open_table(ARRIVALS)?;
-            w.open_table(ARRIVED_AT)?;
-            w.open_table(BY_KIND)?;
-            w.open_table(BY_COMMUNITY)?;
-            w.open_table(BY_TOPIC)?;
-            w.open_table(TOPIC_SUMS)?;
-            w.open_table(TOPIC_EPOCHS)?;
+            let fresh = w.open_table(EVENTS)?.is_empty()?;
+            EventTables::open(&w)?;
+            let mut meta = w.open_table(META)?;
+            if fresh && meta.get("schema")?.is_none() {
+                meta.insert("schema", SCHEMA_VERSION)?;
+            }
+            drop(meta);
             w.open_multimap_table(LINKS_REV)?;
             w.open_table(MISSING)?;
             w.open_table(CONSUMERS)?;
@@ -51,8 +62,6 @@ impl State {
             w.open_table(META)?;
         }
         w.commit()?;
-        rebuild_topic_sums(db)?;
-        crate::store::epochs::build_once(db)?;
         super::promotion::build_once(db)?;
         let r = db.begin_read()?;
         let meta = r.open_table(META)?;
@@ -69,12 +78,9 @@ impl State {
         // Positions below the marks may have been announced before a crash: never reuse them.
         let next_seq = stored_next.max(reserved_seq);
         let own_seq = stored_own.max(reserved_own_seq);
-        let last_seq = r
-            .open_table(ARRIVALS)?
-            .last()?
-            .map_or(0, |(k, _)| k.value());
-        let mut trust = TrustStore::new();
         let events = r.open_table(EVENTS)?;
+        let last_seq = events.last()?.map_or(0, |(k, _)| k.value());
+        let mut trust = TrustStore::new();
         for item in r.open_table(PINS)?.iter()? {
             let (community, key) = item?;
             let key = PublicKey::from_bytes(key.value())
@@ -84,18 +90,12 @@ impl State {
         // Every stored roster, not only the newest: trust judges events by the roster in force
         // at their time. Rosters of a root no longer pinned are simply refused here.
         let roster_kind = Kind::TrustRoster.as_str();
-        for item in r
-            .open_table(BY_KIND)?
-            .range((roster_kind, 0)..=(roster_kind, u64::MAX))?
-        {
-            let (_, id) = item?;
-            let raw = events.get(id.value())?.ok_or_else(|| {
-                StoreError::Corrupt(format!("roster {} missing", hex::encode(id.value())))
-            })?;
-            let event = Event::from_trusted_bytes(raw.value()).map_err(|e| {
-                StoreError::Corrupt(format!("roster {}: {e}", hex::encode(id.value())))
-            })?;
-            let _ = trust.apply_roster(&event, now_ms());
+        let (pairs, by_pair) = (r.open_table(PAIRS)?, r.open_table(BY_PAIR)?);
+        for seq in index::seqs_of_kind(&pairs, &by_pair, roster_kind)? {
+            let bytes = events
+                .get(seq)?
+                .ok_or_else(|| StoreError::Corrupt(format!("roster at {seq} missing")))?;
+            let _ = trust.apply_roster(&Row::parse(bytes.value())?.event()?, now_ms());
         }
         Ok(State {
             next_seq,
@@ -107,31 +107,6 @@ impl State {
             trust,
         })
     }
-}
-
-/// A store written before topic fingerprints existed gets them computed once.
-fn rebuild_topic_sums(db: &Database) -> Result<(), StoreError> {
-    let w = db.begin_write()?;
-    {
-        let mut sums = w.open_table(TOPIC_SUMS)?;
-        if !sums.is_empty()? {
-            return Ok(());
-        }
-        let by_topic = w.open_table(BY_TOPIC)?;
-        let mut acc: std::collections::BTreeMap<String, (u64, [u8; 32])> = Default::default();
-        for item in by_topic.iter()? {
-            let (k, _) = item?;
-            let (topic, _, id) = k.value();
-            let e = acc.entry(topic.to_string()).or_insert((0, [0; 32]));
-            e.0 += 1;
-            crate::store::digest::add(&mut e.1, id);
-        }
-        for (topic, v) in acc {
-            sums.insert(topic.as_str(), v)?;
-        }
-    }
-    w.commit()?;
-    Ok(())
 }
 
 impl State {

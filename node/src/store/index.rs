@@ -1,0 +1,172 @@
+//! How an event is written into the tables of the second format, and found again: the one
+//! `put` that the writer and the migration share, lookups by id, and the interning of
+//! (kind, community) pairs and topics to small codes.
+//!
+//! Why this shape (issue 16): the first format keyed events by their random id and kept eight
+//! indexes with strings in their keys, so every event cost about 3× its own bytes (random
+//! inserts leave redb leaves half empty). Here the event is stored once, keyed by arrival (an
+//! append: packed leaves), and every index key is fixed-width and small.
+
+use super::StoreError;
+use super::row::{self, Row};
+use super::schema::*;
+use fedci_proto::{Event, Topic};
+use redb::{ReadableTable, ReadableTableMetadata};
+
+/// The id's first 16 bytes: the key of [`IDS`].
+pub fn prefix(id: &Id) -> u128 {
+    let mut p = [0u8; 16];
+    p.copy_from_slice(&id[..16]);
+    u128::from_be_bytes(p)
+}
+
+/// The arrival seq of the event with this id, if held: every row under the id's prefix is
+/// checked against the full id (ids that share a prefix are both kept).
+pub fn seq_of(
+    ids: &impl ReadableTable<(u128, u64), ()>,
+    events: &impl ReadableTable<u64, &'static [u8]>,
+    id: &Id,
+) -> Result<Option<u64>, StoreError> {
+    let p = prefix(id);
+    for item in ids.range((p, 0)..=(p, u64::MAX))? {
+        let seq = item?.0.value().1;
+        if let Some(bytes) = events.get(seq)?
+            && Row::parse(bytes.value())?.id == id
+        {
+            return Ok(Some(seq));
+        }
+    }
+    Ok(None)
+}
+
+/// A held event: its arrival seq and its row's bytes.
+pub type Found<'e> = (u64, redb::AccessGuard<'e, &'static [u8]>);
+
+/// The row bytes of the event with this id, with its arrival seq.
+pub fn find<'e>(
+    ids: &impl ReadableTable<(u128, u64), ()>,
+    events: &'e impl ReadableTable<u64, &'static [u8]>,
+    id: &Id,
+) -> Result<Option<Found<'e>>, StoreError> {
+    let Some(seq) = seq_of(ids, events, id)? else {
+        return Ok(None);
+    };
+    Ok(events.get(seq)?.map(|g| (seq, g)))
+}
+
+/// The event tables one stored event is written to, opened once per write transaction.
+pub struct EventTables<'t> {
+    pub events: redb::Table<'t, u64, &'static [u8]>,
+    pub ids: redb::Table<'t, (u128, u64), ()>,
+    pub pairs: redb::Table<'t, (&'static str, &'static str), u32>,
+    pub by_pair: redb::Table<'t, (u32, u64), ()>,
+    pub topic_codes: redb::Table<'t, &'static str, u32>,
+    pub by_topic: redb::Table<'t, (u32, u64, u64), ()>,
+    pub topic_sums: redb::Table<'t, &'static str, (u64, [u8; 32])>,
+    pub topic_epochs: redb::Table<'t, (&'static str, u64), (u64, [u8; 32])>,
+}
+
+impl<'t> EventTables<'t> {
+    pub fn open(txn: &'t redb::WriteTransaction) -> Result<Self, StoreError> {
+        Ok(EventTables {
+            events: txn.open_table(EVENTS)?,
+            ids: txn.open_table(IDS)?,
+            pairs: txn.open_table(PAIRS)?,
+            by_pair: txn.open_table(BY_PAIR)?,
+            topic_codes: txn.open_table(TOPIC_CODES)?,
+            by_topic: txn.open_table(BY_TOPIC)?,
+            topic_sums: txn.open_table(TOPIC_SUMS)?,
+            topic_epochs: txn.open_table(TOPIC_EPOCHS)?,
+        })
+    }
+
+    /// The arrival seq of a held event.
+    pub fn seq_of(&self, id: &Id) -> Result<Option<u64>, StoreError> {
+        seq_of(&self.ids, &self.events, id)
+    }
+
+    /// A held event's row bytes.
+    pub fn find(&self, id: &Id) -> Result<Option<Found<'_>>, StoreError> {
+        find(&self.ids, &self.events, id)
+    }
+
+    /// Stores `event` at arrival `seq` with every index and fingerprint of the event tables.
+    /// The caller has checked it is not held yet.
+    pub fn put(&mut self, seq: u64, arrived_at: u64, event: &Event) -> Result<(), StoreError> {
+        let body = event.body();
+        let id = event.id().0;
+        let raw = event.raw();
+        {
+            let mut slot = self.events.insert_reserve(seq, row::HEADER + raw.len())?;
+            row::write(slot.as_mut(), arrived_at, body.time, &body.kind, &id, raw);
+        }
+        self.ids.insert((prefix(&id), seq), ())?;
+        let pair = intern_pair(&mut self.pairs, &body.kind, &body.community)?;
+        self.by_pair.insert((pair, seq), ())?;
+        let topic = Topic::for_event(&body.community, &body.kind).to_string();
+        let code = intern(&mut self.topic_codes, &topic)?;
+        self.by_topic.insert((code, body.time, seq), ())?;
+        let (count, mut sum) = self
+            .topic_sums
+            .get(topic.as_str())?
+            .map(|g| g.value())
+            .unwrap_or((0, [0; 32]));
+        super::digest::add(&mut sum, &id);
+        self.topic_sums.insert(topic.as_str(), (count + 1, sum))?;
+        super::epochs::add(&mut self.topic_epochs, &topic, body.time, &id)?;
+        Ok(())
+    }
+}
+
+/// The code of (kind, community), given the next free one if new. Codes are dense and never
+/// reused: the next is the table's length.
+fn intern_pair(
+    pairs: &mut redb::Table<'_, (&'static str, &'static str), u32>,
+    kind: &str,
+    community: &str,
+) -> Result<u32, StoreError> {
+    if let Some(code) = pairs.get((kind, community))? {
+        return Ok(code.value());
+    }
+    let code = next_code(pairs.len()?)?;
+    pairs.insert((kind, community), code)?;
+    Ok(code)
+}
+
+fn intern(codes: &mut redb::Table<'_, &'static str, u32>, name: &str) -> Result<u32, StoreError> {
+    if let Some(code) = codes.get(name)? {
+        return Ok(code.value());
+    }
+    let code = next_code(codes.len()?)?;
+    codes.insert(name, code)?;
+    Ok(code)
+}
+
+fn next_code(len: u64) -> Result<u32, StoreError> {
+    u32::try_from(len).map_err(|_| StoreError::Corrupt("more than 2^32 interned names".into()))
+}
+
+/// The arrival seqs of every held event of `kind` (any community), in arrival order per
+/// community: rosters, which the trust store replays on open and after a re-pin.
+pub fn seqs_of_kind(
+    pairs: &impl ReadableTable<(&'static str, &'static str), u32>,
+    by_pair: &impl ReadableTable<(u32, u64), ()>,
+    kind: &str,
+) -> Result<Vec<u64>, StoreError> {
+    let mut codes = Vec::new();
+    for item in pairs.range((kind, "")..)? {
+        let (k, code) = item?;
+        if k.value().0 != kind {
+            break;
+        }
+        codes.push(code.value());
+    }
+    let mut seqs = Vec::new();
+    for code in codes {
+        for item in by_pair.range((code, 0)..=(code, u64::MAX))? {
+            seqs.push(item?.0.value().1);
+        }
+    }
+    seqs.sort_unstable();
+    Ok(seqs)
+}
