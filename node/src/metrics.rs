@@ -12,6 +12,7 @@ pub struct Metrics {
     pub events_stored: AtomicU64,
     pub events_duplicate: AtomicU64,
     pub commits: AtomicU64,
+    pub commits_durable: AtomicU64,
     pub commit_events: AtomicU64,
     pub api_requests: AtomicU64,
     /// Index rows query pages looked at (what a query costs, whatever it returned).
@@ -113,6 +114,12 @@ impl Metrics {
             "fedci_store_commits_total",
             "redb write transactions committed.",
             &self.commits,
+        );
+        counter(
+            &mut out,
+            "fedci_store_commits_durable_total",
+            "Commits that were fsynced (the others hold only events from peers, made durable by the next fsynced one).",
+            &self.commits_durable,
         );
         counter(
             &mut out,

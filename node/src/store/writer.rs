@@ -43,6 +43,14 @@ const LOCAL_SOURCES: [&str; 3] = ["api", "api_raw", "init"];
 /// Most events written by one commit; more wait for the next one.
 pub const MAX_BATCH_EVENTS: usize = 4096;
 
+/// Longest time events from peers stay committed without an fsync (see [`announce`]): the
+/// writer fsyncs when it has been idle this long, or with the next batch past it.
+pub const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Ingest sources whose events came from peers: nobody waits on their durability, and a
+/// peer still holds them for catch-up if a crash loses them here.
+const REMOTE_SOURCES: [&str; 2] = ["gossip", "sync"];
+
 /// What became of one ingested event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -110,6 +118,12 @@ pub(crate) enum Request {
 }
 
 impl Request {
+    /// Whether its answer promises durability: a local publish's `201`, an ack, an admin
+    /// change. Only events from peers may be committed without an fsync.
+    fn needs_fsync(&self) -> bool {
+        !matches!(self, Request::Ingest { source, .. } if REMOTE_SOURCES.contains(source))
+    }
+
     fn weight(&self) -> usize {
         match self {
             Request::Ingest { events, .. } => events.len().max(1),
@@ -164,6 +178,8 @@ pub(crate) fn spawn(
         own_seq,
         health,
         failing: None,
+        last_fsync: Instant::now(),
+        unsynced: false,
         #[cfg(feature = "test-hooks")]
         panic_on_ingest: std::env::var_os("FEDCI_TEST_WRITER_PANIC").is_some(),
         #[cfg(feature = "test-hooks")]
@@ -213,6 +229,10 @@ struct Writer {
     health: Arc<Health>,
     /// Set while writes fail: how often recovery was tried and when to try next.
     failing: Option<Failing>,
+    /// When the last fsynced commit was made, and whether commits without an fsync came
+    /// after it.
+    last_fsync: Instant,
+    unsynced: bool,
     /// Test hook (`FEDCI_TEST_WRITER_PANIC` set): panic on the first batch that ingests.
     #[cfg(feature = "test-hooks")]
     panic_on_ingest: bool,
@@ -303,6 +323,42 @@ impl Request {
 }
 
 impl Writer {
+    /// Notes a commit made with or without an fsync.
+    fn synced(&mut self, fsync: bool) {
+        if fsync {
+            self.last_fsync = Instant::now();
+            self.unsynced = false;
+            self.metrics.commits_durable.fetch_add(1, Relaxed);
+        } else {
+            self.unsynced = true;
+        }
+    }
+
+    /// Makes every commit so far durable: an empty fsynced commit (redb writes what the
+    /// commits without an fsync left in memory). A failure is handled as a failed commit.
+    fn fsync(&mut self) {
+        let result = (|| -> Result<(), StoreError> {
+            let mut txn = self.db.get()?.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            txn.commit()?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.metrics.commits.fetch_add(1, Relaxed);
+                self.synced(true);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store fsync failed");
+                // What was committed without an fsync is lost with the handle: the writer
+                // reloads from what is on disk, never reusing an announced position.
+                self.feed.clear(self.state.next_seq.saturating_sub(1));
+                self.unsynced = false;
+                self.failed(Arc::new(e));
+            }
+        }
+    }
+
     #[cfg(feature = "test-hooks")]
     fn hold_commit(&self) {
         if let Some(delay) = self.commit_delay {
@@ -319,6 +375,18 @@ impl Writer {
     fn run(&mut self, mut rx: mpsc::Receiver<Request>, rt: &tokio::runtime::Runtime) {
         loop {
             let first = match self.failing {
+                // Events from peers committed without an fsync: fsync them once idle.
+                None if self.unsynced => {
+                    let wait =
+                        (self.last_fsync + FLUSH_AFTER).saturating_duration_since(Instant::now());
+                    match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                        Ok(req) => req,
+                        Err(_) => {
+                            self.fsync();
+                            continue;
+                        }
+                    }
+                }
                 None => rt.block_on(rx.recv()),
                 // Due first, so a steady trickle of requests cannot put recovery off.
                 Some(f) if f.next_try <= Instant::now() => {
@@ -337,7 +405,13 @@ impl Writer {
                     }
                 }
             };
-            let Some(first) = first else { break };
+            let Some(first) = first else {
+                // Shutting down: what peers sent is kept too.
+                if self.unsynced && self.failing.is_none() {
+                    self.fsync();
+                }
+                break;
+            };
             let mut batch = vec![first];
             let mut weight = batch[0].weight();
             while weight < MAX_BATCH_EVENTS {
@@ -370,9 +444,9 @@ impl Writer {
         let before = self.state.clone();
         let mut stored = 0u64;
         let mut announced = false;
+        let mut fsync = false;
         let result = (|| -> Result<(Vec<Answer>, bool), StoreError> {
             let mut txn = self.db.get()?.begin_write()?;
-            txn.set_durability(Durability::Immediate)?;
             let mut answers = Vec::with_capacity(batch.len());
             let mut t = Tables::open(&txn)?;
             for req in &batch {
@@ -398,6 +472,15 @@ impl Writer {
             t.meta.insert("next_seq", self.state.next_seq)?;
             t.meta.insert("own_seq", self.state.own_seq)?;
             drop(t);
+            // A raised reservation must be on disk before anything below it is announced.
+            fsync = !early
+                || batch.iter().any(Request::needs_fsync)
+                || self.last_fsync.elapsed() >= FLUSH_AFTER;
+            txn.set_durability(if fsync {
+                Durability::Immediate
+            } else {
+                Durability::None
+            })?;
             if early && stored > 0 {
                 announce::announce(&self.feed, &mut batch, &answers);
                 announced = true;
@@ -422,6 +505,9 @@ impl Writer {
                 self.metrics
                     .commits
                     .fetch_add(u64::from(committed), Relaxed);
+                if committed {
+                    self.synced(fsync);
+                }
                 self.metrics.commit_events.fetch_add(stored, Relaxed);
                 self.metrics.events_stored.fetch_add(stored, Relaxed);
                 if stored > 0 {
@@ -454,6 +540,9 @@ impl Writer {
                     ..before
                 };
                 self.feed.clear(next_seq.saturating_sub(1));
+                // Commits made without an fsync go with the failed handle: recovery reloads
+                // what is on disk.
+                self.unsynced = false;
                 self.tally = Tally::default();
                 let why = Arc::new(e);
                 self.failed(why.clone());

@@ -37,6 +37,17 @@
 //!   sets, so the event it lacks is fetched from any peer that holds it) and stores it at a
 //!   new position above the reservation; its durable consumers see it then. Nothing to build
 //!   for that beyond the rules above.
+//! * Events from peers (gossip, catch-up) are committed without an fsync
+//!   (`Durability::None`) when nothing else in the batch needs one; local publishes, acks,
+//!   admin changes and reservation raises always get one, and the writer fsyncs (an empty
+//!   durable commit) once idle for [`FLUSH_AFTER`](super::FLUSH_AFTER), or with the next
+//!   batch past it, and at shutdown. redb makes a durable commit persist every commit before
+//!   it. So nothing anyone was promised waits on a receiver's fsync: no `201` names a peer's
+//!   event, and an ack is durable together with every event below it. A crash loses at most
+//!   about a second of peers' events here, exactly the case of the previous point (their
+//!   positions stay unused, catch-up brings them back at new ones). Under a steady stream
+//!   from peers a receiver's writer thus blocks on a disk flush about once a second instead
+//!   of once per batch.
 
 use super::{Outcome, Request, State};
 use crate::store::StoredEvent;
