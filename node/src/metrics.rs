@@ -13,6 +13,7 @@ pub struct Metrics {
     pub events_duplicate: AtomicU64,
     pub commits: AtomicU64,
     pub commits_durable: AtomicU64,
+    pub gossip_early_refused: AtomicU64,
     pub commit_events: AtomicU64,
     pub api_requests: AtomicU64,
     /// Index rows query pages looked at (what a query costs, whatever it returned).
@@ -120,6 +121,12 @@ impl Metrics {
             "fedci_store_commits_durable_total",
             "Commits that were fsynced (the others hold only events from peers, made durable by the next fsynced one).",
             &self.commits_durable,
+        );
+        counter(
+            &mut out,
+            "fedci_gossip_early_refused_total",
+            "Local publishes gossiped on validation that the store's writer then refused (a trust change raced them).",
+            &self.gossip_early_refused,
         );
         counter(
             &mut out,

@@ -325,3 +325,56 @@ fn relay_forwards_and_streams_before_its_commit() {
         "B stored the event at the position its stream announced"
     );
 }
+
+/// A local publish is gossiped once its checks pass, not when the publisher's writer gets to
+/// it: while the writer is held inside a commit, a second publish still reaches the peer (and
+/// is answered 201 only after its own commit).
+#[test]
+fn a_publish_reaches_peers_while_the_publishers_writer_is_busy() {
+    let (mut a, mut b) = (Node::new(), Node::new());
+    a.init("odl");
+    b.init("opnfv");
+    b.trust(&a);
+    a.trust(&b);
+    let hold = a.home().join("hold-commits");
+    a.start_with_env(
+        &[],
+        &[("FEDCI_TEST_COMMIT_HOLD", hold.to_str().expect("utf-8 home"))],
+    );
+    let a_addr = a.listen_addr();
+    b.start_with(&["--peer", &a_addr]);
+    wait_connected(&b, &[&a], MESH_TIMEOUT);
+    warm_up(&a, &[&b], artifact_probe, MESH_TIMEOUT);
+    let last = b.typed_status().last_arrival;
+    let mut stream = b.stream(&format!(
+        "/v1/stream?community=odl&kind={KIND}&after={last}"
+    ));
+    let identity = |n: u32| format!("pkg:generic/busy-writer@{n}");
+    let streamed = |stream: &mut fedci_tests::http::EventStream, n: u32| {
+        let want = identity(n);
+        wait_until(MESH_TIMEOUT, &format!("B to get publish {n}"), || {
+            stream
+                .next_event(Duration::from_millis(200))
+                .is_some_and(|e| e["data"]["identity"] == want.as_str())
+        });
+    };
+
+    std::fs::write(&hold, b"").expect("creating the hold file");
+    std::thread::scope(|s| {
+        let first = s.spawn(|| a.publish(KIND, json!({"identity": identity(1)}), &[]));
+        // The writer holds the first publish's commit from here on.
+        streamed(&mut stream, 1);
+        let second = s.spawn(|| a.publish(KIND, json!({"identity": identity(2)}), &[]));
+        streamed(&mut stream, 2);
+        assert!(
+            !first.is_finished() && !second.is_finished(),
+            "a publish was answered while the commits were held"
+        );
+        std::fs::remove_file(&hold).expect("removing the hold file");
+        let (one, two) = (
+            first.join().expect("first publish"),
+            second.join().expect("second publish"),
+        );
+        assert!(a.has_event(&one) && a.has_event(&two));
+    });
+}

@@ -4,6 +4,7 @@
 
 use super::{ApiError, AppState};
 use axum::http::StatusCode;
+use fedci_proto::vocab;
 use fedci_proto::{EventId, Link};
 use serde::Deserialize;
 
@@ -16,22 +17,45 @@ pub struct PublishParams {
     pub strict_links: bool,
 }
 
+/// What a local publish's links point at, as this node's store held it when asked.
+#[derive(Debug, Default)]
+pub struct Targets {
+    /// Link targets this node does not hold.
+    pub unknown: Vec<EventId>,
+    /// Every target is held and of a kind its rel allows: the writer will find the same
+    /// unless a target's kind changes under it, which cannot happen to a stored event.
+    pub all_held_and_allowed: bool,
+}
+
 /// The link targets this node does not hold; with `strict`, an error naming them.
-pub async fn check(st: &AppState, links: &[Link], strict: bool) -> Result<Vec<EventId>, ApiError> {
-    let targets: Vec<EventId> = links.iter().map(|l| l.target).collect();
-    if targets.is_empty() {
-        return Ok(Vec::new());
+pub async fn check(
+    st: &AppState,
+    kind: &str,
+    links: &[Link],
+    strict: bool,
+) -> Result<Targets, ApiError> {
+    if links.is_empty() {
+        return Ok(Targets {
+            unknown: Vec::new(),
+            all_held_and_allowed: true,
+        });
     }
-    let mut unknown = st
+    let links = links.to_vec();
+    let kind = kind.to_string();
+    let (mut unknown, allowed) = st
         .store
         .read(move |s| {
             let mut out = Vec::new();
-            for id in targets {
-                if s.get_raw(&id)?.is_none() {
-                    out.push(id);
+            let mut allowed = true;
+            for link in links {
+                match s.get(&link.target)? {
+                    None => out.push(link.target),
+                    Some(t) => {
+                        allowed &= vocab::check_target(&kind, &link.rel, t.event.kind()).is_ok()
+                    }
                 }
             }
-            Ok(out)
+            Ok((out, allowed))
         })
         .await?;
     unknown.dedup();
@@ -46,5 +70,8 @@ pub async fn check(st: &AppState, links: &[Link], strict: bool) -> Result<Vec<Ev
             ),
         ));
     }
-    Ok(unknown)
+    Ok(Targets {
+        all_held_and_allowed: allowed && unknown.is_empty(),
+        unknown,
+    })
 }

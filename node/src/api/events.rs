@@ -106,9 +106,35 @@ pub async fn publish(
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let draft = Draft::parse(&body)?;
-    let dangling = super::dangling::check(&st, &draft.links, params.strict_links).await?;
+    let targets =
+        super::dangling::check(&st, &draft.kind, &draft.links, params.strict_links).await?;
     let event = sign_new(&st, draft.kind, draft.data, draft.links, "api")?;
-    store_new(&st, event, "api", dangling).await
+    let early = targets.all_held_and_allowed && gossip_now(&st, &event).await;
+    store_new(&st, event, "api", targets.unknown, early).await
+}
+
+/// Gossips a freshly signed event at once, before the writer, when every check the writer
+/// makes of a local publish is already settled: the trust in force authorises it, its links
+/// all point at held events of allowed kinds (checked by the caller), the store takes
+/// writes, and a new signature cannot be a duplicate. So the fanout does not wait for the
+/// publisher's writer, which may be in the middle of an fsync (issue 16). What is left is a
+/// race with a trust change (a revocation committed in between): the writer then refuses
+/// the event that already left, peers holding the new roster refuse it too, and
+/// `fedci_gossip_early_refused_total` counts it. A failed commit is the case the store's
+/// DESIGN NOTE covers: the event comes back through catch-up.
+async fn gossip_now(st: &AppState, event: &Event) -> bool {
+    if st.store.health().error().is_some()
+        || !matches!(
+            st.store.trust().decide(event, crate::now_ms()),
+            fedci_keys::Decision::Accept
+        )
+    {
+        return false;
+    }
+    match &st.outbound {
+        Some(tx) => tx.send(event.clone()).await.is_ok(),
+        None => false,
+    }
 }
 
 /// Signs a new event of this node with its node key.
@@ -145,7 +171,7 @@ pub(super) async fn store_one(
     event: Event,
     source: &'static str,
 ) -> Result<Response, ApiError> {
-    store_new(st, event, source, Vec::new()).await
+    store_new(st, event, source, Vec::new(), false).await
 }
 
 /// [`store_one`], naming in the answer the link targets found missing beforehand.
@@ -154,13 +180,22 @@ async fn store_new(
     event: Event,
     source: &'static str,
     dangling: Vec<EventId>,
+    gossiped: bool,
 ) -> Result<Response, ApiError> {
     let id = event.id();
-    // The writer gossips it once it passed every check, while the commit is under way.
+    // Unless gossiped already, the writer gossips it once it passed every check, while the
+    // commit is under way.
+    let announce = if gossiped { None } else { st.outbound.clone() };
     let outcome = st
         .store
-        .ingest_announcing(vec![event], source, st.outbound.clone())
+        .ingest_announcing(vec![event], source, announce)
         .await?;
+    if gossiped && !matches!(outcome.first(), Some(Outcome::Stored { .. })) {
+        tracing::warn!(id = %id.short(), "an event gossiped before the writer was then refused by it");
+        st.metrics
+            .gossip_early_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     match outcome.into_iter().next() {
         Some(Outcome::Stored { seq }) => Ok((
             StatusCode::CREATED,

@@ -10,7 +10,10 @@
 //!   streams (the store's [`Feed`](crate::store::feed::Feed)), to the network when it is a
 //!   local publish (gossiped), and, when it came by gossip, its verdict goes to gossipsub
 //!   (forwarded now; see [`Store::ingest_early`](crate::store::Store::ingest_early)). So a
-//!   fanout's fsyncs on each hop overlap instead of adding up.
+//!   fanout's fsyncs on each hop overlap instead of adding up. A local publish whose checks
+//!   are all settled before the writer (trust in force, links to held events of allowed
+//!   kinds, a store that takes writes) is gossiped by the API as soon as it is signed, so
+//!   it does not even wait for the writer (see `api/events.rs`, `gossip_now`).
 //! * What still waits for the commit: a publisher's `201`, catch-up's verdicts, acks, pins,
 //!   metrics. An acknowledged publish therefore survives kill -9 exactly as before.
 //! * Positions handed out are never reused. META holds `reserved_seq` / `reserved_own_seq`,
