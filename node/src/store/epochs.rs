@@ -9,7 +9,7 @@
 //! buckets of any width are summed at read time.
 
 use super::row::Row;
-use super::schema::{BY_TOPIC, EVENTS, Id, TOPIC_CODES, TOPIC_EPOCHS};
+use super::schema::{BY_TOPIC, EVENTS, TOPIC_CODES, TOPIC_EPOCHS};
 use super::{Store, StoreError};
 use redb::ReadableTable;
 
@@ -36,18 +36,19 @@ pub struct Bucket {
     pub fingerprint: [u8; 16],
 }
 
-/// Adds `id`, stored with author time `time`, to its epoch of `topic` (inside the writer's
+/// Adds `n` events whose ids sum to `add` to `epoch` of `topic` (inside the writer's
 /// transaction).
-pub(crate) fn add(
+pub(crate) fn add_sum(
     table: &mut redb::Table<'_, (&'static str, u64), (u64, [u8; 32])>,
     topic: &str,
-    time: u64,
-    id: &Id,
+    epoch: u64,
+    n: u64,
+    add: &[u8; 32],
 ) -> Result<(), StoreError> {
-    let key = (topic, epoch_of(time));
+    let key = (topic, epoch);
     let (count, mut sum) = table.get(key)?.map(|g| g.value()).unwrap_or((0, [0; 32]));
-    super::digest::add(&mut sum, id);
-    table.insert(key, (count + 1, sum))?;
+    super::digest::add(&mut sum, add);
+    table.insert(key, (count + n, sum))?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use super::row::{self, Row};
 use super::schema::*;
 use fedci_proto::{Event, Topic};
 use redb::{ReadableTable, ReadableTableMetadata};
+use std::collections::HashMap;
 
 /// The id's first 16 bytes: the key of [`IDS`].
 pub fn prefix(id: &Id) -> u128 {
@@ -64,6 +65,14 @@ pub struct EventTables<'t> {
     pub by_topic: redb::Table<'t, (u32, u64, u64), ()>,
     pub topic_sums: redb::Table<'t, &'static str, (u64, [u8; 32])>,
     pub topic_epochs: redb::Table<'t, (&'static str, u64), (u64, [u8; 32])>,
+    /// Codes looked up or made in this transaction (only: a failed commit takes its new
+    /// codes with it).
+    /// kind → community → (pair code, topic code, topic).
+    codes: HashMap<String, HashMap<String, Codes>>,
+    /// Fingerprint additions of this transaction's events, per topic and per (topic,
+    /// epoch): written once per transaction by [`EventTables::finish`], not once per event.
+    sums: HashMap<String, (u64, [u8; 32])>,
+    epochs: HashMap<String, HashMap<u64, (u64, [u8; 32])>>,
 }
 
 impl<'t> EventTables<'t> {
@@ -77,7 +86,30 @@ impl<'t> EventTables<'t> {
             by_topic: txn.open_table(BY_TOPIC)?,
             topic_sums: txn.open_table(TOPIC_SUMS)?,
             topic_epochs: txn.open_table(TOPIC_EPOCHS)?,
+            codes: HashMap::new(),
+            sums: HashMap::new(),
+            epochs: HashMap::new(),
         })
+    }
+
+    /// Writes the fingerprints of the events put in this transaction. Must run before the
+    /// commit of any transaction that put events.
+    pub fn finish(&mut self) -> Result<(), StoreError> {
+        for (topic, (n, add)) in std::mem::take(&mut self.sums) {
+            let (count, mut sum) = self
+                .topic_sums
+                .get(topic.as_str())?
+                .map(|g| g.value())
+                .unwrap_or((0, [0; 32]));
+            super::digest::add(&mut sum, &add);
+            self.topic_sums.insert(topic.as_str(), (count + n, sum))?;
+        }
+        for (topic, epochs) in std::mem::take(&mut self.epochs) {
+            for (epoch, (n, add)) in epochs {
+                super::epochs::add_sum(&mut self.topic_epochs, &topic, epoch, n, &add)?;
+            }
+        }
+        Ok(())
     }
 
     /// The arrival seq of a held event.
@@ -101,21 +133,54 @@ impl<'t> EventTables<'t> {
             row::write(slot.as_mut(), arrived_at, body.time, &body.kind, &id, raw);
         }
         self.ids.insert((prefix(&id), seq), ())?;
-        let pair = intern_pair(&mut self.pairs, &body.kind, &body.community)?;
+        let codes = match self
+            .codes
+            .get(body.kind.as_str())
+            .and_then(|c| c.get(body.community.as_str()))
+        {
+            Some(codes) => codes.clone(),
+            None => {
+                let topic = Topic::for_event(&body.community, &body.kind).to_string();
+                let codes = Codes {
+                    pair: intern_pair(&mut self.pairs, &body.kind, &body.community)?,
+                    topic_code: intern(&mut self.topic_codes, &topic)?,
+                    topic,
+                };
+                self.codes
+                    .entry(body.kind.clone())
+                    .or_default()
+                    .insert(body.community.clone(), codes.clone());
+                codes
+            }
+        };
+        let Codes {
+            pair,
+            topic_code: code,
+            topic,
+        } = codes;
         self.by_pair.insert((pair, seq), ())?;
-        let topic = Topic::for_event(&body.community, &body.kind).to_string();
-        let code = intern(&mut self.topic_codes, &topic)?;
         self.by_topic.insert((code, body.time, seq), ())?;
-        let (count, mut sum) = self
-            .topic_sums
-            .get(topic.as_str())?
-            .map(|g| g.value())
-            .unwrap_or((0, [0; 32]));
-        super::digest::add(&mut sum, &id);
-        self.topic_sums.insert(topic.as_str(), (count + 1, sum))?;
-        super::epochs::add(&mut self.topic_epochs, &topic, body.time, &id)?;
+        let epoch = super::epochs::epoch_of(body.time);
+        let epochs = match self.epochs.get_mut(topic.as_str()) {
+            Some(e) => e,
+            None => self.epochs.entry(topic.clone()).or_default(),
+        };
+        let e = epochs.entry(epoch).or_insert((0, [0; 32]));
+        e.0 += 1;
+        super::digest::add(&mut e.1, &id);
+        let s = self.sums.entry(topic).or_insert((0, [0; 32]));
+        s.0 += 1;
+        super::digest::add(&mut s.1, &id);
         Ok(())
     }
+}
+
+/// The interned codes of one (kind, community) pair.
+#[derive(Debug, Clone)]
+struct Codes {
+    pair: u32,
+    topic_code: u32,
+    topic: String,
 }
 
 /// The code of (kind, community), given the next free one if new. Codes are dense and never

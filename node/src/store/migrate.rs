@@ -120,6 +120,7 @@ fn step(db: &Database, chunk: usize) -> Result<(u64, bool), StoreError> {
         }
         done = range.next().is_none();
         drop(range);
+        t.finish()?;
         drop(t);
         drop((arrivals, old, arrived_at));
         if done {

@@ -460,6 +460,7 @@ impl Writer {
                 txn.abort()?;
                 return Ok((answers, false));
             }
+            t.ev.finish()?;
             // Announced now only if no position it used could be handed out again after a
             // crash; otherwise this commit raises the reservation and announces afterwards.
             let early = self.state.within_reservation();
