@@ -244,5 +244,9 @@ fn catchup_reports_store_bytes_per_event_of_both_stores() {
             (num("ratio") - file / (302.0 * cose)).abs() < 1e-9,
             "{who}: {r}"
         );
+        assert!(
+            (num("ratio_stopped") - stopped / (302.0 * cose)).abs() < 1e-9,
+            "{who}: {r}"
+        );
     }
 }

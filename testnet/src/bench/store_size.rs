@@ -34,6 +34,8 @@ pub struct StoreSize {
     pub file_bytes_per_event: f64,
     /// `file_bytes / (events * mean_cose_bytes)`: 1.0 would be the events' own bytes only.
     pub ratio: f64,
+    /// The same ratio of `file_bytes_stopped`.
+    pub ratio_stopped: Option<f64>,
 }
 
 /// The store's path under a node's home (`Home::store_path` in fedci-node).
@@ -69,11 +71,15 @@ pub async fn measure(node: &Node, sample: &[EventId]) -> anyhow::Result<StoreSiz
         mean_cose_bytes,
         file_bytes_per_event: file_bytes as f64 / events as f64,
         ratio: file_bytes as f64 / (events as f64 * mean_cose_bytes),
+        ratio_stopped: None,
     })
 }
 
-/// Records the file's size after the node stopped (redb may grow or trim it on close).
+/// Records the file's size after the node stopped: redb trims the file on close (a joiner's
+/// store of 1M events went from 2.95 GB running to 1.54 GB stopped).
 pub fn record_stopped(size: &mut StoreSize, node: &Node) -> anyhow::Result<()> {
-    size.file_bytes_stopped = Some(std::fs::metadata(store_file(node))?.len());
+    let bytes = std::fs::metadata(store_file(node))?.len();
+    size.file_bytes_stopped = Some(bytes);
+    size.ratio_stopped = Some(bytes as f64 / (size.events as f64 * size.mean_cose_bytes));
     Ok(())
 }
