@@ -141,7 +141,8 @@ enum BenchCommand {
     },
     /// A fresh node with the network on: start-up time to a serving socket, RSS after 5 s idle.
     Idle,
-    /// A late joiner catches up N events: time, bytes, and the in-sync round's cost.
+    /// A late joiner catches up N events: time, bytes, the in-sync round's cost, and each
+    /// store's bytes per event (file size against the events' COSE bytes).
     Catchup {
         #[arg(long, default_value_t = 10_000)]
         events: u64,
