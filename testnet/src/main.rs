@@ -141,7 +141,8 @@ enum BenchCommand {
     },
     /// A fresh node with the network on: start-up time to a serving socket, RSS after 5 s idle.
     Idle,
-    /// A late joiner catches up N events: time, bytes, and the in-sync round's cost.
+    /// A late joiner catches up N events: time, bytes, the in-sync round's cost, and each
+    /// store's bytes per event (file size against the events' COSE bytes).
     Catchup {
         #[arg(long, default_value_t = 10_000)]
         events: u64,
@@ -386,6 +387,21 @@ async fn run(cli: Cli) -> Result<()> {
                 r.topics,
                 serde_json::to_string(&r.in_sync_round)?
             );
+            for (who, s) in [
+                ("publisher", &r.publisher_store),
+                ("joiner", &r.joiner_store),
+            ] {
+                println!(
+                    "  {who} store: {} bytes ({} after stop) for {} events of {:.0} COSE bytes (mean of {}): {:.0} bytes/event, {:.2}x the events",
+                    s.file_bytes,
+                    s.file_bytes_stopped.map_or("?".into(), |b| b.to_string()),
+                    s.events,
+                    s.mean_cose_bytes,
+                    s.sampled,
+                    s.file_bytes_per_event,
+                    s.ratio
+                );
+            }
             println!("{}", serde_json::to_string(&r)?);
         }
         Command::Bench(BenchCommand::Ingest {

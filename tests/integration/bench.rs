@@ -203,3 +203,50 @@ fn ingest_with_node_cpus_runs_the_node_on_those_cpus_only() {
     assert_eq!(r["fixed_rate_errors"], 0, "{r}");
     assert!(r["stored_events"].as_u64().is_some_and(|n| n > 0), "{r}");
 }
+
+/// `bench catchup` reports each store's cost per event: the redb file's size (as `ls` would
+/// show it, running and after a clean stop), the events held, the mean COSE size read back
+/// from the node, and their ratio, for the publisher and the late joiner alike.
+#[test]
+fn catchup_reports_store_bytes_per_event_of_both_stores() {
+    let r = bench(&["catchup", "--events", "300"]);
+    assert_eq!(r["events"], 300, "{r}");
+    // Both stores hold the same events: the sample's mean is the same read from either.
+    assert_eq!(
+        r["publisher_store"]["mean_cose_bytes"], r["joiner_store"]["mean_cose_bytes"],
+        "{r}"
+    );
+    for who in ["publisher_store", "joiner_store"] {
+        let s = &r[who];
+        // The 300 published and each of the two communities' roster.
+        assert_eq!(s["events"], 302, "{who}: {r}");
+        // Fewer than 1,000 published: every one of them is in the sample.
+        assert_eq!(s["sampled"], 300, "{who}: {r}");
+        let num = |k: &str| {
+            s[k].as_f64()
+                .unwrap_or_else(|| panic!("{who}.{k} is not a number: {r}"))
+        };
+        // artifact_event(i) signed: ~400 bytes of data plus kind, author, signature.
+        let cose = num("mean_cose_bytes");
+        assert!((300.0..1500.0).contains(&cose), "{who}: mean COSE {cose}");
+        let file = num("file_bytes");
+        let stopped = num("file_bytes_stopped");
+        assert!(
+            file >= 300.0 * cose,
+            "{who}: a store smaller than its events: {r}"
+        );
+        assert!(stopped > 0.0, "{who}: {r}");
+        assert!(
+            (num("file_bytes_per_event") - file / 302.0).abs() < 1e-6,
+            "{who}: {r}"
+        );
+        assert!(
+            (num("ratio") - file / (302.0 * cose)).abs() < 1e-9,
+            "{who}: {r}"
+        );
+        assert!(
+            (num("ratio_stopped") - stopped / (302.0 * cose)).abs() < 1e-9,
+            "{who}: {r}"
+        );
+    }
+}

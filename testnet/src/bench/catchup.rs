@@ -1,11 +1,13 @@
 //! `bench catchup`: one node publishes N events while its peer does not exist yet; the peer
 //! then starts and catches up. Measures time from the peer's start to holding all N, the
-//! bytes moved, and the cost of the next round once both agree.
+//! bytes moved, the cost of the next round once both agree, and what each store costs per
+//! event on disk.
 
 use super::artifact_event;
+use super::store_size::{self, StoreSize};
 use crate::net::{Testnet, listen_addr, status};
-use fedci_client::types::{RoundSummary, Status};
-use fedci_client::{Client, RawRequest};
+use fedci_client::types::{Published, RoundSummary, Status};
+use fedci_client::{Client, ClientError, RawRequest};
 use hyper::Method;
 use serde::Serialize;
 use std::path::Path;
@@ -26,6 +28,10 @@ pub struct CatchupReport {
     /// in-sync round covers.
     pub communities: usize,
     pub topics: usize,
+    /// The publisher's store after the joiner caught up (and after a clean stop).
+    pub publisher_store: StoreSize,
+    /// The late joiner's store, the same.
+    pub joiner_store: StoreSize,
 }
 
 /// `communities` nodes trust each other; the first publishes `events` before the second
@@ -36,7 +42,10 @@ pub async fn run(bin: &Path, events: u64, communities: usize) -> anyhow::Result<
     let dir = tempfile::tempdir()?;
     let names = super::fanout::names(communities);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut net = Testnet::create(dir.path(), &refs, bin, "sync_interval_secs = 1\n")?;
+    // 64 publishing connections from one client: the per-client cap is lifted as in every
+    // bench, or the connections beyond it would be refused.
+    let config = format!("sync_interval_secs = 1\n{}", super::BENCH_API_CONFIG);
+    let mut net = Testnet::create(dir.path(), &refs, bin, &config)?;
     net.nodes[0].start()?;
     let socket = net.nodes[0].socket();
     let publish_start = Instant::now();
@@ -46,24 +55,34 @@ pub async fn run(bin: &Path, events: u64, communities: usize) -> anyhow::Result<
         let mut conn = Client::new(&socket).connect().await?;
         let next = next.clone();
         tasks.push(tokio::spawn(async move {
+            let mut sample = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= events {
-                    break;
+                    return Ok::<_, ClientError>(sample);
                 }
-                if let Ok(req) =
-                    RawRequest::new(Method::POST, "/v1/events").json(&artifact_event(i))
-                {
-                    let _ = conn.send(req).await;
+                let req = RawRequest::new(Method::POST, "/v1/events").json(&artifact_event(i))?;
+                let published: Published = conn.call(req).await?.parse()?;
+                if store_size::sampled(i, events) {
+                    sample.push(published.id);
                 }
             }
         }));
     }
+    let mut sample = Vec::new();
     for t in tasks {
-        t.await?;
+        // A publish that failed would shrink the store the joiner catches up: stop, loudly.
+        sample.extend(
+            t.await?
+                .map_err(|e| anyhow::anyhow!("publishing the events failed: {e}"))?,
+        );
     }
     let publish_secs = publish_start.elapsed().as_secs_f64();
     let target = status(&net.nodes[0]).and_then(|s| s.events).unwrap_or(0);
+    anyhow::ensure!(
+        target >= events,
+        "the publisher holds {target} events after {events} publishes"
+    );
 
     let addr = listen_addr(&net.nodes[0])?;
     // The bystanders hold nothing; they dial the publisher only, so the joiner's rounds are
@@ -111,7 +130,11 @@ pub async fn run(bin: &Path, events: u64, communities: usize) -> anyhow::Result<
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let topics = joiner.status().await?.network.map_or(0, |n| n.topics.len());
+    let mut publisher_store = store_size::measure(&net.nodes[0], &sample).await?;
+    let mut joiner_store = store_size::measure(&net.nodes[1], &sample).await?;
     net.stop_all();
+    store_size::record_stopped(&mut publisher_store, &net.nodes[0])?;
+    store_size::record_stopped(&mut joiner_store, &net.nodes[1])?;
     Ok(CatchupReport {
         communities,
         topics,
@@ -122,5 +145,7 @@ pub async fn run(bin: &Path, events: u64, communities: usize) -> anyhow::Result<
         bytes_received,
         bytes_sent,
         in_sync_round: in_sync,
+        publisher_store,
+        joiner_store,
     })
 }

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod load;
 pub mod promote;
 pub mod soak;
+pub mod store_size;
 pub mod trace;
 
 /// Node config lines for benchmarks: one load-generator process holds up to hundreds of
