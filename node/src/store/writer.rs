@@ -47,9 +47,12 @@ pub const MAX_BATCH_EVENTS: usize = 4096;
 /// writer fsyncs when it has been idle this long, or with the next batch past it.
 pub const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(1000);
 
-/// Ingest sources whose events came from peers: nobody waits on their durability, and a
-/// peer still holds them for catch-up if a crash loses them here.
-const REMOTE_SOURCES: [&str; 2] = ["gossip", "sync"];
+/// Ingest sources whose events came from peers one by one: nobody waits on their
+/// durability, a peer still holds them for catch-up if a crash loses them here, and batches
+/// of them are small, so an fsync each would cost most. Catch-up ("sync") batches are large:
+/// they keep their fsync, which also lets redb reuse the pages they free at once (pages
+/// freed by commits without an fsync wait for the next one that has it).
+const REMOTE_SOURCES: [&str; 1] = ["gossip"];
 
 /// What became of one ingested event.
 #[derive(Debug, Clone, PartialEq, Eq)]

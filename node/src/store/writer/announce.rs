@@ -40,7 +40,7 @@
 //!   sets, so the event it lacks is fetched from any peer that holds it) and stores it at a
 //!   new position above the reservation; its durable consumers see it then. Nothing to build
 //!   for that beyond the rules above.
-//! * Events from peers (gossip, catch-up) are committed without an fsync
+//! * Events from peers by gossip are committed without an fsync
 //!   (`Durability::None`) when nothing else in the batch needs one; local publishes, acks,
 //!   admin changes and reservation raises always get one, and the writer fsyncs (an empty
 //!   durable commit) once idle for [`FLUSH_AFTER`](super::FLUSH_AFTER), or with the next
