@@ -392,14 +392,17 @@ async fn run(cli: Cli) -> Result<()> {
                 ("joiner", &r.joiner_store),
             ] {
                 println!(
-                    "  {who} store: {} bytes ({} after stop) for {} events of {:.0} COSE bytes (mean of {}): {:.0} bytes/event, {:.2}x the events",
+                    "  {who} store: {} bytes ({} after stop, {} on disk) for {} events of {:.0} COSE bytes (mean of {}): {:.0} bytes/event, {:.2}x the events ({} on disk)",
                     s.file_bytes,
                     s.file_bytes_stopped.map_or("?".into(), |b| b.to_string()),
+                    s.disk_bytes_stopped.map_or("?".into(), |b| b.to_string()),
                     s.events,
                     s.mean_cose_bytes,
                     s.sampled,
                     s.file_bytes_per_event,
-                    s.ratio
+                    s.ratio,
+                    s.disk_ratio_stopped
+                        .map_or("?".into(), |r| format!("{r:.2}x")),
                 );
             }
             println!("{}", serde_json::to_string(&r)?);

@@ -36,6 +36,12 @@ pub struct StoreSize {
     pub ratio: f64,
     /// The same ratio of `file_bytes_stopped`.
     pub ratio_stopped: Option<f64>,
+    /// Disk space the file takes after the stop (its allocated blocks, what `du` shows): redb
+    /// grows a file by doubling its length with `set_len`, and the part never written stays a
+    /// hole that takes no space.
+    pub disk_bytes_stopped: Option<u64>,
+    /// `disk_bytes_stopped / (events * mean_cose_bytes)`.
+    pub disk_ratio_stopped: Option<f64>,
 }
 
 /// The store's path under a node's home (`Home::store_path` in fedci-node).
@@ -72,14 +78,22 @@ pub async fn measure(node: &Node, sample: &[EventId]) -> anyhow::Result<StoreSiz
         file_bytes_per_event: file_bytes as f64 / events as f64,
         ratio: file_bytes as f64 / (events as f64 * mean_cose_bytes),
         ratio_stopped: None,
+        disk_bytes_stopped: None,
+        disk_ratio_stopped: None,
     })
 }
 
 /// Records the file's size after the node stopped: redb trims the file on close (a joiner's
 /// store of 1M events went from 2.95 GB running to 1.54 GB stopped).
 pub fn record_stopped(size: &mut StoreSize, node: &Node) -> anyhow::Result<()> {
-    let bytes = std::fs::metadata(store_file(node))?.len();
-    size.file_bytes_stopped = Some(bytes);
-    size.ratio_stopped = Some(bytes as f64 / (size.events as f64 * size.mean_cose_bytes));
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(store_file(node))?;
+    let events_bytes = size.events as f64 * size.mean_cose_bytes;
+    size.file_bytes_stopped = Some(meta.len());
+    size.ratio_stopped = Some(meta.len() as f64 / events_bytes);
+    // st_blocks counts 512-byte units whatever the file system's block size.
+    let disk = meta.blocks() * 512;
+    size.disk_bytes_stopped = Some(disk);
+    size.disk_ratio_stopped = Some(disk as f64 / events_bytes);
     Ok(())
 }
