@@ -9,6 +9,7 @@
 
 use fedci_tests::Node;
 use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 fn fixture() -> &'static Path {
@@ -25,8 +26,14 @@ fn node_on_fixture() -> Node {
         "root.pub",
         "store.redb",
     ] {
-        std::fs::copy(fixture().join(name), node.home().join(name))
+        let to = node.home().join(name);
+        std::fs::copy(fixture().join(name), &to)
             .unwrap_or_else(|e| panic!("copying fixture {name}: {e}"));
+        // git keeps no mode but the executable bit: keys and store are 0600 in a home.
+        if name != "config.toml" && name != "root.pub" {
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                .unwrap_or_else(|e| panic!("chmod {name}: {e}"));
+        }
     }
     node
 }

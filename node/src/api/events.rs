@@ -109,32 +109,31 @@ pub async fn publish(
     let targets =
         super::dangling::check(&st, &draft.kind, &draft.links, params.strict_links).await?;
     let event = sign_new(&st, draft.kind, draft.data, draft.links, "api")?;
-    let early = targets.all_held_and_allowed && gossip_now(&st, &event).await;
+    let early = targets.all_held_and_allowed && may_gossip_now(&st, &event);
     store_new(&st, event, "api", targets.unknown, early).await
 }
 
-/// Gossips a freshly signed event at once, before the writer, when every check the writer
-/// makes of a local publish is already settled: the trust in force authorises it, its links
-/// all point at held events of allowed kinds (checked by the caller), the store takes
-/// writes, and a new signature cannot be a duplicate. So the fanout does not wait for the
-/// publisher's writer, which may be in the middle of an fsync (issue 16). What is left is a
-/// race with a trust change (a revocation committed in between): the writer then refuses
-/// the event that already left, peers holding the new roster refuse it too, and
-/// `fedci_gossip_early_refused_total` counts it. A failed commit is the case the store's
-/// DESIGN NOTE covers: the event comes back through catch-up.
-async fn gossip_now(st: &AppState, event: &Event) -> bool {
-    if st.store.health().error().is_some()
-        || !matches!(
+/// Whether a freshly signed event may be gossiped at once, before the writer has applied
+/// it, because every check the writer makes of a local publish is already settled: the trust
+/// in force authorises it, its links all point at held events of allowed kinds (checked by
+/// the caller), the store takes writes, a new signature cannot be a duplicate, and its seq is
+/// below the durably reserved own seqs (so a crash cannot give that seq to another event).
+/// So the fanout does not wait for the publisher's writer, which may be in the middle of an
+/// fsync (issue 16). The request is queued to the writer before the event leaves (see
+/// `store_new`), so a client that goes away cannot leave an event out that the writer never
+/// saw. What is left is a race with a trust change (a revocation committed in between) or a
+/// store that fails in between: the writer then refuses an event that already left (peers
+/// holding the new roster refuse it too), counted in `fedci_gossip_early_refused_total`; a
+/// failed commit is the case the store's DESIGN NOTE covers (the event comes back through
+/// catch-up).
+fn may_gossip_now(st: &AppState, event: &Event) -> bool {
+    st.outbound.is_some()
+        && st.store.health().error().is_none()
+        && st.store.own_seq_reserved(event.body().seq)
+        && matches!(
             st.store.trust().decide(event, crate::now_ms()),
             fedci_keys::Decision::Accept
         )
-    {
-        return false;
-    }
-    match &st.outbound {
-        Some(tx) => tx.send(event.clone()).await.is_ok(),
-        None => false,
-    }
 }
 
 /// Signs a new event of this node with its node key.
@@ -180,17 +179,27 @@ async fn store_new(
     event: Event,
     source: &'static str,
     dangling: Vec<EventId>,
-    gossiped: bool,
+    gossip_early: bool,
 ) -> Result<Response, ApiError> {
     let id = event.id();
-    // Unless gossiped already, the writer gossips it once it passed every check, while the
-    // commit is under way.
-    let announce = if gossiped { None } else { st.outbound.clone() };
-    let outcome = st
-        .store
-        .ingest_announcing(vec![event], source, announce)
-        .await?;
-    if gossiped && !matches!(outcome.first(), Some(Outcome::Stored { .. })) {
+    let outcome = match (&st.outbound, gossip_early) {
+        // Queued first: the writer decides it even if this request is dropped from here on.
+        (Some(out), true) => {
+            let pending = st.store.submit_ingest(vec![event.clone()], source).await?;
+            if out.send(event).await.is_err() {
+                tracing::warn!(id = %id.short(), "the network is gone: publish not gossiped");
+            }
+            pending.await.map_err(|_| StoreError::Closed)??
+        }
+        // Otherwise the writer gossips it once it passed every check, while the commit is
+        // under way.
+        _ => {
+            st.store
+                .ingest_announcing(vec![event], source, st.outbound.clone())
+                .await?
+        }
+    };
+    if gossip_early && !matches!(outcome.first(), Some(Outcome::Stored { .. })) {
         tracing::warn!(id = %id.short(), "an event gossiped before the writer was then refused by it");
         st.metrics
             .gossip_early_refused

@@ -111,6 +111,9 @@ struct Inner {
     feed: Arc<feed::Feed>,
     trust: watch::Receiver<Arc<TrustStore>>,
     own_seq: Arc<AtomicU64>,
+    /// This node's own seqs below this are durably reserved (see `writer/announce.rs`): an
+    /// event of one of them may be announced before its commit.
+    reserved_own: Arc<AtomicU64>,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
     /// Stored events the trust of that version does not authorise (see `evidence.rs`).
@@ -154,6 +157,7 @@ impl Store {
         let last = state.last_seq;
         let feed = Arc::new(feed::Feed::new(last));
         let own_seq = Arc::new(AtomicU64::new(state.own_seq));
+        let reserved_own = Arc::new(AtomicU64::new(state.reserved_own_seq));
         let health = Arc::new(Health::new(metrics.clone()));
         let (committed_tx, committed) = watch::channel(last);
         let (trust_tx, trust) = watch::channel(Arc::new(state.trust.clone()));
@@ -166,6 +170,7 @@ impl Store {
                 feed: feed.clone(),
                 trust: trust_tx,
                 own_seq: own_seq.clone(),
+                reserved_own: reserved_own.clone(),
                 health: health.clone(),
                 metrics: metrics.clone(),
             },
@@ -179,6 +184,7 @@ impl Store {
                 feed,
                 trust,
                 own_seq,
+                reserved_own,
                 health,
                 metrics,
                 untrusted: std::sync::Mutex::new(None),
@@ -235,6 +241,12 @@ impl Store {
         self.inner.trust.clone()
     }
 
+    /// Whether an event this node signed with `seq` may be announced before its commit: its
+    /// seq is below the durably committed reservation, so a crash cannot hand it out again.
+    pub fn own_seq_reserved(&self, seq: u64) -> bool {
+        seq < self.inner.reserved_own.load(Ordering::Relaxed)
+    }
+
     /// Allocates the seq for the next event this node signs. Gaps after a crash are fine:
     /// seq exists to let consumers notice gaps, never to reject.
     pub fn next_own_seq(&self) -> u64 {
@@ -274,6 +286,32 @@ impl Store {
             reply,
         })
         .await?
+    }
+
+    /// Queues `events` for the writer without waiting for its answer: once this returns the
+    /// writer will decide them whatever becomes of the caller (a dropped HTTP request). The
+    /// answer comes on the returned receiver after the commit.
+    pub async fn submit_ingest(
+        &self,
+        events: Vec<Event>,
+        source: &'static str,
+    ) -> Result<oneshot::Receiver<Result<Vec<Outcome>, StoreError>>, StoreError> {
+        if let Some(error) = self.inner.health.error() {
+            return Err(StoreError::Unavailable(error));
+        }
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(writer::Request::Ingest {
+                events,
+                source,
+                announce: None,
+                early: None,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(rx)
     }
 
     /// [`Store::ingest`], answered at the announce point: the outcomes are final (the writer

@@ -249,12 +249,16 @@ fn plan(r: &ReadTransaction, filter: &Filter) -> Result<Plan, StoreError> {
     };
     if by_kind {
         for pattern in &filter.kinds {
-            // `family_of("x")` is "x", so the bare family name is a prefix of its kinds too.
-            let start = pattern.strip_suffix(".*").unwrap_or(pattern);
+            // `family_of("x")` is "x", so the bare family name is a prefix of its kinds too;
+            // an exact kind is its own rows only.
+            let (start, exact) = match pattern.strip_suffix(".*") {
+                Some(family) => (family, false),
+                None => (pattern.as_str(), true),
+            };
             for item in pairs.range((start, "")..)? {
                 let (k, code) = item?;
                 let (kind, community) = k.value();
-                if !kind.starts_with(start) {
+                if !kind.starts_with(start) || (exact && kind != start) {
                     break;
                 }
                 looked += 1;

@@ -144,6 +144,8 @@ pub(crate) struct Shared {
     pub trust: watch::Sender<Arc<TrustStore>>,
     /// The API's counter for this node's own `seq`: raised when a reload finds more.
     pub own_seq: Arc<AtomicU64>,
+    /// The durably committed `reserved_own_seq`, for the API's early gossip.
+    pub reserved_own: Arc<AtomicU64>,
     pub health: Arc<Health>,
     pub metrics: Arc<Metrics>,
 }
@@ -167,6 +169,7 @@ pub(crate) fn spawn(
         feed,
         trust,
         own_seq,
+        reserved_own,
         health,
         metrics,
     } = shared;
@@ -179,6 +182,7 @@ pub(crate) fn spawn(
         trust,
         metrics,
         own_seq,
+        reserved_own,
         health,
         failing: None,
         last_fsync: Instant::now(),
@@ -229,6 +233,7 @@ struct Writer {
     trust: watch::Sender<Arc<TrustStore>>,
     metrics: Arc<Metrics>,
     own_seq: Arc<AtomicU64>,
+    reserved_own: Arc<AtomicU64>,
     health: Arc<Health>,
     /// Set while writes fail: how often recovery was tried and when to try next.
     failing: Option<Failing>,
@@ -498,6 +503,17 @@ impl Writer {
         })();
         match result {
             Ok((answers, committed)) => {
+                // A batch of duplicates commits nothing, yet a local caller is told the
+                // event is stored: it must be on disk, though it may have come by gossip.
+                if !committed && self.unsynced && batch.iter().any(Request::needs_fsync) {
+                    self.fsync();
+                    if let Some(error) = self.health.error() {
+                        for req in batch {
+                            req.reply(Err(StoreError::Unavailable(error.clone())));
+                        }
+                        return;
+                    }
+                }
                 // Counted only now: a batch that fails to commit changed nothing.
                 let tally = std::mem::take(&mut self.tally);
                 self.metrics
@@ -511,6 +527,9 @@ impl Writer {
                     .fetch_add(u64::from(committed), Relaxed);
                 if committed {
                     self.synced(fsync);
+                    // Raised only in fsynced commits: what is in State is on disk now.
+                    self.reserved_own
+                        .store(self.state.reserved_own_seq, Relaxed);
                 }
                 self.metrics.commit_events.fetch_add(stored, Relaxed);
                 self.metrics.events_stored.fetch_add(stored, Relaxed);

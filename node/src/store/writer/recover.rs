@@ -79,6 +79,8 @@ impl Writer {
             self.trust.send_replace(Arc::new(self.state.trust.clone()));
         }
         self.own_seq.fetch_max(self.state.own_seq, Relaxed);
+        self.reserved_own
+            .store(self.state.reserved_own_seq, Relaxed);
         Ok(())
     }
 }
