@@ -11,11 +11,13 @@
 
 mod announce;
 mod consumers;
+mod durability;
 mod promotion;
 mod recover;
 mod state;
 
 pub use consumers::{Caller, ConsumerOutcome};
+pub use durability::FLUSH_AFTER;
 pub use promotion::MAX_REACH;
 pub(crate) use state::State;
 
@@ -42,17 +44,6 @@ const LOCAL_SOURCES: [&str; 3] = ["api", "api_raw", "init"];
 
 /// Most events written by one commit; more wait for the next one.
 pub const MAX_BATCH_EVENTS: usize = 4096;
-
-/// Longest time events from peers stay committed without an fsync (see [`announce`]): the
-/// writer fsyncs when it has been idle this long, or with the next batch past it.
-pub const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(1000);
-
-/// Ingest sources whose events came from peers one by one: nobody waits on their
-/// durability, a peer still holds them for catch-up if a crash loses them here, and batches
-/// of them are small, so an fsync each would cost most. Catch-up ("sync") batches are large:
-/// they keep their fsync, which also lets redb reuse the pages they free at once (pages
-/// freed by commits without an fsync wait for the next one that has it).
-const REMOTE_SOURCES: [&str; 1] = ["gossip"];
 
 /// What became of one ingested event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,12 +112,6 @@ pub(crate) enum Request {
 }
 
 impl Request {
-    /// Whether its answer promises durability: a local publish's `201`, an ack, an admin
-    /// change. Only events from peers may be committed without an fsync.
-    fn needs_fsync(&self) -> bool {
-        !matches!(self, Request::Ingest { source, .. } if REMOTE_SOURCES.contains(source))
-    }
-
     fn weight(&self) -> usize {
         match self {
             Request::Ingest { events, .. } => events.len().max(1),
@@ -331,42 +316,6 @@ impl Request {
 }
 
 impl Writer {
-    /// Notes a commit made with or without an fsync.
-    fn synced(&mut self, fsync: bool) {
-        if fsync {
-            self.last_fsync = Instant::now();
-            self.unsynced = false;
-            self.metrics.commits_durable.fetch_add(1, Relaxed);
-        } else {
-            self.unsynced = true;
-        }
-    }
-
-    /// Makes every commit so far durable: an empty fsynced commit (redb writes what the
-    /// commits without an fsync left in memory). A failure is handled as a failed commit.
-    fn fsync(&mut self) {
-        let result = (|| -> Result<(), StoreError> {
-            let mut txn = self.db.get()?.begin_write()?;
-            txn.set_durability(Durability::Immediate)?;
-            txn.commit()?;
-            Ok(())
-        })();
-        match result {
-            Ok(()) => {
-                self.metrics.commits.fetch_add(1, Relaxed);
-                self.synced(true);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "store fsync failed");
-                // What was committed without an fsync is lost with the handle: the writer
-                // reloads from what is on disk, never reusing an announced position.
-                self.feed.clear(self.state.next_seq.saturating_sub(1));
-                self.unsynced = false;
-                self.failed(Arc::new(e));
-            }
-        }
-    }
-
     #[cfg(feature = "test-hooks")]
     fn hold_commit(&self) {
         if let Some(delay) = self.commit_delay {
@@ -481,10 +430,7 @@ impl Writer {
             t.meta.insert("next_seq", self.state.next_seq)?;
             t.meta.insert("own_seq", self.state.own_seq)?;
             drop(t);
-            // A raised reservation must be on disk before anything below it is announced.
-            fsync = !early
-                || batch.iter().any(Request::needs_fsync)
-                || self.last_fsync.elapsed() >= FLUSH_AFTER;
+            fsync = self.wants_fsync(&batch, early);
             txn.set_durability(if fsync {
                 Durability::Immediate
             } else {

@@ -43,7 +43,7 @@
 //! * Events from peers by gossip are committed without an fsync
 //!   (`Durability::None`) when nothing else in the batch needs one; local publishes, acks,
 //!   admin changes and reservation raises always get one, and the writer fsyncs (an empty
-//!   durable commit) once idle for [`FLUSH_AFTER`](super::FLUSH_AFTER), or with the next
+//!   durable commit) once idle for [`FLUSH_AFTER`](super::durability::FLUSH_AFTER), or with the next
 //!   batch past it, and at shutdown. redb makes a durable commit persist every commit before
 //!   it. So nothing anyone was promised waits on a receiver's fsync: no `201` names a peer's
 //!   event, and an ack is durable together with every event below it. A crash loses at most
