@@ -14,6 +14,8 @@ pub struct Metrics {
     pub commits: AtomicU64,
     pub commits_durable: AtomicU64,
     pub gossip_early_refused: AtomicU64,
+    /// 1 while commits made without an fsync wait for one (a gauge, set by the writer).
+    pub store_unsynced: AtomicU64,
     pub commit_events: AtomicU64,
     pub api_requests: AtomicU64,
     /// Index rows query pages looked at (what a query costs, whatever it returned).

@@ -276,6 +276,11 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
         "Bound of the database's page cache.",
         cache_limit,
     ));
+    gauges.push((
+        "fedci_store_unsynced",
+        "1 while events received by gossip are committed but not yet fsynced (at most about a second).",
+        st.metrics.store_unsynced.load(std::sync::atomic::Ordering::Relaxed),
+    ));
     let (feed_events, feed_bytes) = st.store.feed_size();
     gauges.push((
         "fedci_stream_feed_events",

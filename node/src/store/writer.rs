@@ -511,7 +511,7 @@ impl Writer {
                 self.feed.clear(next_seq.saturating_sub(1));
                 // Commits made without an fsync go with the failed handle: recovery reloads
                 // what is on disk.
-                self.unsynced = false;
+                self.set_unsynced(false);
                 self.tally = Tally::default();
                 let why = Arc::new(e);
                 self.failed(why.clone());

@@ -30,6 +30,14 @@ impl Request {
 }
 
 impl Writer {
+    /// Notes whether commits without an fsync wait for one (also in `/metrics`).
+    pub(super) fn set_unsynced(&mut self, unsynced: bool) {
+        self.unsynced = unsynced;
+        self.metrics
+            .store_unsynced
+            .store(u64::from(unsynced), Relaxed);
+    }
+
     /// Whether the batch just applied is committed with an fsync. A raised reservation
     /// (`early` false) must be on disk before anything below it is announced.
     pub(super) fn wants_fsync(&self, batch: &[Request], early: bool) -> bool {
@@ -40,10 +48,10 @@ impl Writer {
     pub(super) fn synced(&mut self, fsync: bool) {
         if fsync {
             self.last_fsync = Instant::now();
-            self.unsynced = false;
+            self.set_unsynced(false);
             self.metrics.commits_durable.fetch_add(1, Relaxed);
         } else {
-            self.unsynced = true;
+            self.set_unsynced(true);
         }
     }
 
@@ -66,7 +74,7 @@ impl Writer {
                 // What was committed without an fsync is lost with the handle: the writer
                 // reloads from what is on disk, never reusing an announced position.
                 self.feed.clear(self.state.next_seq.saturating_sub(1));
-                self.unsynced = false;
+                self.set_unsynced(false);
                 self.failed(Arc::new(e));
             }
         }
