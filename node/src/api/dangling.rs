@@ -48,10 +48,10 @@ pub async fn check(
             let mut out = Vec::new();
             let mut allowed = true;
             for link in links {
-                match s.get(&link.target)? {
+                match s.kind_of(&link.target)? {
                     None => out.push(link.target),
-                    Some(t) => {
-                        allowed &= vocab::check_target(&kind, &link.rel, t.event.kind()).is_ok()
+                    Some(target) => {
+                        allowed &= vocab::check_target(&kind, &link.rel, &target).is_ok()
                     }
                 }
             }

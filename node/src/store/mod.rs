@@ -296,22 +296,14 @@ impl Store {
         events: Vec<Event>,
         source: &'static str,
     ) -> Result<oneshot::Receiver<Result<Vec<Outcome>, StoreError>>, StoreError> {
-        if let Some(error) = self.inner.health.error() {
-            return Err(StoreError::Unavailable(error));
-        }
-        let (reply, rx) = oneshot::channel();
-        self.inner
-            .tx
-            .send(writer::Request::Ingest {
-                events,
-                source,
-                announce: None,
-                early: None,
-                reply,
-            })
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        Ok(rx)
+        self.submit(|reply| writer::Request::Ingest {
+            events,
+            source,
+            announce: None,
+            early: None,
+            reply,
+        })
+        .await
     }
 
     /// [`Store::ingest`], answered at the announce point: the outcomes are final (the writer
@@ -413,6 +405,17 @@ impl Store {
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> writer::Request,
     ) -> Result<T, StoreError> {
+        self.submit(make)
+            .await?
+            .await
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Queues a request for the writer; its answer comes on the returned receiver.
+    async fn submit<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> writer::Request,
+    ) -> Result<oneshot::Receiver<T>, StoreError> {
         // A failing store refuses at once rather than queueing writes behind its retries.
         if let Some(error) = self.inner.health.error() {
             return Err(StoreError::Unavailable(error));
@@ -423,7 +426,7 @@ impl Store {
             .send(make(reply))
             .await
             .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)
+        Ok(rx)
     }
 
     /// Runs a blocking read on a redb snapshot off the async runtime.

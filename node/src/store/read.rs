@@ -45,10 +45,25 @@ pub struct QueryPage<T> {
 impl Store {
     /// The raw bytes of an event.
     pub fn get_raw(&self, id: &EventId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with_row(id, |row| Ok(row.raw.to_vec()))
+    }
+
+    /// The kind of a held event, read from its row (the event is parsed only for a custom
+    /// kind).
+    pub fn kind_of(&self, id: &EventId) -> Result<Option<String>, StoreError> {
+        self.with_row(id, |row| row.kind_name())
+    }
+
+    /// `f` of the row of a held event.
+    fn with_row<T>(
+        &self,
+        id: &EventId,
+        f: impl FnOnce(Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
         let r = self.begin_read()?;
         let (ids, events) = (r.open_table(IDS)?, r.open_table(EVENTS)?);
         match index::find(&ids, &events, &id.0)? {
-            Some((_, bytes)) => Ok(Some(Row::parse(bytes.value())?.raw.to_vec())),
+            Some((_, bytes)) => f(Row::parse(bytes.value())?).map(Some),
             None => Ok(None),
         }
     }

@@ -56,6 +56,15 @@ impl<'a> Row<'a> {
         KINDS.get(usize::from(self.kind)).copied()
     }
 
+    /// The kind's name: from the tag when built in, else from the event itself (custom kinds
+    /// are not tagged).
+    pub fn kind_name(&self) -> Result<String, StoreError> {
+        match self.kind() {
+            Some(k) => Ok(k.as_str().to_string()),
+            None => Ok(self.event()?.kind().to_string()),
+        }
+    }
+
     /// The event itself. Stored bytes were verified when they came in.
     pub fn event(&self) -> Result<fedci_proto::Event, StoreError> {
         fedci_proto::Event::from_trusted_bytes(self.raw)
