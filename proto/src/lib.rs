@@ -9,6 +9,7 @@ pub mod body;
 pub mod cbor;
 pub mod envelope;
 pub mod filter;
+pub mod frame;
 pub mod id;
 pub mod json;
 pub mod topic;
