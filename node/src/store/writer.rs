@@ -3,7 +3,9 @@
 //! It takes one request off the bounded queue, then everything else already waiting (up to
 //! [`MAX_BATCH_EVENTS`]), applies them all in one write transaction, announces what it stored
 //! (to live streams and the network) before the fsync when the positions it used are durably
-//! reserved, commits once, and only then answers each caller. The trust store lives here too,
+//! reserved, commits once, and only then answers each caller. A batch of gossip messages,
+//! which nobody waits on, keeps its transaction open a moment for more to join it
+//! ([`linger`]): receivers then commit many events at a time instead of one. The trust store lives here too,
 //! so a roster and the events it authorises are decided in the order they are committed.
 //!
 //! DESIGN NOTE (issue 16): events are forwarded and streamed on validation, not on commit;
@@ -13,6 +15,7 @@ mod announce;
 mod consumers;
 mod durability;
 mod ingest;
+mod linger;
 mod promotion;
 mod recover;
 mod state;
@@ -387,20 +390,21 @@ impl Writer {
                         req.reply(Err(StoreError::Unavailable(error.clone())));
                     }
                 }
-                None => self.commit_batch(batch),
+                None => self.commit_batch(batch, &mut linger::Queue { rx: &mut rx, rt }),
             }
         }
         tracing::debug!("store writer stopped");
     }
 
-    fn commit_batch(&mut self, mut batch: Vec<Request>) {
+    fn commit_batch(&mut self, mut batch: Vec<Request>, queue: &mut linger::Queue<'_>) {
         #[cfg(feature = "test-hooks")]
         if self.panic_on_ingest && batch.iter().any(|r| matches!(r, Request::Ingest { .. })) {
             panic!("test hook FEDCI_TEST_WRITER_PANIC: the writer panics on ingest");
         }
         let before = self.state.clone();
         let mut stored = 0u64;
-        let mut announced = false;
+        // `batch[..announced]` was announced before the commit.
+        let mut announced = 0;
         let mut fsync = false;
         let result = (|| -> Result<(Vec<Answer>, bool), StoreError> {
             let mut txn = self.db.get()?.begin_write()?;
@@ -417,10 +421,28 @@ impl Writer {
                 txn.abort()?;
                 return Ok((answers, false));
             }
-            t.ev.finish()?;
             // Announced now only if no position it used could be handed out again after a
             // crash; otherwise this commit raises the reservation and announces afterwards.
-            let early = self.state.within_reservation();
+            let mut early = self.state.within_reservation();
+            if early && stored > 0 {
+                let lingers =
+                    batch.iter().all(Request::lingers) && !before.trust_changed(&self.state);
+                announce::announce(&self.feed, &mut batch, &answers);
+                announced = batch.len();
+                if lingers {
+                    let l = self.linger(
+                        &mut t,
+                        &mut batch,
+                        &mut answers,
+                        &mut stored,
+                        &before,
+                        queue,
+                    )?;
+                    announced = l.announced;
+                    early = l.within_reservation;
+                }
+            }
+            t.ev.finish()?;
             if !early {
                 self.state.raise_reservation();
                 t.meta.insert("reserved_seq", self.state.reserved_seq)?;
@@ -436,10 +458,6 @@ impl Writer {
             } else {
                 Durability::None
             })?;
-            if early && stored > 0 {
-                announce::announce(&self.feed, &mut batch, &answers);
-                announced = true;
-            }
             #[cfg(feature = "test-hooks")]
             if stored > 0 {
                 self.hold_commit();
@@ -480,8 +498,12 @@ impl Writer {
                 self.metrics.commit_events.fetch_add(stored, Relaxed);
                 self.metrics.events_stored.fetch_add(stored, Relaxed);
                 if stored > 0 {
-                    if !announced {
-                        announce::announce(&self.feed, &mut batch, &answers);
+                    if announced < batch.len() {
+                        announce::announce(
+                            &self.feed,
+                            &mut batch[announced..],
+                            &answers[announced..],
+                        );
                     }
                     self.committed.send_replace(self.state.last_seq);
                     self.feed.committed(self.state.last_seq);
