@@ -136,3 +136,34 @@ async fn payload_refusals_are_remembered_until_trust_changes() {
         .await;
     assert_eq!(v.stored, 1);
 }
+
+/// An event its author may not publish (a key odl's roster does not name) is the fault of
+/// the peer only when that peer is its author: a relay cannot know every roster.
+#[tokio::test]
+async fn an_unauthorised_event_is_held_against_its_author_not_a_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, node, stranger) = (
+        SecretKey::from_seed(&[1; 32]),
+        SecretKey::from_seed(&[2; 32]),
+        SecretKey::from_seed(&[3; 32]),
+    );
+    let admission = store(dir.path(), &root, &node).await;
+    let author = PeerId::from_public_key(&libp2p::identity::PublicKey::from(
+        libp2p::identity::ed25519::PublicKey::try_from_bytes(&stranger.public().to_bytes())
+            .unwrap(),
+    ));
+    let e = event(&stranger, 1);
+
+    let v = admission
+        .admit(PeerId::random(), fetch_of(&e), vec![e.raw().to_vec()])
+        .await;
+    assert_eq!((v.refused, v.stored), (1, 0));
+    assert!(!v.misbehaved(), "a relay is not blamed");
+
+    let e = event(&stranger, 2);
+    let v = admission
+        .admit(author, fetch_of(&e), vec![e.raw().to_vec()])
+        .await;
+    assert_eq!((v.refused, v.stored), (1, 0));
+    assert!(v.unauthorised_author && v.misbehaved(), "{v:?}");
+}
