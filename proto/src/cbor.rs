@@ -26,12 +26,50 @@ pub enum CborError {
 pub fn from_canonical_slice(bytes: &[u8]) -> Result<Value, CborError> {
     let value: Value =
         ciborium::from_reader(bytes).map_err(|e| CborError::Malformed(e.to_string()))?;
+    // The value as decoded keeps the input's key order, so the bytes are canonical exactly
+    // when every map's keys are strictly ascending (sorted, no duplicates) and the value
+    // re-encodes to them: then sorting would change nothing. Checked without copying the
+    // value or encoding every key; on any doubt the full check below names the error.
+    if keys_strictly_ascending(&value) && to_vec(&value)? == bytes {
+        return Ok(value);
+    }
     let mut sorted = value.clone();
     canonicalize(&mut sorted)?;
     if to_vec(&sorted)? != bytes {
         return Err(CborError::NonCanonical);
     }
     Ok(value)
+}
+
+/// Whether every map in `value` has its keys in strictly ascending order of their encodings.
+fn keys_strictly_ascending(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.iter().all(keys_strictly_ascending),
+        Value::Tag(_, inner) => keys_strictly_ascending(inner),
+        Value::Map(entries) => {
+            entries
+                .windows(2)
+                .all(|w| key_order(&w[0].0, &w[1].0) == Some(Ordering::Less))
+                && entries
+                    .iter()
+                    .all(|(k, v)| keys_strictly_ascending(k) && keys_strictly_ascending(v))
+        }
+        _ => true,
+    }
+}
+
+/// The order of two keys' encodings: for two text keys, shorter first then bytewise (the
+/// length is in the head), without encoding them; otherwise by encoding. None if a key
+/// cannot be encoded.
+fn key_order(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Text(a), Value::Text(b)) => Some(
+            a.len()
+                .cmp(&b.len())
+                .then_with(|| a.as_bytes().cmp(b.as_bytes())),
+        ),
+        _ => Some(cmp_encoded(&key_bytes(a).ok()?, &key_bytes(b).ok()?)),
+    }
 }
 
 /// Encodes a value canonically: map keys sorted (recursively), duplicate keys refused.
@@ -172,5 +210,52 @@ mod tests {
             from_canonical_slice(&bytes),
             Err(CborError::Malformed(_))
         ));
+    }
+
+    /// The check as it was before the fast path: sort a copy, re-encode, compare.
+    fn reference(bytes: &[u8]) -> Result<Value, CborError> {
+        let value: Value =
+            ciborium::from_reader(bytes).map_err(|e| CborError::Malformed(e.to_string()))?;
+        let mut sorted = value.clone();
+        canonicalize(&mut sorted)?;
+        if to_vec(&sorted)? != bytes {
+            return Err(CborError::NonCanonical);
+        }
+        Ok(value)
+    }
+
+    fn any_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            "[a-c]{0,3}".prop_map(Value::Text),
+            "[a-c]{22,26}".prop_map(Value::Text),
+            (-3i64..300).prop_map(|i| Value::Integer(i.into())),
+            proptest::collection::vec(any::<u8>(), 0..3).prop_map(Value::Bytes),
+        ];
+        let leaf = prop_oneof![
+            key.clone(),
+            Just(Value::Null),
+            Just(Value::Bool(true)),
+            Just(Value::Float(1.5)),
+        ];
+        leaf.prop_recursive(3, 24, 5, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::vec((key.clone(), inner.clone()), 0..5).prop_map(Value::Map),
+                inner.prop_map(|v| Value::Tag(7, Box::new(v))),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// Values encoded as they are (maps unsorted, duplicate keys, mixed key types) and
+        /// canonically: the fast check decides exactly as the reference does.
+        #[test]
+        fn the_fast_check_decides_as_the_reference(v in any_value()) {
+            for bytes in [to_vec(&v).unwrap(), to_canonical_vec(&v).unwrap_or_default()] {
+                proptest::prop_assert_eq!(from_canonical_slice(&bytes), reference(&bytes));
+            }
+        }
     }
 }
