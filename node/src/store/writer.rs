@@ -425,19 +425,11 @@ impl Writer {
             // crash; otherwise this commit raises the reservation and announces afterwards.
             let mut early = self.state.within_reservation();
             if early && stored > 0 {
-                let lingers =
-                    batch.iter().all(Request::lingers) && !before.trust_changed(&self.state);
+                let lingers = batch.iter().all(|r| r.lingers() && !r.may_change_trust());
                 announce::announce(&self.feed, &mut batch, &answers);
                 announced = batch.len();
                 if lingers {
-                    let l = self.linger(
-                        &mut t,
-                        &mut batch,
-                        &mut answers,
-                        &mut stored,
-                        &before,
-                        queue,
-                    )?;
+                    let l = self.linger(&mut t, &mut batch, &mut answers, &mut stored, queue)?;
                     announced = l.announced;
                     early = l.within_reservation;
                 }
