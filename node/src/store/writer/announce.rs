@@ -51,6 +51,10 @@
 //!   positions stay unused, catch-up brings them back at new ones). Under a steady stream
 //!   from peers a receiver's writer thus blocks on a disk flush about once a second instead
 //!   of once per batch.
+//! * A commit of gossip messages may hold several announced batches: the writer keeps the
+//!   transaction open up to [`LINGER`](super::linger::LINGER) for more to join
+//!   ([`super::linger`]). Each joins as a batch of its own, announced under the rules above;
+//!   anything that waits on a commit ends the wait, and a failure fails them all together.
 
 use super::{Outcome, Request, State};
 use crate::store::StoredEvent;
