@@ -26,7 +26,7 @@ fn open(path: &Path) -> (Store, WriterThread) {
 async fn open_trusted(path: &Path) -> (Store, WriterThread) {
     let (store, writer) = open(path);
     let root = SecretKey::from_seed(&[1; 32]);
-    trust_odl(&store, &root, &node_key(), crate::now_ms() - 60_000).await;
+    trust_odl(&store, &root, &[&node_key()], crate::now_ms() - 60_000).await;
     (store, writer)
 }
 

@@ -21,22 +21,26 @@ pub(super) fn own_event(node: &SecretKey, seq: u64, time: u64) -> Event {
     sign(&body, node.signing_key()).unwrap()
 }
 
-/// odl's roster, signed by `root` at `time`, authorising `node` for any kind.
-fn odl_roster(root: &SecretKey, node: &SecretKey, time: u64) -> Event {
+/// odl's roster, signed by `root` at `time`, authorising `members` for any kind.
+fn odl_roster(root: &SecretKey, members: &[&SecretKey], time: u64) -> Event {
     let roster = Roster {
         community: "odl".into(),
         serial: 1,
-        entries: vec![RosterEntry::any_kind(node.public())],
+        entries: members
+            .iter()
+            .map(|k| RosterEntry::any_kind(k.public()))
+            .collect(),
         ended: vec![],
     };
     roster.sign(root, time, None).unwrap()
 }
 
-/// Pins odl's `root` in `store` and puts in force its roster (signed at `time`) for `node`.
-pub(super) async fn trust_odl(store: &Store, root: &SecretKey, node: &SecretKey, time: u64) {
+/// Pins odl's `root` in `store` and puts in force its roster (signed at `time`) for
+/// `members`.
+pub(super) async fn trust_odl(store: &Store, root: &SecretKey, members: &[&SecretKey], time: u64) {
     store.pin("odl".into(), root.public(), "odl").await.unwrap();
     store
-        .ingest(vec![odl_roster(root, node, time)], "test")
+        .ingest(vec![odl_roster(root, members, time)], "test")
         .await
         .unwrap();
 }
@@ -52,7 +56,7 @@ async fn own_event_with_the_largest_seq_neither_panics_nor_breaks_later_publishe
     let now = crate::now_ms();
     let own = Some(node.public().to_bytes());
     let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
-    trust_odl(&store, &root, &node, now - 60_000).await;
+    trust_odl(&store, &root, &[&node], now - 60_000).await;
 
     // Posted raw: an event of our own key at seq = u64::MAX.
     let out = store
@@ -131,7 +135,7 @@ async fn promotion_index_is_built_for_a_store_written_before_it() {
     let now = crate::now_ms();
     let (store, writer) = Store::open(&path, None, Arc::new(Metrics::default())).unwrap();
     store.pin("odl".into(), root.public(), "odl").await.unwrap();
-    let roster = odl_roster(&root, &node, now - 60_000);
+    let roster = odl_roster(&root, &[&node], now - 60_000);
     let art = linked(
         &node,
         "artifact.created",
@@ -217,7 +221,7 @@ async fn the_page_cache_filled_past_its_bound_stays_within_it() {
     let own = Some(node.public().to_bytes());
     let path = dir.path().join("s.redb");
     let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
-    trust_odl(&store, &root, &node, now - 60_000).await;
+    trust_odl(&store, &root, &[&node], now - 60_000).await;
     let (_, bound) = store.cache_bytes();
     // 16 MiB, not the 64 MiB that was half of a loaded node's memory (issue 19).
     assert_eq!(bound, 16 << 20);
@@ -264,7 +268,7 @@ async fn epoch_fingerprints_count_each_epoch_and_sum_into_coarser_buckets() {
     let own = Some(node.public().to_bytes());
     let (store, writer) = Store::open(&path, own, Arc::new(Metrics::default())).unwrap();
     let root = SecretKey::from_seed(&[1; 32]);
-    trust_odl(&store, &root, &node, now - 10 * 86_400_000).await;
+    trust_odl(&store, &root, &[&node], now - 10 * 86_400_000).await;
     // Events a day apart and within one minute: several epochs, some holding many.
     let events: Vec<Event> = (0..40u64)
         .map(|i| own_event(&node, i + 1, now - (i % 4) * 86_400_000 - i))

@@ -5,8 +5,9 @@
 //! (to live streams and the network) before the fsync when the positions it used are durably
 //! reserved, commits once, and only then answers each caller. A batch of gossip messages,
 //! which nobody waits on, keeps its transaction open a moment for more to join it
-//! ([`linger`]): receivers then commit many events at a time instead of one. The trust store lives here too,
-//! so a roster and the events it authorises are decided in the order they are committed.
+//! ([`linger`]): receivers then commit many events at a time instead of one. The trust store
+//! lives here too, so a roster and the events it authorises are decided in the order they
+//! are committed.
 //!
 //! DESIGN NOTE (issue 16): events are forwarded and streamed on validation, not on commit;
 //! the argument for why no durability guarantee is lost is in [`announce`].

@@ -125,9 +125,9 @@ impl Writer {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use crate::metrics::Metrics;
-    use crate::store::tests::own_event;
+    use crate::store::tests::{own_event, trust_odl};
     use crate::store::{Outcome, Store};
-    use fedci_keys::{Roster, RosterEntry, SecretKey};
+    use fedci_keys::SecretKey;
     use std::sync::Arc;
     use std::sync::atomic::Ordering::Relaxed;
     use std::time::{Duration, Instant};
@@ -150,18 +150,7 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let own = Some(node.public().to_bytes());
         let (store, writer) = Store::open(&dir.join("s.redb"), own, metrics.clone()).unwrap();
-        store.pin("odl".into(), root.public(), "odl").await.unwrap();
-        let roster = Roster {
-            community: "odl".into(),
-            serial: 1,
-            entries: vec![
-                RosterEntry::any_kind(node.public()),
-                RosterEntry::any_kind(peer.public()),
-            ],
-            ended: vec![],
-        };
-        let roster = roster.sign(&root, crate::now_ms() - 60_000, None).unwrap();
-        store.ingest(vec![roster], "test").await.unwrap();
+        trust_odl(&store, &root, &[&node, &peer], crate::now_ms() - 60_000).await;
         (store, writer, node, peer, metrics)
     }
 
