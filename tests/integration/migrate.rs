@@ -1,23 +1,27 @@
-//! A store written by the previous version (the first format: events keyed by id, eight
-//! indexes) opens in this one: the node moves it to the second format on start and every
-//! event keeps its arrival position and arrival time, every consumer its cursor.
+//! A store written by an earlier version opens in this one: the node moves it to the third
+//! format on start and every event keeps its arrival position and arrival time, every
+//! consumer its cursor. Two fixtures, one per earlier format: `tests/data/store-v1/` (events
+//! keyed by id, eight indexes) and `tests/data/store-v2/` (one row per event keyed by
+//! arrival, the format before the byte log).
 //!
-//! The fixture `tests/data/store-v1/` is a real home: the demo's OPNFV node run by the
-//! previous version's binary, plus 240 events of a custom kind (some linking an artifact,
-//! one a dangling link) and a consumer acknowledged midway. `expected.json` holds what that
-//! node answered then. `tests/scripts/make-store-v1.sh` rebuilds both.
+//! Each fixture is a real home: the demo's OPNFV node run by that version's binary, plus 240
+//! events of a custom kind (some linking an artifact, one a dangling link) and a consumer
+//! acknowledged midway. `expected.json` holds what that node answered then.
+//! `tests/scripts/make-store.sh` rebuilds both.
 
 use fedci_tests::Node;
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-fn fixture() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/store-v1"))
-}
+/// The fixtures: one home per earlier format.
+const FIXTURES: [&str; 2] = [
+    concat!(env!("CARGO_MANIFEST_DIR"), "/data/store-v1"),
+    concat!(env!("CARGO_MANIFEST_DIR"), "/data/store-v2"),
+];
 
 /// A node whose home is a copy of the fixture, not started.
-fn node_on_fixture() -> Node {
+fn node_on_fixture(fixture: &Path) -> Node {
     let node = Node::new();
     for name in [
         "config.toml",
@@ -27,7 +31,7 @@ fn node_on_fixture() -> Node {
         "store.redb",
     ] {
         let to = node.home().join(name);
-        std::fs::copy(fixture().join(name), &to)
+        std::fs::copy(fixture.join(name), &to)
             .unwrap_or_else(|e| panic!("copying fixture {name}: {e}"));
         // git keeps no mode but the executable bit: keys and store are 0600 in a home.
         if name != "config.toml" && name != "root.pub" {
@@ -38,8 +42,8 @@ fn node_on_fixture() -> Node {
     node
 }
 
-fn expected() -> Value {
-    let text = std::fs::read_to_string(fixture().join("expected.json")).expect("expected.json");
+fn expected(fixture: &Path) -> Value {
+    let text = std::fs::read_to_string(fixture.join("expected.json")).expect("expected.json");
     serde_json::from_str(&text).expect("expected.json is JSON")
 }
 
@@ -65,14 +69,23 @@ fn answered(node: &Node) -> Vec<Value> {
 }
 
 #[test]
-fn a_store_of_the_previous_version_opens_with_every_event_and_cursor() {
-    let want = expected();
+fn a_store_of_the_first_format_opens_with_every_event_and_cursor() {
+    opens_with_every_event_and_cursor(Path::new(FIXTURES[0]));
+}
+
+#[test]
+fn a_store_of_the_second_format_opens_with_every_event_and_cursor() {
+    opens_with_every_event_and_cursor(Path::new(FIXTURES[1]));
+}
+
+fn opens_with_every_event_and_cursor(fixture: &Path) {
+    let want = expected(fixture);
     let want_events = want["events"].as_array().expect("expected events");
     assert_eq!(want_events.len(), 254, "the fixture's expected.json");
-    let mut node = node_on_fixture();
+    let mut node = node_on_fixture(fixture);
     node.start();
     assert!(
-        node.log().contains("in the second format"),
+        node.log().contains("in the third format"),
         "the node says it moved the store:\n{}",
         node.log()
     );
@@ -132,6 +145,29 @@ fn a_store_of_the_previous_version_opens_with_every_event_and_cursor() {
         down.to_string().matches("x-fedci.fixture").count() >= 39,
         "trace down from the artifact: {down}"
     );
+
+    // The promotion index's artifacts by time (rebuilt keyed by arrival) lists every artifact,
+    // newest first.
+    let listed = node.get_json("/v1/artifacts?limit=100");
+    let listed: Vec<&str> = listed["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .map(|a| a["id"].as_str().expect("id"))
+        .collect();
+    let mut artifacts: Vec<&Value> = want_events
+        .iter()
+        .filter(|e| e["kind"] == "artifact.created")
+        .collect();
+    assert!(artifacts.len() >= 2, "the fixture has artifacts");
+    artifacts.sort_by_key(|e| {
+        std::cmp::Reverse(node.event(e["id"].as_str().expect("id"))["time"].as_u64())
+    });
+    let want_ids: Vec<&str> = artifacts
+        .iter()
+        .map(|e| e["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(listed, want_ids);
 
     // A new event takes a position after every old one, and the trust of the old store is
     // in force (the publish is authorised by the stored roster).

@@ -8,8 +8,8 @@
 //! are additive, so any run of epochs has a fingerprint without listing its events, and
 //! buckets of any width are summed at read time.
 
-use super::row::Row;
-use super::schema::{BY_TOPIC, EVENTS, TOPIC_CODES, TOPIC_EPOCHS};
+use super::index::Rows;
+use super::schema::{BY_TOPIC, TOPIC_CODES, TOPIC_EPOCHS};
 use super::{Store, StoreError};
 use redb::ReadableTable;
 
@@ -118,7 +118,7 @@ impl Store {
         let Some(code) = r.open_table(TOPIC_CODES)?.get(topic)?.map(|g| g.value()) else {
             return Ok(Some(0));
         };
-        let (t, events) = (r.open_table(BY_TOPIC)?, r.open_table(EVENTS)?);
+        let (t, rows) = (r.open_table(BY_TOPIC)?, Rows::open(&r)?);
         let mut n = 0;
         // Rows of one author time come in arrival order; the caller's set sorts by id.
         for item in t.range((code, lo, 0)..(code, hi, 0))? {
@@ -127,10 +127,7 @@ impl Store {
                 return Ok(None);
             }
             let (_, time, seq) = k.value();
-            let bytes = events
-                .get(seq)?
-                .ok_or_else(|| StoreError::Corrupt(format!("topic row names event {seq}")))?;
-            f(time, *Row::parse(bytes.value())?.id);
+            f(time, rows.indexed(seq)?.id()?);
             n += 1;
         }
         Ok(Some(n))

@@ -6,10 +6,8 @@
 //! verifier needs for a trace: each event's exact bytes and every roster of each community
 //! involved, oldest serial first (roots are the verifier's to bring).
 
-use super::index;
+use super::index::Rows;
 use super::read::load;
-use super::row::Row;
-use super::schema::*;
 use super::trace::Direction;
 use super::{Store, StoreError};
 use fedci_proto::EventId;
@@ -43,9 +41,10 @@ impl Store {
         }
         let r = self.begin_read()?;
         let mut n = 0;
-        for item in r.open_table(EVENTS)?.iter()? {
-            let (_, bytes) = item?;
-            let event = Row::parse(bytes.value())?.event()?;
+        let rows = Rows::open(&r)?;
+        for item in rows.events.iter()? {
+            let (_, span) = item?;
+            let event = rows.read(span.value())?.event()?;
             if trust.authorise(&event).is_err() {
                 n += 1;
             }
@@ -69,8 +68,7 @@ impl Store {
             return Ok(None);
         };
         let r = self.begin_read().map_err(BundleError::Store)?;
-        let events = r.open_table(EVENTS).map_err(StoreError::from)?;
-        let ids = r.open_table(IDS).map_err(StoreError::from)?;
+        let rows = Rows::open(&r)?;
         let trust = self.trust();
         let mut bytes = 0usize;
         let mut take = |raw: &[u8], out: &mut Vec<Vec<u8>>| -> Result<(), BundleError> {
@@ -92,8 +90,8 @@ impl Store {
         let mut out = Vec::new();
         for c in &communities {
             for roster in trust.history(c) {
-                if let Some((_, row)) = index::find(&ids, &events, &roster.id.0)? {
-                    take(Row::parse(row.value())?.raw, &mut out)?;
+                if let Some((_, row)) = rows.find(&roster.id.0)? {
+                    take(row.raw(), &mut out)?;
                 }
             }
         }

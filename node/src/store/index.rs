@@ -1,64 +1,93 @@
-//! How an event is written into the tables of the second format, and found again: the one
-//! `put` that the writer and the migration share, lookups by id, and the interning of
-//! (kind, community) pairs and topics to small codes.
+//! How an event is written into the event tables, and found again: the one `put` that the
+//! writer and the migration share, lookups by id, and the interning of (kind, community)
+//! pairs and topics to small codes.
 //!
 //! Why this shape (issue 16): the first format keyed events by their random id and kept eight
 //! indexes with strings in their keys, so every event cost about 3× its own bytes (random
-//! inserts leave redb leaves half empty). Here the event is stored once, keyed by arrival (an
-//! append: packed leaves), and every index key is fixed-width and small.
+//! inserts leave redb leaves half empty). Here the event is stored once, in the byte log in
+//! arrival order (see [`super::log`]), and every index key is fixed-width and small.
 
 use super::StoreError;
+use super::log::{self, Appender};
 use super::row::{self, Row};
 use super::schema::*;
 use fedci_proto::{Event, Topic};
-use redb::{ReadableTable, ReadableTableMetadata};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
 use std::collections::HashMap;
 
-/// The id's first 16 bytes: the key of [`IDS`].
-pub fn prefix(id: &Id) -> u128 {
-    let mut p = [0u8; 16];
-    p.copy_from_slice(&id[..16]);
-    u128::from_be_bytes(p)
+/// The id's first 8 bytes: the key of [`IDS`].
+pub fn prefix(id: &Id) -> u64 {
+    let mut p = [0u8; 8];
+    p.copy_from_slice(&id[..8]);
+    u64::from_be_bytes(p)
 }
 
-/// The arrival seq of the event with this id, if held: every row under the id's prefix is
-/// checked against the full id (ids that share a prefix are both kept).
-pub fn seq_of(
-    ids: &impl ReadableTable<(u128, u64), ()>,
-    events: &impl ReadableTable<u64, &'static [u8]>,
+/// The held event with this id, with its arrival seq: every row under the id's prefix is
+/// checked against the full id (ids that share a prefix are all kept).
+pub fn find(
+    ids: &impl ReadableTable<(u64, u64), ()>,
+    events: &impl ReadableTable<u64, (u64, u32)>,
+    log: &impl ReadableTable<u64, &'static [u8]>,
     id: &Id,
-) -> Result<Option<u64>, StoreError> {
+) -> Result<Option<(u64, Row)>, StoreError> {
     let p = prefix(id);
     for item in ids.range((p, 0)..=(p, u64::MAX))? {
         let seq = item?.0.value().1;
-        if let Some(bytes) = events.get(seq)?
-            && Row::parse(bytes.value())?.id == id
-        {
-            return Ok(Some(seq));
+        if let Some(bytes) = log::row_bytes(events, log, seq)? {
+            let row = Row::parse(bytes)?;
+            if row.id()? == *id {
+                return Ok(Some((seq, row)));
+            }
         }
     }
     Ok(None)
 }
 
-/// A held event: its arrival seq and its row's bytes.
-pub type Found<'e> = (u64, redb::AccessGuard<'e, &'static [u8]>);
+/// The tables events are read from, in a read transaction.
+pub struct Rows {
+    pub ids: ReadOnlyTable<(u64, u64), ()>,
+    pub events: ReadOnlyTable<u64, (u64, u32)>,
+    pub log: ReadOnlyTable<u64, &'static [u8]>,
+}
 
-/// The row bytes of the event with this id, with its arrival seq.
-pub fn find<'e>(
-    ids: &impl ReadableTable<(u128, u64), ()>,
-    events: &'e impl ReadableTable<u64, &'static [u8]>,
-    id: &Id,
-) -> Result<Option<Found<'e>>, StoreError> {
-    let Some(seq) = seq_of(ids, events, id)? else {
-        return Ok(None);
-    };
-    Ok(events.get(seq)?.map(|g| (seq, g)))
+impl Rows {
+    pub fn open(r: &ReadTransaction) -> Result<Rows, StoreError> {
+        Ok(Rows {
+            ids: r.open_table(IDS)?,
+            events: r.open_table(EVENTS)?,
+            log: r.open_table(LOG)?,
+        })
+    }
+
+    /// The held event with this id, with its arrival seq.
+    pub fn find(&self, id: &Id) -> Result<Option<(u64, Row)>, StoreError> {
+        find(&self.ids, &self.events, &self.log, id)
+    }
+
+    /// The row at arrival `seq`, if held.
+    pub fn at(&self, seq: u64) -> Result<Option<Row>, StoreError> {
+        log::row_bytes(&self.events, &self.log, seq)?
+            .map(Row::parse)
+            .transpose()
+    }
+
+    /// The row at arrival `seq`, which an index names: its absence is corruption.
+    pub fn indexed(&self, seq: u64) -> Result<Row, StoreError> {
+        self.at(seq)?
+            .ok_or_else(|| StoreError::Corrupt(format!("indexed event {seq} missing")))
+    }
+
+    /// The row at `span` (from iterating [`Rows::events`]).
+    pub fn read(&self, span: log::Span) -> Result<Row, StoreError> {
+        Row::parse(log::read(&self.log, span)?)
+    }
 }
 
 /// The event tables one stored event is written to, opened once per write transaction.
 pub struct EventTables<'t> {
-    pub events: redb::Table<'t, u64, &'static [u8]>,
-    pub ids: redb::Table<'t, (u128, u64), ()>,
+    /// The log and its index by arrival.
+    pub log: Appender<'t>,
+    pub ids: redb::Table<'t, (u64, u64), ()>,
     pub pairs: redb::Table<'t, (&'static str, &'static str), u32>,
     pub by_pair: redb::Table<'t, (u32, u64), ()>,
     pub topic_codes: redb::Table<'t, &'static str, u32>,
@@ -78,7 +107,7 @@ pub struct EventTables<'t> {
 impl<'t> EventTables<'t> {
     pub fn open(txn: &'t redb::WriteTransaction) -> Result<Self, StoreError> {
         Ok(EventTables {
-            events: txn.open_table(EVENTS)?,
+            log: Appender::open(txn)?,
             ids: txn.open_table(IDS)?,
             pairs: txn.open_table(PAIRS)?,
             by_pair: txn.open_table(BY_PAIR)?,
@@ -114,12 +143,31 @@ impl<'t> EventTables<'t> {
 
     /// The arrival seq of a held event.
     pub fn seq_of(&self, id: &Id) -> Result<Option<u64>, StoreError> {
-        seq_of(&self.ids, &self.events, id)
+        Ok(self.find(id)?.map(|(seq, _)| seq))
     }
 
-    /// A held event's row bytes.
-    pub fn find(&self, id: &Id) -> Result<Option<Found<'_>>, StoreError> {
-        find(&self.ids, &self.events, id)
+    /// A held event, with its arrival seq.
+    pub fn find(&self, id: &Id) -> Result<Option<(u64, Row)>, StoreError> {
+        find(&self.ids, &self.log.events, self.log.log(), id)
+    }
+
+    /// The row at arrival `seq`, if held.
+    pub fn at(&self, seq: u64) -> Result<Option<Row>, StoreError> {
+        self.log.row_bytes(seq)?.map(Row::parse).transpose()
+    }
+
+    /// Writes `event`'s row at arrival `seq` and its entry by id: what finds it again. The
+    /// caller has checked it is not held yet.
+    pub fn put_row(
+        &mut self,
+        seq: u64,
+        header: &[u8; row::HEADER],
+        id: &Id,
+        raw: &[u8],
+    ) -> Result<(), StoreError> {
+        self.log.append(seq, &[header, raw])?;
+        self.ids.insert((prefix(id), seq), ())?;
+        Ok(())
     }
 
     /// Stores `event` at arrival `seq` with every index and fingerprint of the event tables.
@@ -127,12 +175,8 @@ impl<'t> EventTables<'t> {
     pub fn put(&mut self, seq: u64, arrived_at: u64, event: &Event) -> Result<(), StoreError> {
         let body = event.body();
         let id = event.id().0;
-        let raw = event.raw();
-        {
-            let mut slot = self.events.insert_reserve(seq, row::HEADER + raw.len())?;
-            row::write(slot.as_mut(), arrived_at, body.time, &body.kind, &id, raw);
-        }
-        self.ids.insert((prefix(&id), seq), ())?;
+        let header = row::header(arrived_at, body.time, &body.kind);
+        self.put_row(seq, &header, &id, event.raw())?;
         let codes = match self
             .codes
             .get(body.kind.as_str())

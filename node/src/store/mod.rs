@@ -17,6 +17,7 @@ mod evidence;
 pub(crate) mod feed;
 mod health;
 mod index;
+mod log;
 pub mod migrate;
 mod promotion;
 mod read;

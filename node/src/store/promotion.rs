@@ -8,6 +8,7 @@
 //! artifact's own index rows are looked at, so the cost of a read does not grow with the
 //! store; every walk is bounded.
 
+use super::index::Rows;
 use super::read::SCAN_BUDGET;
 use super::schema::*;
 use super::{Store, StoreError};
@@ -70,17 +71,15 @@ impl Store {
     ) -> Result<ArtifactList, StoreError> {
         let r = self.begin_read()?;
         let trust = self.trust();
-        let view = Reader {
-            r: &r,
-            trust: &trust,
-        };
+        let view = Reader::open(&r, &trust)?;
         let mut out = Vec::new();
         let mut scanned = 0usize;
         let mut bytes = 0usize;
         let mut complete = true;
-        let mut visit = |id: &Id| -> Result<bool, StoreError> {
+        let mut visit = |held: Option<Event>| -> Result<bool, StoreError> {
             scanned += 1;
-            if let Some(a) = view.matching_artifact(id, f)? {
+            let trusted = held.filter(|e| trust.authorise(e).is_ok());
+            if let Some(a) = view.matching_artifact(trusted, f)? {
                 bytes = bytes.saturating_add(json_size(&a));
                 if !out.is_empty() && bytes > max_bytes {
                     complete = false;
@@ -103,7 +102,7 @@ impl Store {
                 let lo = (name.as_str(), value.as_str(), 0u64, &[0u8; 32]);
                 let hi = (name.as_str(), value.as_str(), u64::MAX, &[0xffu8; 32]);
                 for item in t.range(lo..=hi)?.rev() {
-                    if !visit(item?.0.value().3)? {
+                    if !visit(view.held(item?.0.value().3)?)? {
                         break;
                     }
                 }
@@ -111,7 +110,8 @@ impl Store {
             None => {
                 let t = r.open_table(ARTIFACTS_BY_TIME)?;
                 for item in t.iter()?.rev() {
-                    if !visit(item?.0.value().1)? {
+                    let seq = item?.0.value().1;
+                    if !visit(Some(view.rows.indexed(seq)?.event()?))? {
                         break;
                     }
                 }
@@ -132,10 +132,7 @@ impl Store {
     pub fn manifest(&self, id: &EventId, max_bytes: usize) -> Result<ManifestLookup, StoreError> {
         let r = self.begin_read()?;
         let trust = self.trust();
-        let view = Reader {
-            r: &r,
-            trust: &trust,
-        };
+        let view = Reader::open(&r, &trust)?;
         let Some(event) = view.trusted(&id.0)? else {
             return Ok(ManifestLookup::NotHeld);
         };
@@ -161,31 +158,42 @@ impl Store {
 /// Reads of one snapshot, judged by one trust.
 struct Reader<'a> {
     r: &'a ReadTransaction,
+    rows: Rows,
     trust: &'a TrustStore,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    fn open(r: &'a ReadTransaction, trust: &'a TrustStore) -> Result<Self, StoreError> {
+        Ok(Reader {
+            r,
+            rows: Rows::open(r)?,
+            trust,
+        })
+    }
+
     /// A held event the trust of now vouches for.
     fn trusted(&self, id: &Id) -> Result<Option<Event>, StoreError> {
         Ok(self.held(id)?.filter(|e| self.trust.authorise(e).is_ok()))
     }
 
     fn held(&self, id: &Id) -> Result<Option<Event>, StoreError> {
-        let (ids, events) = (self.r.open_table(IDS)?, self.r.open_table(EVENTS)?);
-        match super::index::find(&ids, &events, id)? {
-            Some((_, row)) => super::row::Row::parse(row.value())?.event().map(Some),
+        match self.rows.find(id)? {
+            Some((_, row)) => row.event().map(Some),
             None => Ok(None),
         }
     }
 
+    /// The view of `event` (a held event the trust of now vouches for) if it is an artifact
+    /// that `f` matches.
     fn matching_artifact(
         &self,
-        id: &Id,
+        event: Option<Event>,
         f: &ArtifactFilter,
     ) -> Result<Option<ArtifactView>, StoreError> {
-        let Some(event) = self.trusted(id)? else {
+        let Some(event) = event else {
             return Ok(None);
         };
+        let id = &event.id().0;
         let body = event.body();
         let text = |k: &str| body.data_str(k);
         let wanted = |want: &Option<String>, got: Option<&str>| {

@@ -4,7 +4,7 @@
 //! them) and by a scan budget (rows looked at), so a sparse filter over a large store answers
 //! promptly with a cursor to continue from, and a page of large events stays small in memory.
 
-use super::index;
+use super::index::Rows;
 use super::row::Row;
 use super::schema::*;
 use super::{Store, StoreError};
@@ -45,7 +45,7 @@ pub struct QueryPage<T> {
 impl Store {
     /// The raw bytes of an event.
     pub fn get_raw(&self, id: &EventId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.with_row(id, |row| Ok(row.raw.to_vec()))
+        self.with_row(id, |row| Ok(row.into_raw()))
     }
 
     /// The kind of a held event, read from its row (the event is parsed only for a custom
@@ -58,12 +58,11 @@ impl Store {
     fn with_row<T>(
         &self,
         id: &EventId,
-        f: impl FnOnce(Row<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(Row) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         let r = self.begin_read()?;
-        let (ids, events) = (r.open_table(IDS)?, r.open_table(EVENTS)?);
-        match index::find(&ids, &events, &id.0)? {
-            Some((_, bytes)) => f(Row::parse(bytes.value())?).map(Some),
+        match Rows::open(&r)?.find(&id.0)? {
+            Some((_, row)) => f(row).map(Some),
             None => Ok(None),
         }
     }
@@ -96,13 +95,13 @@ impl Store {
             complete: true,
         };
         let mut scanned = 0usize;
-        let events = r.open_table(EVENTS)?;
+        let rows = Rows::open(&r)?;
         let mut visit =
-            |seq: u64, bytes: &[u8]| -> Result<bool, StoreError> {
+            |seq: u64, row: Row| -> Result<bool, StoreError> {
                 scanned += 1;
                 let ev = StoredEvent {
                     seq,
-                    event: Row::parse(bytes)?.event()?,
+                    event: row.event()?,
                 };
                 if filter.matches(&ev.event) && trust.authorise(&ev.event).is_ok() {
                     let (item, size) = render(&ev)?;
@@ -118,30 +117,23 @@ impl Store {
                     && page.bytes < limit.bytes
                     && scanned < SCAN_BUDGET)
             };
-        let stopped_early =
-            match plan(&r, filter)? {
-                Plan::Nothing => false,
-                Plan::Arrivals => {
-                    let mut stopped = false;
-                    for item in events.range(after.saturating_add(1)..)? {
-                        let (seq, bytes) = item?;
-                        if !visit(seq.value(), bytes.value())? {
-                            stopped = true;
-                            break;
-                        }
+        let stopped_early = match plan(&r, filter)? {
+            Plan::Nothing => false,
+            Plan::Arrivals => {
+                let mut stopped = false;
+                for item in rows.events.range(after.saturating_add(1)..)? {
+                    let (seq, span) = item?;
+                    if !visit(seq.value(), rows.read(span.value())?)? {
+                        stopped = true;
+                        break;
                     }
-                    stopped
                 }
-                Plan::Pairs(codes) => merge_scan(
-                    &r.open_table(BY_PAIR)?,
-                    &codes,
-                    after,
-                    &mut |seq| match events.get(seq)? {
-                        Some(bytes) => visit(seq, bytes.value()),
-                        None => Err(StoreError::Corrupt(format!("indexed event {seq} missing"))),
-                    },
-                )?,
-            };
+                stopped
+            }
+            Plan::Pairs(codes) => merge_scan(&r.open_table(BY_PAIR)?, &codes, after, &mut |seq| {
+                visit(seq, rows.indexed(seq)?)
+            })?,
+        };
         self.metrics()
             .query_rows_scanned
             .fetch_add(scanned as u64, std::sync::atomic::Ordering::Relaxed);
@@ -153,10 +145,10 @@ impl Store {
     /// before arrival times were recorded).
     pub fn arrived_at(&self, seq: u64) -> Result<Option<u64>, StoreError> {
         let r = self.begin_read()?;
-        let Some(bytes) = r.open_table(EVENTS)?.get(seq)? else {
+        let Some(row) = Rows::open(&r)?.at(seq)? else {
             return Ok(None);
         };
-        let at = Row::parse(bytes.value())?.arrived_at;
+        let at = row.arrived_at;
         Ok((at != 0).then_some(at))
     }
 
@@ -334,11 +326,10 @@ fn merge_scan(
 
 /// Loads a stored event. Bytes in the store were verified when they came in.
 pub(super) fn load(r: &ReadTransaction, id: &Id) -> Result<Option<StoredEvent>, StoreError> {
-    let (ids, events) = (r.open_table(IDS)?, r.open_table(EVENTS)?);
-    let Some((seq, bytes)) = index::find(&ids, &events, id)? else {
+    let Some((seq, row)) = Rows::open(r)?.find(id)? else {
         return Ok(None);
     };
-    let event = Row::parse(bytes.value())?.event()?;
+    let event = row.event()?;
     Ok(Some(StoredEvent { seq, event }))
 }
 
@@ -358,16 +349,16 @@ impl Store {
         max_bytes: usize,
     ) -> Result<(Vec<Vec<u8>>, Vec<EventId>), StoreError> {
         let r = self.begin_read()?;
-        let (index, events) = (r.open_table(IDS)?, r.open_table(EVENTS)?);
+        let rows = Rows::open(&r)?;
         let trust = self.trust();
         let mut out = Vec::new();
         let mut withheld = Vec::new();
         let mut bytes = 0;
         for id in ids {
-            if let Some((_, row)) = index::find(&index, &events, &id.0)? {
-                let raw = Row::parse(row.value())?.raw;
+            if let Some((_, row)) = rows.find(&id.0)? {
+                let raw = row.into_raw();
                 let vouched =
-                    Event::from_trusted_bytes(raw).is_ok_and(|e| trust.authorise(&e).is_ok());
+                    Event::from_trusted_bytes(&raw).is_ok_and(|e| trust.authorise(&e).is_ok());
                 if !vouched {
                     withheld.push(*id);
                     continue;
@@ -376,7 +367,7 @@ impl Store {
                 if bytes > max_bytes {
                     break;
                 }
-                out.push(raw.to_vec());
+                out.push(raw);
             }
         }
         Ok((out, withheld))

@@ -6,17 +6,23 @@ use redb::{MultimapTableDefinition, TableDefinition};
 pub type Id = [u8; 32];
 
 /// The format this version writes (META `schema`); a store of a newer one is not opened.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
-/// arrival seq → the event's row: a [`super::row`] header (this node's clock when it stored
-/// the event, the author's time, the kind's tag, the id) then the COSE bytes exactly as
-/// received. Keyed by arrival, every insert lands past every other key, so redb keeps these
-/// leaves packed: the table costs about what it stores (issue 16).
-pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events_v2");
-/// (first 16 bytes of the id, arrival seq) → (): finds an event by id. Fixed-width and small,
-/// because it is the one index whose inserts land at random. Two ids may share a prefix (an
-/// author can grind for it): readers confirm against the id in the row.
-pub const IDS: TableDefinition<(u128, u64), ()> = TableDefinition::new("ids_v2");
+/// chunk number → [`super::log::CHUNK`] bytes of the byte log: every event's row (a
+/// [`super::row`] header, then the COSE bytes exactly as received) back to back in arrival
+/// order, cut into chunks that fill a 4 KiB page exactly (the last one is shorter). Rows of
+/// any size cost their bytes and nothing more: a table of one row per entry wastes what is
+/// left of each page (issue 16).
+pub const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log_v3");
+/// arrival seq → (offset, length) of the event's row in [`LOG`]. Keyed by arrival, every
+/// insert lands past every other key, so redb keeps these leaves packed: 20 bytes an event.
+pub const EVENTS: TableDefinition<u64, (u64, u32)> = TableDefinition::new("events_v3");
+/// (first 8 bytes of the id, arrival seq) → (): finds an event by id. Fixed-width and small,
+/// because it is the one index whose inserts land at random. Ids that share a prefix are all
+/// kept (the seq tells them apart) and readers confirm against the event's own id. Only an
+/// authorised author can put events here, and k of them under one prefix take about
+/// 2^(64(k-1)/k) hashes (2^43 for three, 2^58 for ten), so a lookup reads a few rows at most.
+pub const IDS: TableDefinition<(u64, u64), ()> = TableDefinition::new("ids_v3");
 /// (kind, community) → code: the pairs events are indexed by, interned to small integers.
 pub const PAIRS: TableDefinition<(&str, &str), u32> = TableDefinition::new("pairs_v2");
 /// (pair code, arrival seq) → (): a kind's events per community, in arrival order.
@@ -50,10 +56,8 @@ pub const PINS: TableDefinition<&str, &Id> = TableDefinition::new("pins_v1");
 pub const ROSTERS: TableDefinition<&str, &Id> = TableDefinition::new("rosters_v1");
 /// multiaddr → () : peers added at run time, remembered across restarts.
 pub const PEERS: TableDefinition<&str, ()> = TableDefinition::new("peers_v1");
-/// counters: `schema` (2 once the store is in this format), `next_seq` (next arrival seq),
-/// `own_seq` (next seq for events this node signs), `next_pair` and `next_topic` (the next
-/// codes to intern),
-/// and the reservations `reserved_seq` / `reserved_own_seq` below which positions may have
+/// counters: `schema` (the format the store is in: [`SCHEMA_VERSION`]), `next_seq` (next
+/// arrival seq), `own_seq` (next seq for events this node signs), and the reservations `reserved_seq` / `reserved_own_seq` below which positions may have
 /// been announced before their commit (absent in stores written before them: see
 /// `writer/announce.rs`).
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
@@ -74,11 +78,25 @@ pub const CONF_REACH: TableDefinition<(&Id, &str, u64, &Id), &str> =
 /// [`CONF_REACH`] (a later FAILURE, a revoked issuer).
 pub const ARTIFACTS_BY_CONF: TableDefinition<(&str, &str, u64, &Id), ()> =
     TableDefinition::new("artifacts_by_conf_v1");
-/// (artifact time, artifact id) → (): every held `artifact.created`, newest last.
-pub const ARTIFACTS_BY_TIME: TableDefinition<(u64, &Id), ()> =
-    TableDefinition::new("artifacts_by_time_v1");
+/// (artifact time, arrival seq) → (): every held `artifact.created`, newest last.
+pub const ARTIFACTS_BY_TIME: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("artifacts_by_time_v2");
 /// (artifact id, publication time, `artifact.published` id) → (): where each artifact is.
 pub const LOCATIONS: TableDefinition<(&Id, u64, &Id), ()> = TableDefinition::new("locations_v1");
+
+/// The tables of the second format that the third replaced, read only by
+/// [`super::migrate`] and deleted once their events are in the tables above.
+pub mod v2 {
+    use redb::TableDefinition;
+
+    /// arrival seq → row: a 49-byte header (arrived_at, time, kind tag, id) then the COSE
+    /// bytes.
+    pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events_v2");
+    /// Length of a row's header in [`EVENTS`].
+    pub const HEADER: usize = 49;
+    /// Dropped after the move: rebuilt as `ids_v3`, `artifacts_by_time_v2`.
+    pub const DROPPED: [&str; 3] = ["events_v2", "ids_v2", "artifacts_by_time_v1"];
+}
 
 /// The tables of the first format (`_v1`), read only by [`super::migrate`] and deleted once
 /// their events are in the tables above.
@@ -92,8 +110,9 @@ pub mod v1 {
     pub const ARRIVALS: TableDefinition<u64, &Id> = TableDefinition::new("arrivals_v1");
     /// arrival seq → this node's clock when it stored the event (absent in early stores).
     pub const ARRIVED_AT: TableDefinition<u64, u64> = TableDefinition::new("arrived_at_v1");
-    /// Index tables of the first format, dropped after the move.
-    pub const DROPPED: [&str; 7] = [
+    /// Tables of the first format, dropped after the move (with the promotion index's
+    /// artifacts by time, rebuilt keyed by arrival).
+    pub const DROPPED: [&str; 8] = [
         "events_v1",
         "info_v1",
         "arrivals_v1",
@@ -101,5 +120,6 @@ pub mod v1 {
         "by_kind_v1",
         "by_community_v1",
         "by_topic_v1",
+        "artifacts_by_time_v1",
     ];
 }

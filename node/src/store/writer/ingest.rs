@@ -5,7 +5,6 @@
 use super::{LOCAL_SOURCES, MAX_REACH, Outcome, Tables, Writer, now_ms, promotion};
 use crate::store::StoreError;
 use crate::store::index;
-use crate::store::row::Row;
 use crate::store::schema::Id;
 use fedci_keys::Decision;
 use fedci_proto::Event;
@@ -40,7 +39,7 @@ impl Writer {
                 continue;
             };
             held_targets.push(link.target.0);
-            let target_kind = Row::parse(target.value())?.kind_name()?;
+            let target_kind = target.kind_name()?;
             if let Err(e) = vocab::check_target(event.kind(), &link.rel, &target_kind) {
                 if local {
                     return Ok(Outcome::Rejected(e.into()));
@@ -64,7 +63,7 @@ impl Writer {
         if t.missing.remove(&id)?.is_some() {
             self.check_resolved_links(t, &id, &body.kind)?;
         }
-        if !promotion::on_stored(t, event)? {
+        if !promotion::on_stored(t, seq, event)? {
             tracing::warn!(id = %event.id().short(), limit = MAX_REACH, "promotion index: confidence propagation capped");
             self.metrics.promotion_capped.fetch_add(1, Relaxed);
         }
@@ -104,7 +103,7 @@ impl Writer {
             let Some((_, row)) = t.ev.find(&source)? else {
                 continue;
             };
-            let Ok(src) = Row::parse(row.value())?.event() else {
+            let Ok(src) = row.event() else {
                 continue;
             };
             for link in src.body().links.iter().filter(|l| &l.target.0 == id) {
@@ -127,11 +126,9 @@ impl Writer {
         let roster = Kind::TrustRoster.as_str();
         let mut best = None;
         for seq in index::seqs_of_kind(&t.ev.pairs, &t.ev.by_pair, roster)? {
-            let Some(bytes) = t.ev.events.get(seq)? else {
+            let Some(row) = t.ev.at(seq)? else {
                 continue;
             };
-            let row = Row::parse(bytes.value())?;
-            let id = *row.id;
             let Ok(event) = row.event() else {
                 continue;
             };
@@ -139,7 +136,7 @@ impl Writer {
                 continue;
             }
             match self.state.trust.apply_roster(&event, now_ms()) {
-                Ok(true) => best = Some(id),
+                Ok(true) => best = Some(event.id().0),
                 Ok(false) => {}
                 // Rosters another root signed are expected here; anything else is counted.
                 Err(e) => {

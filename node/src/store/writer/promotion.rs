@@ -13,7 +13,6 @@
 
 use super::{Tables, now_ms};
 use crate::store::StoreError;
-use crate::store::row::Row;
 use crate::store::schema::*;
 use fedci_proto::Event;
 use fedci_proto::vocab::Kind;
@@ -31,7 +30,7 @@ const BUILT: &str = "promotion_index_v1";
 pub(super) struct PromoTables<'t> {
     reach: redb::Table<'t, (&'static Id, &'static str, u64, &'static Id), &'static str>,
     by_conf: redb::Table<'t, (&'static str, &'static str, u64, &'static Id), ()>,
-    by_time: redb::Table<'t, (u64, &'static Id), ()>,
+    by_time: redb::Table<'t, (u64, u64), ()>,
     locations: redb::Table<'t, (&'static Id, u64, &'static Id), ()>,
 }
 
@@ -55,15 +54,15 @@ struct Conf {
     value: String,
 }
 
-/// Updates the index for an event just stored (its row is written). Returns false when
-/// [`MAX_REACH`] cut the propagation short.
-pub(super) fn on_stored(t: &mut Tables<'_>, event: &Event) -> Result<bool, StoreError> {
+/// Updates the index for an event just stored at arrival `seq` (its row is written). Returns
+/// false when [`MAX_REACH`] cut the propagation short.
+pub(super) fn on_stored(t: &mut Tables<'_>, seq: u64, event: &Event) -> Result<bool, StoreError> {
     let id = event.id().0;
     let body = event.body();
     let mut budget = MAX_REACH;
     match Kind::parse(event.kind()) {
         Some(Kind::ArtifactCreated) => {
-            t.promo.by_time.insert((body.time, &id), ())?;
+            t.promo.by_time.insert((body.time, seq), ())?;
             for conf in reaching(t, &id)? {
                 t.promo.by_conf.insert(
                     (conf.name.as_str(), conf.value.as_str(), body.time, &id),
@@ -157,10 +156,9 @@ fn spread(
         }
         *budget -= 1;
         t.promo.reach.insert(key, conf.value.as_str())?;
-        let Some((_, bytes)) = t.ev.find(&x)? else {
+        let Some((_, row)) = t.ev.find(&x)? else {
             continue;
         };
-        let row = Row::parse(bytes.value())?;
         match row.kind() {
             Some(Kind::ArtifactCreated) => {
                 t.promo
@@ -194,20 +192,20 @@ pub(super) fn build_once(db: &Database) -> Result<(), StoreError> {
         let mut t = Tables::open(&w)?;
         let seqs: Vec<u64> = {
             let mut seqs = Vec::new();
-            for item in t.ev.events.iter()? {
+            for item in t.ev.log.events.iter()? {
                 seqs.push(item?.0.value());
             }
             seqs
         };
         let mut capped = 0u64;
         for seq in seqs {
-            let Some(bytes) = t.ev.events.get(seq)?.map(|g| g.value().to_vec()) else {
+            let Some(row) = t.ev.at(seq)? else {
                 continue;
             };
-            let Ok(event) = Row::parse(&bytes)?.event() else {
+            let Ok(event) = row.event() else {
                 continue;
             };
-            if !on_stored(&mut t, &event)? {
+            if !on_stored(&mut t, seq, &event)? {
                 capped += 1;
             }
         }

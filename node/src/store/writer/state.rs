@@ -3,8 +3,7 @@
 //! store opens or recovers from a failed commit.
 
 use super::super::StoreError;
-use super::super::index::{self, EventTables};
-use super::super::row::Row;
+use super::super::index::{self, EventTables, Rows};
 use super::super::schema::*;
 use crate::now_ms;
 use fedci_keys::{PublicKey, TrustStore};
@@ -78,8 +77,8 @@ impl State {
         // Positions below the marks may have been announced before a crash: never reuse them.
         let next_seq = stored_next.max(reserved_seq);
         let own_seq = stored_own.max(reserved_own_seq);
-        let events = r.open_table(EVENTS)?;
-        let last_seq = events.last()?.map_or(0, |(k, _)| k.value());
+        let rows = Rows::open(&r)?;
+        let last_seq = rows.events.last()?.map_or(0, |(k, _)| k.value());
         let mut trust = TrustStore::new();
         for item in r.open_table(PINS)?.iter()? {
             let (community, key) = item?;
@@ -92,10 +91,7 @@ impl State {
         let roster_kind = Kind::TrustRoster.as_str();
         let (pairs, by_pair) = (r.open_table(PAIRS)?, r.open_table(BY_PAIR)?);
         for seq in index::seqs_of_kind(&pairs, &by_pair, roster_kind)? {
-            let bytes = events
-                .get(seq)?
-                .ok_or_else(|| StoreError::Corrupt(format!("roster at {seq} missing")))?;
-            let _ = trust.apply_roster(&Row::parse(bytes.value())?.event()?, now_ms());
+            let _ = trust.apply_roster(&rows.indexed(seq)?.event()?, now_ms());
         }
         Ok(State {
             next_seq,

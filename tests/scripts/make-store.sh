@@ -1,11 +1,11 @@
 #!/bin/bash
-# Rebuilds tests/data/store-v1 (the migration tests' fixture): the OPNFV home of the demo,
-# run by a fedci-node of the first store format (any build from before the second format,
-# e.g. commit b005266), plus 241 more events (custom kind, links to an artifact, one
-# dangling link) and a durable consumer acknowledged midway; expected.json records what
-# that node answered.
+# Rebuilds a migration fixture (tests/data/store-v1, tests/data/store-v2): the OPNFV home of
+# the demo, run by a fedci-node of an older store format (store-v1: any build from before the
+# second format, e.g. commit b005266; store-v2: a build from before the third, e.g. 106d904),
+# plus 241 more events (custom kind, links to an artifact, one dangling link) and a durable
+# consumer acknowledged midway; expected.json records what that node answered.
 #
-# Usage: tests/scripts/make-store-v1.sh OLD_FEDCI_NODE FEDCI_TESTNET OUT_DIR
+# Usage: tests/scripts/make-store.sh OLD_FEDCI_NODE FEDCI_TESTNET OUT_DIR
 # (the fedci-testnet of the same old commit; needs curl and python3)
 set -euo pipefail
 OLD=$(realpath "$1"); TESTNET=$(realpath "$2"); OUT=$3
