@@ -163,3 +163,18 @@ pub struct RoundStats {
     #[serde(skip)]
     pub misbehaved: bool,
 }
+
+impl RoundStats {
+    /// Adds what part of a round did (run beside another part, with its own stats).
+    pub(crate) fn absorb(&mut self, part: RoundStats) {
+        self.round_trips += part.round_trips;
+        self.need += part.need;
+        self.have += part.have;
+        self.received += part.received;
+        self.stored += part.stored;
+        self.offered += part.offered;
+        self.bytes_sent += part.bytes_sent;
+        self.bytes_received += part.bytes_received;
+        self.largest_set = self.largest_set.max(part.largest_set);
+    }
+}

@@ -50,21 +50,49 @@ pub async fn sync_with(
             let mut queue: VecDeque<Slice> = differing_slices(peer, req, store, &phase, &mut stats)
                 .await?
                 .into();
-            while !queue.is_empty() {
-                let chunk = next_chunk(&mut queue);
-                let (need, have, split) = reconcile(peer, req, store, chunk, &mut stats).await?;
-                // Slices too large for one side come back halved, first in line.
-                for s in split.into_iter().rev() {
-                    queue.push_front(s);
-                }
-                stats.need += need.len();
-                stats.have += have.len();
-                fetch(peer, req, admission, need, true, &mut stats).await?;
-                if offer_back {
-                    // Offering is a courtesy: its failure must not cost us the rest of the round.
-                    if let Err(e) = offer(peer, req, store, have, &mut stats).await {
-                        tracing::debug!(%peer, error = %e, "offer failed");
+            // The next chunk is reconciled while the last one's events are fetched and
+            // verified: reconciling is mostly the peer's work (building its sets), verifying
+            // ours, so neither waits for the other. A phase ends with its last fetch, so
+            // rosters are in before any other event is judged.
+            let mut fetched: Option<(Vec<EventId>, Vec<EventId>)> = None;
+            while !queue.is_empty() || fetched.is_some() {
+                let chunk = (!queue.is_empty()).then(|| next_chunk(&mut queue));
+                let mut fetch_stats = RoundStats::default();
+                // Round trips are bounded per round, not per chunk: the count carries on.
+                let before = stats.round_trips;
+                let mut reconcile_stats = RoundStats {
+                    round_trips: before,
+                    ..RoundStats::default()
+                };
+                let fetching = fetch_and_offer(
+                    peer,
+                    req,
+                    admission,
+                    fetched.take(),
+                    offer_back,
+                    &mut fetch_stats,
+                );
+                let reconciling = async {
+                    match chunk {
+                        Some(c) => reconcile(peer, req, store, c, &mut reconcile_stats)
+                            .await
+                            .map(Some),
+                        None => Ok(None),
                     }
+                };
+                let (f, r) = futures::join!(fetching, reconciling);
+                reconcile_stats.round_trips -= before;
+                stats.absorb(fetch_stats);
+                stats.absorb(reconcile_stats);
+                f?;
+                if let Some((need, have, split)) = r? {
+                    // Slices too large for one side come back halved, first in line.
+                    for s in split.into_iter().rev() {
+                        queue.push_front(s);
+                    }
+                    stats.need += need.len();
+                    stats.have += have.len();
+                    fetched = Some((need, have));
                 }
             }
         }
@@ -258,6 +286,29 @@ fn halved(slice: Slice) -> Vec<Slice> {
             Vec::new()
         }
     }
+}
+
+/// Fetches what one reconciled chunk found we need, then offers what the peer needs (when
+/// `offer_back`); nothing for `None`.
+async fn fetch_and_offer(
+    peer: PeerId,
+    req: &Requester,
+    admission: &Admission,
+    found: Option<(Vec<EventId>, Vec<EventId>)>,
+    offer_back: bool,
+    stats: &mut RoundStats,
+) -> Result<(), SyncError> {
+    let Some((need, have)) = found else {
+        return Ok(());
+    };
+    fetch(peer, req, admission, need, true, stats).await?;
+    if offer_back {
+        // Offering is a courtesy: its failure must not cost us the rest of the round.
+        if let Err(e) = offer(peer, req, admission.store(), have, stats).await {
+            tracing::debug!(%peer, error = %e, "offer failed");
+        }
+    }
+    Ok(())
 }
 
 /// Fetches `ids` in pages, a few in flight, through the one admission path. An answer may be
