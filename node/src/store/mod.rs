@@ -26,6 +26,9 @@ mod read;
 mod reserve_tests;
 mod row;
 mod schema;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod size_tests;
 mod slot;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
