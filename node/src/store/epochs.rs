@@ -103,12 +103,12 @@ impl Store {
 
     /// Calls `f` with each (time, id) of `topic` whose author time is in `[lo, hi)`, in
     /// order, and says how many; `None` past `max` items (`f` is never called more than `max`
-    /// times).
+    /// times) or past `max_bytes` of events read (callers pass [`MAX_SPAN_BYTES`]).
     pub fn each_topic_item_between(
         &self,
         topic: &str,
         (lo, hi): (u64, u64),
-        max: usize,
+        (max, max_bytes): (usize, u64),
         mut f: impl FnMut(u64, [u8; 32]),
     ) -> Result<Option<usize>, StoreError> {
         if lo >= hi {
@@ -119,20 +119,30 @@ impl Store {
             return Ok(Some(0));
         };
         let (t, rows) = (r.open_table(BY_TOPIC)?, Rows::open(&r)?);
-        let mut n = 0;
+        let (mut n, mut bytes) = (0, 0u64);
         // Rows of one author time come in arrival order; the caller's set sorts by id.
         for item in t.range((code, lo, 0)..(code, hi, 0))? {
             let (k, _) = item?;
-            if n == max {
+            if n == max || bytes > max_bytes {
                 return Ok(None);
             }
             let (_, time, seq) = k.value();
-            f(time, rows.indexed(seq)?.id()?);
+            let row = rows.indexed(seq)?;
+            bytes += row.raw().len() as u64;
+            f(time, row.id()?);
             n += 1;
+        }
+        if bytes > max_bytes {
+            return Ok(None);
         }
         Ok(Some(n))
     }
 }
+
+/// Most bytes of events one item set reads: an event's id is the hash of its payload, read
+/// from the log, so a set costs its events' bytes, and a span of large events is halved like a
+/// span of many (65,536 events of 2 KiB fit).
+pub const MAX_SPAN_BYTES: u64 = 128 << 20;
 
 #[cfg(test)]
 mod tests {

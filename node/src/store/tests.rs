@@ -273,6 +273,7 @@ async fn epoch_fingerprints_count_each_epoch_and_sum_into_coarser_buckets() {
     let events: Vec<Event> = (0..40u64)
         .map(|i| own_event(&node, i + 1, now - (i % 4) * 86_400_000 - i))
         .collect();
+    let events_bytes: u64 = events.iter().map(|e| e.raw().len() as u64).sum();
     store.ingest(events, "test").await.unwrap();
     let topic = fedci_proto::Topic::for_event("odl", "x-test.seq").to_string();
     let all = [(0, u64::MAX)];
@@ -280,9 +281,18 @@ async fn epoch_fingerprints_count_each_epoch_and_sum_into_coarser_buckets() {
     assert_eq!(before.len(), 4, "{before:?}");
     assert_eq!(before.iter().map(|b| b.count).sum::<u64>(), 40);
     let items = store
-        .each_topic_item_between(&topic, (0, u64::MAX), 1000, |_, _| {})
+        .each_topic_item_between(&topic, (0, u64::MAX), (1000, u64::MAX), |_, _| {})
         .unwrap();
     assert_eq!(items, Some(40));
+    // A set is bounded by the bytes of its events as well as by their number.
+    let bytes: u64 = events_bytes;
+    let within = |max_bytes| {
+        store
+            .each_topic_item_between(&topic, (0, u64::MAX), (1000, max_bytes), |_, _| {})
+            .unwrap()
+    };
+    assert_eq!(within(bytes), Some(40));
+    assert_eq!(within(bytes - 1), None);
     // Coarser buckets are sums of the fine ones.
     let coarse = store
         .epoch_buckets(&topic, &all, 1 << 15, 1000)

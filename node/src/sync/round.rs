@@ -53,10 +53,17 @@ pub async fn sync_with(
             // The next chunk is reconciled while the last one's events are fetched and
             // verified: reconciling is mostly the peer's work (building its sets), verifying
             // ours, so neither waits for the other. A phase ends with its last fetch, so
-            // rosters are in before any other event is judged.
+            // rosters are in before any other event is judged. The two together hold no more
+            // ids, and send no more requests at once, than one chunk alone did.
             let mut fetched: Option<(Vec<EventId>, Vec<EventId>)> = None;
             while !queue.is_empty() || fetched.is_some() {
-                let chunk = (!queue.is_empty()).then(|| next_chunk(&mut queue));
+                let held = fetched
+                    .as_ref()
+                    .map_or(0, |(need, have)| need.len().max(have.len()));
+                let room = MAX_IDS_PER_ROUND.saturating_sub(held);
+                let chunk = (!queue.is_empty() && room >= MAX_IDS_PER_ROUND / 2)
+                    .then(|| next_chunk(&mut queue));
+                let beside = chunk.is_some() && fetched.is_some();
                 let mut fetch_stats = RoundStats::default();
                 // Round trips are bounded per round, not per chunk: the count carries on.
                 let before = stats.round_trips;
@@ -69,23 +76,24 @@ pub async fn sync_with(
                     req,
                     admission,
                     fetched.take(),
-                    offer_back,
+                    (offer_back, FETCH_CONCURRENCY - usize::from(beside)),
                     &mut fetch_stats,
                 );
                 let reconciling = async {
                     match chunk {
-                        Some(c) => reconcile(peer, req, store, c, &mut reconcile_stats)
+                        Some(c) => reconcile(peer, req, store, c, room, &mut reconcile_stats)
                             .await
                             .map(Some),
                         None => Ok(None),
                     }
                 };
-                let (f, r) = futures::join!(fetching, reconciling);
+                // The first error ends both: a peer caught lying in one is not served on in
+                // the other.
+                let joined = futures::future::try_join(fetching, reconciling).await;
                 reconcile_stats.round_trips -= before;
                 stats.absorb(fetch_stats);
                 stats.absorb(reconcile_stats);
-                f?;
-                if let Some((need, have, split)) = r? {
+                if let ((), Some((need, have, split))) = joined? {
                     // Slices too large for one side come back halved, first in line.
                     for s in split.into_iter().rev() {
                         queue.push_front(s);
@@ -100,7 +108,16 @@ pub async fn sync_with(
             .read(|s| s.missing_targets_from(&rand::random(), FETCH_PAGE))
             .await?;
         if !missing.is_empty() {
-            fetch(peer, req, admission, missing, false, &mut stats).await?;
+            let strict = false;
+            fetch(
+                peer,
+                req,
+                admission,
+                missing,
+                (strict, FETCH_CONCURRENCY),
+                &mut stats,
+            )
+            .await?;
         }
         Ok::<(), SyncError>(())
     }
@@ -180,12 +197,13 @@ fn next_chunk(queue: &mut VecDeque<Slice>) -> Vec<Slice> {
 }
 
 /// Runs negentropy for several slices at once; returns (ids we need, ids the peer needs,
-/// slices that held too many events for one side, halved).
+/// slices that held too many events for one side, halved), at most `room` ids of each.
 async fn reconcile(
     peer: PeerId,
     req: &Requester,
     store: &Store,
     slices: Vec<Slice>,
+    room: usize,
     stats: &mut RoundStats,
 ) -> Result<(Vec<EventId>, Vec<EventId>, Vec<Slice>), SyncError> {
     type Key = (String, (u64, u64));
@@ -260,14 +278,14 @@ async fn reconcile(
             return Err(Misbehaviour::Unanswered.into());
         }
         // A peer may announce any number of ids; take a bounded share now, the rest next round.
-        if need.len() >= MAX_IDS_PER_ROUND {
-            need.truncate(MAX_IDS_PER_ROUND);
+        if need.len() >= room {
+            need.truncate(room);
             break;
         }
     }
     let ids = |v: Vec<Id>| {
         v.into_iter()
-            .take(MAX_IDS_PER_ROUND)
+            .take(room)
             .map(|i| EventId(i.to_bytes()))
             .collect::<Vec<_>>()
     };
@@ -288,20 +306,20 @@ fn halved(slice: Slice) -> Vec<Slice> {
     }
 }
 
-/// Fetches what one reconciled chunk found we need, then offers what the peer needs (when
-/// `offer_back`); nothing for `None`.
+/// Fetches what one reconciled chunk found we need, `concurrency` requests in flight, then
+/// offers what the peer needs (when `offer_back`); nothing for `None`.
 async fn fetch_and_offer(
     peer: PeerId,
     req: &Requester,
     admission: &Admission,
     found: Option<(Vec<EventId>, Vec<EventId>)>,
-    offer_back: bool,
+    (offer_back, concurrency): (bool, usize),
     stats: &mut RoundStats,
 ) -> Result<(), SyncError> {
     let Some((need, have)) = found else {
         return Ok(());
     };
-    fetch(peer, req, admission, need, true, stats).await?;
+    fetch(peer, req, admission, need, (true, concurrency), stats).await?;
     if offer_back {
         // Offering is a courtesy: its failure must not cost us the rest of the round.
         if let Err(e) = offer(peer, req, admission.store(), have, stats).await {
@@ -320,7 +338,7 @@ async fn fetch(
     req: &Requester,
     admission: &Admission,
     ids: Vec<EventId>,
-    strict: bool,
+    (strict, concurrency): (bool, usize),
     stats: &mut RoundStats,
 ) -> Result<(), SyncError> {
     // Claim the ids no other round is fetching; the guard releases them however this ends
@@ -333,7 +351,7 @@ async fn fetch(
         .collect();
     let mut requests = stream::FuturesUnordered::new();
     loop {
-        while requests.len() < FETCH_CONCURRENCY
+        while requests.len() < concurrency.max(1)
             && let Some(page) = pages.pop_front()
         {
             requests.push(fetch_page(peer, req, admission, page));

@@ -2,13 +2,15 @@
 //!
 //! The responder is stateless between messages (negentropy allows it). It reconciles spans of
 //! a topic (author-time ranges the initiator narrowed down with [`Request::Epochs`]) and
-//! refuses to build a set of more than [`MAX_SPAN_ITEMS`] events, so its memory does not grow
-//! with the store. To avoid rebuilding a span's set for every round trip, sealed sets are
+//! refuses to build a set of more than [`MAX_SPAN_ITEMS`] events or [`MAX_SPAN_BYTES`] of
+//! them (ids are hashed from the events' bytes), so its memory and work do not grow with the
+//! store. To avoid rebuilding a span's set for every round trip, sealed sets are
 //! built one at a time and shared for a short while, within a byte budget ([`super::cache`]).
 
 use super::cache::SetCache;
 use super::{FETCH_PAGE, FRAME_LIMIT, MAX_RESPONSE_EVENT_BYTES, SyncError};
 use crate::admit::{Admission, Via};
+use crate::store::epochs::MAX_SPAN_BYTES;
 use crate::store::{Store, StoreError};
 use crate::sync::protocol::{
     EpochBucket, EpochQuery, MAX_DIGEST_TOPICS, MAX_EPOCH_BUCKETS, MAX_EPOCH_RANGES,
@@ -170,11 +172,12 @@ pub async fn build_storage(
         .read(move |s| {
             let mut storage = NegentropyStorageVector::new();
             let mut failed = None;
-            let counted = s.each_topic_item_between(&topic, span, limit, |time, id| {
-                if let Err(e) = storage.insert(time, Id::from_byte_array(id)) {
-                    failed.get_or_insert(e);
-                }
-            })?;
+            let counted =
+                s.each_topic_item_between(&topic, span, (limit, MAX_SPAN_BYTES), |time, id| {
+                    if let Err(e) = storage.insert(time, Id::from_byte_array(id)) {
+                        failed.get_or_insert(e);
+                    }
+                })?;
             let Some(n) = counted else {
                 return Ok(Ok(None));
             };
