@@ -123,17 +123,17 @@ impl Store {
         // Rows of one author time come in arrival order; the caller's set sorts by id.
         for item in t.range((code, lo, 0)..(code, hi, 0))? {
             let (k, _) = item?;
-            if n == max || bytes > max_bytes {
+            if n == max {
                 return Ok(None);
             }
             let (_, time, seq) = k.value();
             let row = rows.indexed(seq)?;
             bytes += row.raw().len() as u64;
+            if bytes > max_bytes {
+                return Ok(None);
+            }
             f(time, row.id()?);
             n += 1;
-        }
-        if bytes > max_bytes {
-            return Ok(None);
         }
         Ok(Some(n))
     }

@@ -40,24 +40,24 @@ pub struct Moved {
 
 /// An older format a store may hold events in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum From {
+enum Older {
     V1,
     V2,
 }
 
-impl From {
+impl Older {
     fn cursor(self) -> &'static str {
         match self {
-            From::V1 => "migrate_v1_after",
-            From::V2 => "migrate_v3_after",
+            Older::V1 => "migrate_v1_after",
+            Older::V2 => "migrate_v3_after",
         }
     }
 
     /// Tables deleted once every event is moved.
     fn dropped(self) -> &'static [&'static str] {
         match self {
-            From::V1 => &v1::DROPPED,
-            From::V2 => &v2::DROPPED,
+            Older::V1 => &v1::DROPPED,
+            Older::V2 => &v2::DROPPED,
         }
     }
 }
@@ -107,14 +107,14 @@ pub(crate) fn run_chunks(
 }
 
 /// The oldest format the store still holds events in.
-fn older(db: &Database) -> Result<Option<From>, StoreError> {
+fn older(db: &Database) -> Result<Option<Older>, StoreError> {
     let r = db.begin_read()?;
     let names: Vec<String> = r.list_tables()?.map(|t| t.name().to_string()).collect();
     let has = |name: &str| names.iter().any(|n| n == name);
     Ok(if has(v1::EVENTS.name()) {
-        Some(From::V1)
+        Some(Older::V1)
     } else if has(v2::EVENTS.name()) {
-        Some(From::V2)
+        Some(Older::V2)
     } else {
         None
     })
@@ -122,13 +122,13 @@ fn older(db: &Database) -> Result<Option<From>, StoreError> {
 
 /// Moves the next chunk and commits it; true once the last one is moved and the old tables
 /// are deleted.
-fn step(db: &Database, from: From, chunk: usize) -> Result<(u64, bool), StoreError> {
+fn step(db: &Database, from: Older, chunk: usize) -> Result<(u64, bool), StoreError> {
     let w = db.begin_write()?;
     let (n, done);
     {
         let mut meta = w.open_table(META)?;
         let cursor = meta.get(from.cursor())?.map(|g| g.value());
-        if cursor.is_none() && from == From::V1 {
+        if cursor.is_none() && from == Older::V1 {
             // First chunk: the fingerprints are recomputed from what is moved.
             w.delete_table(TOPIC_SUMS)?;
             w.delete_table(TOPIC_EPOCHS)?;
@@ -144,8 +144,8 @@ fn step(db: &Database, from: From, chunk: usize) -> Result<(u64, bool), StoreErr
         };
         let last;
         (n, last, done) = match from {
-            From::V1 => move_v1(&w, c)?,
-            From::V2 => move_v2(&w, c)?,
+            Older::V1 => move_v1(&w, c)?,
+            Older::V2 => move_v2(&w, c)?,
         };
         t.finish()?;
         drop((t, by_time));

@@ -32,10 +32,10 @@ impl Fixture {
         }
     }
 
-    fn from(self) -> From {
+    fn from(self) -> Older {
         match self {
-            Fixture::V1 => From::V1,
-            Fixture::V2 => From::V2,
+            Fixture::V1 => Older::V1,
+            Fixture::V2 => Older::V2,
         }
     }
 }

@@ -2,11 +2,11 @@
 //! indexes, whatever its size. Measured with redb's own page counts on a real file.
 
 use super::Store;
-use super::tests::trust_odl;
+use super::tests::{odl_event, trust_odl};
 use crate::metrics::Metrics;
 use ciborium::Value;
 use fedci_keys::SecretKey;
-use fedci_proto::{Body, Event, sign};
+use fedci_proto::Event;
 use redb::{Database, ReadableDatabase, ReadableTableMetadata};
 use std::sync::Arc;
 
@@ -15,17 +15,8 @@ fn event_of_size(node: &SecretKey, seq: u64, time: u64, pad: usize) -> Event {
     let text: String = (0..pad)
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
-    let body = Body {
-        v: 1,
-        kind: "x-test.size".into(),
-        community: "odl".into(),
-        author: node.public().to_bytes(),
-        time,
-        seq,
-        links: vec![],
-        data: Value::Map(vec![(Value::Text("pad".into()), Value::Text(text))]),
-    };
-    sign(&body, node.signing_key()).unwrap()
+    let data = Value::Map(vec![(Value::Text("pad".into()), Value::Text(text))]);
+    odl_event(node, "x-test.size", (seq, time), data)
 }
 
 /// Bytes of every page the file's tables use.

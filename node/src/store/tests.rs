@@ -7,18 +7,28 @@ use fedci_keys::{Roster, RosterEntry, SecretKey};
 use fedci_proto::{Body, Event, sign};
 use std::sync::Arc;
 
-pub(super) fn own_event(node: &SecretKey, seq: u64, time: u64) -> Event {
+/// An odl event of `kind` that `node` signs, with `data`.
+pub(super) fn odl_event(
+    node: &SecretKey,
+    kind: &str,
+    (seq, time): (u64, u64),
+    data: Value,
+) -> Event {
     let body = Body {
         v: 1,
-        kind: "x-test.seq".into(),
+        kind: kind.into(),
         community: "odl".into(),
         author: node.public().to_bytes(),
         time,
         seq,
         links: vec![],
-        data: Value::Map(vec![]),
+        data,
     };
     sign(&body, node.signing_key()).unwrap()
+}
+
+pub(super) fn own_event(node: &SecretKey, seq: u64, time: u64) -> Event {
+    odl_event(node, "x-test.seq", (seq, time), Value::Map(vec![]))
 }
 
 /// odl's roster, signed by `root` at `time`, authorising `members` for any kind.
