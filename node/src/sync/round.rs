@@ -47,9 +47,13 @@ pub async fn sync_with(
             if phase.is_empty() {
                 continue;
             }
-            let mut queue: VecDeque<Slice> = differing_slices(peer, req, store, &phase, &mut stats)
-                .await?
-                .into();
+            let fetch_only = !offer_back;
+            let mut queue: VecDeque<Slice> =
+                differing_slices(peer, req, store, (&phase, fetch_only), &mut stats)
+                    .await?
+                    .into_iter()
+                    .flat_map(|s| s.parts(SLICE_ITEMS))
+                    .collect();
             // The next chunk is reconciled while the last one's events are fetched and
             // verified: reconciling is mostly the peer's work (building its sets), verifying
             // ours, so neither waits for the other. A phase ends with its last fetch, so
@@ -178,6 +182,10 @@ async fn differing_topics(
 /// Most events of the slices one reconcile request covers, so the sets held at once stay
 /// small on both sides (40 bytes an event).
 const CHUNK_ITEMS: u64 = 2 * MAX_SPAN_ITEMS as u64;
+
+/// Events a slice is cut down to before it is reconciled: half of what a set may hold, so
+/// that a part holding more than its share (events are not evenly spread in time) still fits.
+const SLICE_ITEMS: u64 = MAX_SPAN_ITEMS as u64 / 2;
 
 /// The next slices to reconcile together: at most [`MAX_TOPICS_PER_FRAME`] of them and about
 /// [`CHUNK_ITEMS`] events (always at least one slice).
