@@ -261,10 +261,7 @@ impl Fixture {
         mut answer: impl FnMut(Request) -> Result<Response, OutboundFailure> + Send + 'static,
     ) {
         let (tx, mut rx) = mpsc::channel::<Outbound>(1);
-        let requester = Requester {
-            tx,
-            in_flight: Arc::default(),
-        };
+        let requester = Requester::new(tx);
         let topics = self
             .admission
             .interests()

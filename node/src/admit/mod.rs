@@ -158,6 +158,13 @@ impl Admission {
             }
             out
         };
+        // An offer is unasked: a copy of what we hold, byte for byte, is not verified again
+        // (those very bytes were, when they came). Any other envelope around a held payload
+        // is verified as usual, so a forged copy still costs its sender.
+        let fresh = match via {
+            Via::Offer => self.drop_held(fresh, &mut verdict).await,
+            _ => fresh,
+        };
         // Verification is CPU work (tens of µs per event): keep it off the async runtime.
         let decoded = tokio::task::spawn_blocking(move || {
             fresh
@@ -206,6 +213,54 @@ impl Admission {
         }
         self.publish_size();
         verdict
+    }
+
+    /// `raws` without exact copies of events the store holds, which are counted as
+    /// duplicates. On a store error all are kept: the writer decides as it always did.
+    async fn drop_held(
+        &self,
+        raws: Vec<(Option<EventId>, Vec<u8>)>,
+        verdict: &mut Verdict,
+    ) -> Vec<(Option<EventId>, Vec<u8>)> {
+        if raws.iter().all(|(id, _)| id.is_none()) {
+            return raws;
+        }
+        // The bytes go to the read and come back: no copy of an offer's events is made.
+        let looked = self
+            .store
+            .read(move |s| {
+                let items = raws
+                    .iter()
+                    .filter_map(|(id, raw)| id.map(|id| (id, raw.as_slice())));
+                let held = s.holds_exactly(items);
+                Ok((raws, held))
+            })
+            .await;
+        let (raws, held) = match looked {
+            Ok((raws, Ok(held))) => (raws, held),
+            Ok((raws, Err(_))) => return raws,
+            Err(e) => {
+                // The store is gone: nothing could be stored either.
+                verdict.store_error = Some(e);
+                return Vec::new();
+            }
+        };
+        let mut held = held.into_iter();
+        let metrics = self.store.metrics();
+        let mut out = Vec::with_capacity(raws.len());
+        for (id, raw) in raws {
+            match id {
+                Some(id) if held.next() == Some(true) => {
+                    verdict.duplicates += 1;
+                    verdict.answered.insert(id);
+                    metrics
+                        .events_duplicate
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                _ => out.push((id, raw)),
+            }
+        }
+        out
     }
 
     async fn ingest(

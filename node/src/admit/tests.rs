@@ -167,3 +167,49 @@ async fn an_unauthorised_event_is_held_against_its_author_not_a_relay() {
     assert_eq!((v.refused, v.stored), (1, 0));
     assert!(v.unauthorised_author && v.misbehaved(), "{v:?}");
 }
+
+/// An offer is unasked: an exact copy of an event the store holds is counted a duplicate
+/// without being verified again; any other envelope around a held payload is verified as
+/// usual, so a forged copy still costs the sender.
+#[tokio::test]
+async fn an_offer_of_held_events_is_not_verified_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, node) = (
+        SecretKey::from_seed(&[1; 32]),
+        SecretKey::from_seed(&[2; 32]),
+    );
+    let admission = store(dir.path(), &root, &node).await;
+    let (held, new) = (event(&node, 1), event(&node, 2));
+    admission
+        .store()
+        .ingest(vec![held.clone()], "test")
+        .await
+        .unwrap();
+    let peer = PeerId::random();
+
+    let v = admission
+        .admit(
+            peer,
+            Via::Offer,
+            vec![held.raw().to_vec(), new.raw().to_vec()],
+        )
+        .await;
+    assert_eq!((v.duplicates, v.stored, v.forged), (1, 1, 0), "{v:?}");
+    let duplicates = || {
+        admission
+            .store()
+            .metrics()
+            .events_duplicate
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(duplicates(), 1);
+
+    // The held payload in an envelope whose signature does not verify: the same id, other
+    // bytes. It is verified, and fails.
+    let mut resigned = held.raw().to_vec();
+    *resigned.last_mut().unwrap() ^= 1;
+    let v = admission.admit(peer, Via::Offer, vec![resigned]).await;
+    assert_eq!((v.forged, v.duplicates, v.stored), (1, 0, 0), "{v:?}");
+    assert!(v.misbehaved());
+    assert_eq!(duplicates(), 1);
+}

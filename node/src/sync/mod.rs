@@ -29,6 +29,9 @@ use crate::sync::protocol::{Request, Response};
 use libp2p::PeerId;
 use libp2p::request_response::OutboundFailure;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// negentropy frame limit per topic message (it needs at least 4096).
@@ -113,17 +116,52 @@ pub struct Outbound {
     pub reply: oneshot::Sender<Result<Response, OutboundFailure>>,
 }
 
+/// How long after a peer's last reconcile or fetch request it counts as catching up from us
+/// in a round of its own.
+pub const CATCHING_UP_WINDOW: Duration = Duration::from_secs(3);
+
 /// Sends a request through the swarm task and waits for the answer.
 #[derive(Debug, Clone)]
 pub struct Requester {
     pub(crate) tx: mpsc::Sender<Outbound>,
     /// Ids some round is fetching right now: after a partition heals, several peers offer
     /// the same missing events at once, and each should be fetched and verified once.
-    pub(crate) in_flight:
-        std::sync::Arc<std::sync::Mutex<std::collections::HashSet<fedci_proto::EventId>>>,
+    pub(crate) in_flight: Arc<Mutex<HashSet<fedci_proto::EventId>>>,
+    /// When each peer last sent us a reconcile or fetch request (the swarm task notes it).
+    catching_up: Arc<Mutex<HashMap<PeerId, Instant>>>,
 }
 
 impl Requester {
+    pub fn new(tx: mpsc::Sender<Outbound>) -> Self {
+        Requester {
+            tx,
+            in_flight: Arc::default(),
+            catching_up: Arc::default(),
+        }
+    }
+
+    /// Notes that `peer` sent us a reconcile or fetch request now. Entries older than [`CATCHING_UP_WINDOW`] are
+    /// dropped here, so the map holds only peers heard from lately (connected ones).
+    pub fn note_round_request(&self, peer: PeerId) {
+        let now = Instant::now();
+        if let Ok(mut m) = self.catching_up.lock() {
+            m.retain(|_, at| now.duration_since(*at) < CATCHING_UP_WINDOW);
+            m.insert(peer, now);
+        }
+    }
+
+    /// Whether `peer` reconciled or fetched with us within [`CATCHING_UP_WINDOW`]: it is
+    /// running a round of its own with us and takes what it lacks itself, so offering it the same events would
+    /// only have it verify each twice (a late joiner's round and our periodic one used to
+    /// overlap so, a third of all verifications wasted).
+    pub fn peer_is_catching_up(&self, peer: &PeerId) -> bool {
+        self.catching_up
+            .lock()
+            .ok()
+            .and_then(|m| m.get(peer).map(|at| at.elapsed() < CATCHING_UP_WINDOW))
+            .unwrap_or(false)
+    }
+
     pub async fn call(&self, peer: PeerId, request: Request) -> Result<Response, SyncError> {
         let (reply, rx) = oneshot::channel();
         self.tx

@@ -429,7 +429,9 @@ async fn fetch_page(
 const OFFER_BYTES: usize = super::protocol::MAX_REQUEST_BYTES as usize - (256 << 10);
 
 /// Offers the peer the events it lacks, in pages. Events a page has no room for wait for the
-/// next round.
+/// next round. A peer catching up from us in a round of its own is offered nothing more:
+/// it takes what it lacks itself, and each event offered as well would cost it a second
+/// verification and us a second read.
 async fn offer(
     peer: PeerId,
     req: &Requester,
@@ -438,6 +440,10 @@ async fn offer(
     stats: &mut RoundStats,
 ) -> Result<(), SyncError> {
     for page in ids.chunks(FETCH_PAGE) {
+        if req.peer_is_catching_up(&peer) {
+            tracing::debug!(%peer, "peer is catching up from us; offer left to its own round");
+            break;
+        }
         let page = page.to_vec();
         let raws = store.read(move |s| s.get_raws(&page, OFFER_BYTES)).await?;
         stats.bytes_sent += raws.iter().map(|r| r.len() as u64).sum::<u64>();

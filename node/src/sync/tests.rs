@@ -78,10 +78,7 @@ fn wired(peer: Admission, responder: Responder) -> Requester {
             let _ = out.reply.send(Ok(answer));
         }
     });
-    Requester {
-        tx,
-        in_flight: Arc::default(),
-    }
+    Requester::new(tx)
 }
 
 async fn holds(a: &Admission, id: EventId) -> bool {
@@ -147,6 +144,61 @@ async fn differences_months_apart_are_found_and_only_their_spans_are_built() {
     );
 }
 
+/// A peer that is reconciling or fetching with us in a round of its own takes what it lacks
+/// itself: our round does not offer it the same events (each would cost it a second
+/// verification). Another peer is still offered them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_catching_up_from_us_is_not_offered_what_it_fetches_itself() {
+    let (_, key) = keys();
+    let start = crate::now_ms() - 10 * MINUTE;
+    let events: Vec<Event> = (0..20).map(|i| event(&key, i, start + i * 1000)).collect();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let peer = node(d1.path(), DAY, &[]).await;
+    let us = node(d2.path(), DAY, &events).await;
+    let req = wired(peer.clone(), Responder::default());
+    let (catching_up, other) = (PeerId::random(), PeerId::random());
+    req.note_round_request(catching_up);
+
+    let stats = sync_with(catching_up, &req, &us, vec![topic()], true).await;
+    assert_eq!(stats.error, None, "{stats:?}");
+    assert_eq!((stats.have, stats.offered), (20, 0), "{stats:?}");
+    assert!(!holds(&peer, events[0].id()).await);
+
+    let stats = sync_with(other, &req, &us, vec![topic()], true).await;
+    assert_eq!((stats.have, stats.offered), (20, 20), "{stats:?}");
+    for e in &events {
+        assert!(holds(&peer, e.id()).await);
+    }
+}
+
+/// A round that only fetches, with a peer holding nothing (a late joiner, seen from the node
+/// it joins), has nothing to look for: no set is built on either side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_only_round_with_an_empty_peer_builds_no_set() {
+    let (_, key) = keys();
+    let start = crate::now_ms() - 100 * MINUTE;
+    let events: Vec<Event> = (0..300)
+        .map(|i| event(&key, i, start + i * 20_000))
+        .collect();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let peer = node(d1.path(), DAY, &[]).await;
+    let us = node(d2.path(), DAY, &events).await;
+    let req = wired(peer.clone(), Responder::default());
+
+    let stats = sync_with(PeerId::random(), &req, &us, vec![topic()], false).await;
+    assert_eq!(stats.error, None, "{stats:?}");
+    assert_eq!(
+        (stats.need, stats.have, stats.largest_set),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(peer.store().metrics().sync_set_items_max.load(Relaxed), 0);
+
+    // A round that offers still finds all 300.
+    let stats = sync_with(PeerId::random(), &req, &us, vec![topic()], true).await;
+    assert_eq!((stats.have, stats.offered), (300, 300), "{stats:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_span_too_large_for_the_responder_is_halved_until_it_fits() {
     let (_, key) = keys();
@@ -173,10 +225,7 @@ async fn a_span_too_large_for_the_responder_is_halved_until_it_fits() {
 #[tokio::test]
 async fn a_failed_request_keeps_its_cause() {
     let (tx, mut rx) = mpsc::channel::<Outbound>(1);
-    let req = Requester {
-        tx,
-        in_flight: Default::default(),
-    };
+    let req = Requester::new(tx);
     tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             let _ = out.reply.send(Err(OutboundFailure::Timeout));

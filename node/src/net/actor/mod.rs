@@ -211,10 +211,7 @@ pub fn start(
     let (internal_tx, internal_rx) = mpsc::channel(4096);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(NetworkStatus::default()));
     let (req_tx, req_rx) = mpsc::channel(256);
-    let requester = Requester {
-        tx: req_tx,
-        in_flight: Arc::default(),
-    };
+    let requester = Requester::new(req_tx);
     let admission = Admission::new(store.clone(), config.interests.clone());
     let mut actor = Actor {
         admission,

@@ -32,6 +32,10 @@ impl Actor {
                     let _ = self.swarm.behaviour_mut().sync.send_response(channel, busy);
                     return;
                 };
+                if matches!(request, Request::Fetch { .. } | Request::Reconcile { .. }) {
+                    // The peer is in a round of its own with us: ours need not offer to it.
+                    self.requester.note_round_request(peer);
+                }
                 let (admission, tx) = (self.admission.clone(), self.internal_tx.clone());
                 let responder = self.responder.clone();
                 tokio::spawn(async move {
