@@ -10,7 +10,7 @@
 use crate::roster::{EndKind, KeyEnd};
 use crate::{PublicKey, Roster, RosterError};
 use fedci_proto::vocab::Kind;
-use fedci_proto::{Event, EventId};
+use fedci_proto::{Event, EventId, Head};
 use std::collections::BTreeMap;
 
 /// How far ahead of our clock an event's time may be: 15 minutes.
@@ -186,12 +186,42 @@ impl TrustStore {
                 Err(RejectReason::RootMismatch)
             };
         }
+        self.member(
+            event.community(),
+            event.kind(),
+            event.author(),
+            event.time(),
+        )
+    }
+
+    /// What [`TrustStore::authorise`] decides about an event with this head, without its
+    /// body (a roster event's serial is in the body; for a yes or no only its author
+    /// counts). Serving stored events asks this of each.
+    pub fn vouches(&self, head: &Head<'_>) -> bool {
+        let Some(root) = self.pins.get(head.community) else {
+            return false;
+        };
+        if head.kind == Kind::TrustRoster.as_str() {
+            return root.to_bytes() == head.author;
+        }
+        self.member(head.community, head.kind, &head.author, head.time)
+            .is_ok()
+    }
+
+    /// Whether the roster history of `community` lets `author` publish `kind` at `t`; the
+    /// serial of the roster that does.
+    fn member(
+        &self,
+        community: &str,
+        kind: &str,
+        author: &[u8; 32],
+        t: u64,
+    ) -> Result<u64, RejectReason> {
         let history = self
             .rosters
-            .get(event.community())
+            .get(community)
             .filter(|h| !h.is_empty())
             .ok_or(RejectReason::NoRoster)?;
-        let (t, author) = (event.time(), event.author());
         if let Some(end) = Self::end_of(history, author, t) {
             return Err(match end.how {
                 EndKind::Retired => RejectReason::Retired,
@@ -210,7 +240,7 @@ impl TrustStore {
             .roster
             .entry(author)
             .ok_or(RejectReason::UnknownAuthor)?;
-        if !entry.allows_kind(event.kind()) {
+        if !entry.allows_kind(kind) {
             return Err(RejectReason::KindNotAllowed);
         }
         if !entry.valid_at(t) {

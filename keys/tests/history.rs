@@ -189,3 +189,27 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Serving a stored event asks `vouches` of its head instead of `authorise` of the whole
+    /// event: the two must agree on every event under every history.
+    #[test]
+    fn vouching_for_a_head_is_authorising_the_event(rosters in histories()) {
+        let t = trust_with(&rosters.iter().collect::<Vec<_>>());
+        let mut events: Vec<Event> = (2u8..6)
+            .flat_map(|k| (0..1400).step_by(37).map(move |dt| artifact(&key(k), T0 + dt)))
+            .collect();
+        events.extend(rosters.iter().cloned());
+        // A roster signed by a member, not the root; an event of a community not pinned.
+        events.push(roster(9, &[2]).sign(&key(2), T0, None).unwrap());
+        let mut stranger = artifact(&key(2), T0).body().clone();
+        stranger.community = "opnfv".into();
+        events.push(sign(&stranger, key(2).signing_key()).unwrap());
+        for e in &events {
+            let head = Event::head_of(e.raw()).expect("fedci's own envelope");
+            prop_assert_eq!(t.vouches(&head), t.authorise(e).is_ok(), "{:?}", e);
+        }
+    }
+}

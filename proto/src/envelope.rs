@@ -88,6 +88,13 @@ impl Event {
         sign1.payload.as_deref().map(EventId::of_payload)
     }
 
+    /// The head of an envelope's body ([`crate::head`]) without verifying or decoding the
+    /// rest; `None` for anything but fedci's own envelope shape around a body it can read.
+    /// Only for bytes this process verified before.
+    pub fn head_of(bytes: &[u8]) -> Option<crate::Head<'_>> {
+        crate::head::head(frame::split(bytes)?.payload)
+    }
+
     pub fn id(&self) -> EventId {
         self.id
     }
