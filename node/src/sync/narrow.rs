@@ -30,28 +30,36 @@ pub struct Slice {
 }
 
 impl Slice {
-    /// This slice cut into equal stretches of time of about `max_items` events each (itself
-    /// when it holds no more). A slice is one epoch or more, and an epoch may hold far more
-    /// events than a set may; cutting up front spares both sides the sets they would start
-    /// and give up on while halving their way down (a million events in two epochs cost the
-    /// responder some 30 refused sets of 65,536 events). Where events are unevenly spread a
-    /// part may still hold too many, and is halved then.
-    pub fn parts(self, max_items: u64) -> Vec<Slice> {
+    /// The first of the equal stretches of time, of about `max_items` events each, this
+    /// slice divides into, and the rest of it (`None` when it holds no more than that). A
+    /// slice is one epoch or more, and an epoch may hold far more events than a set may;
+    /// cutting up front spares both sides the sets they would start and give up on while
+    /// halving their way down (a million events in two epochs cost the responder some 30
+    /// refused sets of 65,536 events). Parts are cut one at a time, as they are reconciled:
+    /// the count may be the peer's claim, and a slice claimed to hold 2^40 events must not
+    /// become millions of slices in memory. A part that still holds too many (events are not
+    /// evenly spread) is halved then.
+    pub fn split_first(self, max_items: u64) -> (Slice, Option<Slice>) {
         let (lo, hi) = self.span;
-        let n = self.items.div_ceil(max_items.max(1)).min(hi - lo).max(1);
-        if n == 1 {
-            return vec![self];
+        let ms = hi.saturating_sub(lo);
+        let n = self.items.div_ceil(max_items.max(1)).min(ms);
+        if n <= 1 {
+            return (self, None);
         }
-        let width = (hi - lo).div_ceil(n);
-        (0..n)
-            .map(|i| lo + i * width)
-            .take_while(|&start| start < hi)
-            .map(|start| Slice {
-                topic: self.topic.clone(),
-                span: (start, start.saturating_add(width).min(hi)),
-                items: self.items.div_ceil(n),
-            })
-            .collect()
+        // 2 <= n <= ms, so the first part is at least a millisecond and ends before `hi`.
+        let end = lo + ms / n;
+        let first_items = self.items.div_ceil(n);
+        let first = Slice {
+            topic: self.topic.clone(),
+            span: (lo, end),
+            items: first_items,
+        };
+        let rest = Slice {
+            topic: self.topic,
+            span: (end, hi),
+            items: self.items - first_items,
+        };
+        (first, Some(rest))
     }
 
     /// The two halves of this slice's span, or `None` when it is one millisecond wide.
@@ -238,7 +246,7 @@ fn group(topic: &str, epochs: &[(u64, u64)]) -> Vec<Slice> {
         let (lo, hi) = epoch_times(epoch, epoch.saturating_add(1));
         let joins = last_epoch.is_some_and(|e: u64| e + 1 == epoch);
         match out.last_mut() {
-            Some(s) if joins && s.items + items <= MAX_SPAN_ITEMS as u64 => {
+            Some(s) if joins && s.items.saturating_add(items) <= MAX_SPAN_ITEMS as u64 => {
                 s.span.1 = hi;
                 s.items += items;
             }
@@ -295,6 +303,19 @@ mod tests {
         );
     }
 
+    /// Cuts a slice part by part, as `next_chunk` does.
+    fn all_parts(mut s: Slice, max: u64) -> Vec<Slice> {
+        let mut out = Vec::new();
+        loop {
+            let (first, rest) = s.split_first(max);
+            out.push(first);
+            match rest {
+                Some(r) => s = r,
+                None => return out,
+            }
+        }
+    }
+
     #[test]
     fn a_slice_of_too_many_events_is_cut_into_parts_that_cover_it() {
         let s = |span, items| Slice {
@@ -303,19 +324,38 @@ mod tests {
             items,
         };
         let e = 1u64 << crate::store::epochs::EPOCH_SHIFT;
-        assert_eq!(s((0, e), 100).parts(1000), vec![s((0, e), 100)]);
-        let parts = s((0, e), 550_000).parts(32_768);
+        assert_eq!(s((0, e), 100).split_first(1000), (s((0, e), 100), None));
+        let parts = all_parts(s((0, e), 550_000), 32_768);
         assert_eq!(parts.len(), 17);
-        assert_eq!(parts[0].span.0, 0);
-        assert_eq!(parts[16].span.1, e);
+        assert_eq!((parts[0].span.0, parts[16].span.1), (0, e));
         assert!(parts.windows(2).all(|w| w[0].span.1 == w[1].span.0));
         assert!(
             parts
                 .iter()
                 .all(|p| p.items <= 32_768 && p.span.0 < p.span.1)
         );
+        assert_eq!(parts.iter().map(|p| p.items).sum::<u64>(), 550_000);
         // Never narrower than a millisecond.
-        assert_eq!(s((10, 13), 1_000_000).parts(1).len(), 3);
+        assert_eq!(all_parts(s((10, 13), 1_000_000), 1).len(), 3);
+        // The last epoch, whose span ends at u64::MAX, and a count a peer may claim: no
+        // overflow, and the parts still cover the span exactly.
+        let last = crate::store::epochs::epoch_times(u64::MAX >> 16, (u64::MAX >> 16) + 1);
+        let (first, rest) = s(last, u64::MAX).split_first(32_768);
+        let rest = rest.unwrap();
+        assert_eq!(
+            (first.span.0, first.span.1, rest.span.1),
+            (last.0, rest.span.0, u64::MAX)
+        );
+        assert_eq!(first.span.1 - first.span.0, 1);
+        let odd = all_parts(s((last.0, u64::MAX), 60_000 * 32_768), 32_768);
+        assert_eq!(odd.last().unwrap().span.1, u64::MAX);
+        assert!(odd.windows(2).all(|w| w[0].span.1 == w[1].span.0));
+    }
+
+    #[test]
+    fn a_claimed_count_past_u64_does_not_overflow_a_group() {
+        let s = group("t", &[(0, 1), (1, u64::MAX)]);
+        assert_eq!(s.len(), 2);
     }
 
     #[test]

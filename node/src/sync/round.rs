@@ -51,9 +51,7 @@ pub async fn sync_with(
             let mut queue: VecDeque<Slice> =
                 differing_slices(peer, req, store, (&phase, fetch_only), &mut stats)
                     .await?
-                    .into_iter()
-                    .flat_map(|s| s.parts(SLICE_ITEMS))
-                    .collect();
+                    .into();
             // The next chunk is reconciled while the last one's events are fetched and
             // verified: reconciling is mostly the peer's work (building its sets), verifying
             // ours, so neither waits for the other. A phase ends with its last fetch, so
@@ -189,17 +187,23 @@ const SLICE_ITEMS: u64 = MAX_SPAN_ITEMS as u64 / 2;
 
 /// The next slices to reconcile together: at most [`MAX_TOPICS_PER_FRAME`] of them and about
 /// [`CHUNK_ITEMS`] events (always at least one slice).
+/// A slice of more than [`SLICE_ITEMS`] events is cut, and only its first part taken.
 fn next_chunk(queue: &mut VecDeque<Slice>) -> Vec<Slice> {
     let mut chunk = Vec::new();
-    let mut items = 0;
-    while let Some(s) = queue.front() {
+    let mut items: u64 = 0;
+    while let Some(s) = queue.pop_front() {
+        let (s, rest) = s.split_first(SLICE_ITEMS);
+        if let Some(rest) = rest {
+            queue.push_front(rest);
+        }
         if !chunk.is_empty()
-            && (chunk.len() == MAX_TOPICS_PER_FRAME || items + s.items > CHUNK_ITEMS)
+            && (chunk.len() == MAX_TOPICS_PER_FRAME || items.saturating_add(s.items) > CHUNK_ITEMS)
         {
+            queue.push_front(s);
             break;
         }
-        items += s.items;
-        chunk.extend(queue.pop_front());
+        items = items.saturating_add(s.items);
+        chunk.push(s);
     }
     chunk
 }

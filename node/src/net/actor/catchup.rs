@@ -37,16 +37,12 @@ impl Actor {
     /// The peer for a periodic round: one that has answered sync before when there is one
     /// (sybils that never speak the protocol must not dilute repair), else any; now and then
     /// any peer, so one whose round once failed gets another chance. A peer in a round of its
-    /// own with us is left alone: it takes what it lacks itself, and a round of ours would
-    /// rebuild both sides' sets (a whole store's worth for a late joiner) each period for what
-    /// its own periodic rounds offer us anyway; it is picked again once it goes quiet.
+    /// own with us is left out of either pool: it takes what it lacks itself, and a round of
+    /// ours would rebuild both sides' sets (a whole store's worth for a late joiner) each
+    /// period. What we lack from it waits until it goes quiet ([`crate::sync::CATCHING_UP_WINDOW`]); when
+    /// every proven peer is busy so, this tick passes rather than fall back to unproven ones.
     pub(super) fn catch_up_peer(&self) -> Option<PeerId> {
-        let peers: Vec<PeerId> = self
-            .swarm
-            .connected_peers()
-            .filter(|p| !self.requester.peer_is_catching_up(p))
-            .copied()
-            .collect();
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         let proven: Vec<PeerId> = peers
             .iter()
             .filter(|p| self.syncs.get(p).is_some_and(|st| st.answered))
@@ -57,6 +53,10 @@ impl Actor {
         } else {
             proven
         };
+        let pool: Vec<PeerId> = pool
+            .into_iter()
+            .filter(|p| !self.requester.peer_is_catching_up(p))
+            .collect();
         (!pool.is_empty()).then(|| pool[rand::random::<usize>() % pool.len()])
     }
 
