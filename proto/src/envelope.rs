@@ -90,8 +90,9 @@ impl Event {
 
     /// The head of an envelope's body ([`crate::head`]) without verifying or decoding the
     /// rest; `None` for anything but fedci's own envelope shape around a body it can read.
-    /// Only for bytes this process verified before.
-    pub fn head_of(bytes: &[u8]) -> Option<crate::Head<'_>> {
+    /// Only for bytes this process verified before (its own store): nothing is checked, so
+    /// on bytes from outside the fields are only what they claim.
+    pub fn head_of_trusted(bytes: &[u8]) -> Option<crate::Head<'_>> {
         crate::head::head(frame::split(bytes)?.payload)
     }
 
