@@ -82,7 +82,8 @@ pub enum BodyError {
     BadData(String),
 }
 
-const FIELDS: [&str; 8] = [
+/// The fields of a body, every one required.
+pub const FIELDS: [&str; 8] = [
     "v",
     "kind",
     "community",

@@ -68,16 +68,7 @@ fn field_value(name: &'static str) -> BoxedStrategy<Value> {
 }
 
 fn body_like() -> impl Strategy<Value = Value> {
-    let names = [
-        "v",
-        "kind",
-        "community",
-        "author",
-        "time",
-        "seq",
-        "links",
-        "data",
-    ];
+    let names = fedci_proto::body::FIELDS;
     let fields: Vec<_> = names
         .iter()
         .map(|n| (any::<u8>(), field_value(n)))

@@ -12,16 +12,7 @@ use fedci_proto::vocab::VocabError;
 use fedci_proto::{Body, DecodeError, Event, EventId, Link, sign};
 use proptest::prelude::*;
 
-const BODY_FIELDS: [&str; 8] = [
-    "v",
-    "kind",
-    "community",
-    "author",
-    "time",
-    "seq",
-    "links",
-    "data",
-];
+use fedci_proto::body::FIELDS as BODY_FIELDS;
 
 /// One field of a valid envelope changed.
 #[derive(Debug, Clone)]

@@ -120,7 +120,8 @@ impl Store {
         };
         let (t, rows) = (r.open_table(BY_TOPIC)?, Rows::open(&r)?);
         // Counting the keys first costs a fraction of reading and hashing each row, and a span
-        // of too many events is refused before any of its rows is read.
+        // of too many events is refused before any of its rows is read (the read transaction
+        // sees the same keys below, so `f` is called at most `max` times).
         let range = (code, lo, 0)..(code, hi, 0);
         if t.range(range.clone())?.take(max.saturating_add(1)).count() > max {
             return Ok(None);
@@ -129,9 +130,6 @@ impl Store {
         // Rows of one author time come in arrival order; the caller's set sorts by id.
         for item in t.range(range)? {
             let (k, _) = item?;
-            if n == max {
-                return Ok(None);
-            }
             let (_, time, seq) = k.value();
             let row = rows.indexed(seq)?;
             bytes += row.raw().len() as u64;

@@ -186,8 +186,8 @@ const CHUNK_ITEMS: u64 = 2 * MAX_SPAN_ITEMS as u64;
 const SLICE_ITEMS: u64 = MAX_SPAN_ITEMS as u64 / 2;
 
 /// The next slices to reconcile together: at most [`MAX_TOPICS_PER_FRAME`] of them and about
-/// [`CHUNK_ITEMS`] events (always at least one slice).
-/// A slice of more than [`SLICE_ITEMS`] events is cut, and only its first part taken.
+/// [`CHUNK_ITEMS`] events (always at least one slice). Of a slice of more than
+/// [`SLICE_ITEMS`] events only the first part is taken; the rest stays first in line.
 fn next_chunk(queue: &mut VecDeque<Slice>) -> Vec<Slice> {
     let mut chunk = Vec::new();
     let mut items: u64 = 0;

@@ -39,8 +39,9 @@ impl Actor {
     /// any peer, so one whose round once failed gets another chance. A peer in a round of its
     /// own with us is left out of either pool: it takes what it lacks itself, and a round of
     /// ours would rebuild both sides' sets (a whole store's worth for a late joiner) each
-    /// period. What we lack from it waits until it goes quiet ([`crate::sync::CATCHING_UP_WINDOW`]); when
-    /// every proven peer is busy so, this tick passes rather than fall back to unproven ones.
+    /// period. What we lack from it waits until it goes quiet
+    /// ([`crate::sync::CATCHING_UP_WINDOW`]); when every proven peer is busy so, this tick
+    /// passes rather than fall back to unproven ones.
     pub(super) fn catch_up_peer(&self) -> Option<PeerId> {
         let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         let proven: Vec<PeerId> = peers
