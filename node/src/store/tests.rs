@@ -103,7 +103,7 @@ async fn own_event_with_the_largest_seq_neither_panics_nor_breaks_later_publishe
     writer.join();
 }
 
-fn linked(
+pub(super) fn linked(
     node: &SecretKey,
     kind: &str,
     time: u64,
