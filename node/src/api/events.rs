@@ -258,15 +258,11 @@ pub async fn get_event(
         .is_some_and(|v| v.contains("application/cose"));
     let stored = st
         .store
-        .read(move |s| {
-            Ok(match s.get(&id)? {
-                Some(e) => Some((s.arrived_at(e.seq)?, e)),
-                None => None,
-            })
-        })
-        .await?;
-    let (arrived_at, stored) =
-        stored.ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
+        .get_settled(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
+    let seq = stored.seq;
+    let arrived_at = st.store.read(move |s| s.arrived_at(seq)).await?;
     if want_cose {
         let raw = stored.event.into_raw();
         return Ok((
@@ -291,6 +287,8 @@ async fn get_as(
     id: EventId,
     format: crate::interop::Format,
 ) -> Result<Response, ApiError> {
+    // Waits for a just-announced event's commit; the read below then finds it.
+    st.store.get_settled(id).await?;
     let found = st
         .store
         .read(move |s| {

@@ -110,6 +110,13 @@ impl Feed {
         })
     }
 
+    /// The announced event with this id, if the feed still holds it (newest first: what is
+    /// looked for here was announced a moment ago).
+    pub fn find(&self, id: &fedci_proto::EventId) -> Option<Arc<StoredEvent>> {
+        let f = self.lock();
+        f.events.iter().rev().find(|e| e.event.id() == *id).cloned()
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.announced.subscribe()
     }

@@ -51,6 +51,10 @@
 //!   positions stay unused, catch-up brings them back at new ones). Under a steady stream
 //!   from peers a receiver's writer thus blocks on a disk flush about once a second instead
 //!   of once per batch.
+//! * A read by id of an event announced but not committed yet waits for its commit
+//!   ([`Store::get_settled`](crate::store::Store::get_settled)): a job triggered by a stream
+//!   reads its event at once, and whatever a read finds is committed, hence in every query
+//!   and trace after it.
 //! * A commit of gossip messages may hold several announced batches: the writer keeps the
 //!   transaction open up to [`LINGER`](super::linger::LINGER) for more to join
 //!   ([`super::linger`]). Each joins as a batch of its own, announced under the rules above;
@@ -80,6 +84,7 @@ impl State {
 /// the gossip validations waiting for their verdict.
 pub(super) fn announce(feed: &Feed, batch: &mut [Request], answers: &[super::Answer]) {
     let mut fresh = Vec::new();
+    let mut verdicts = Vec::new();
     for (req, answer) in batch.iter_mut().zip(answers) {
         let (
             Request::Ingest {
@@ -106,9 +111,13 @@ pub(super) fn announce(feed: &Feed, batch: &mut [Request], answers: &[super::Ans
             }
         }
         if let Some(early) = early.take() {
-            // The caller may have gone; nothing to undo.
-            let _ = early.send(outcomes.clone());
+            verdicts.push((early, outcomes.clone()));
         }
     }
+    // The feed first: whoever hears a verdict may read the event at once.
     feed.push(fresh);
+    for (early, outcomes) in verdicts {
+        // The caller may have gone; nothing to undo.
+        let _ = early.send(outcomes);
+    }
 }

@@ -200,6 +200,37 @@ mod tests {
         writer.join();
     }
 
+    /// A gossip message is streamed before its commit, which lingers: a job triggered by the
+    /// stream reads the event at once, and finds it committed (so any other read finds it
+    /// too). `Store::get` alone misses it; some reads here must come before their commit,
+    /// or the test proves nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_announced_before_its_commit_can_be_read_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, writer, _node, peer, metrics) = store(dir.path()).await;
+        let now = crate::now_ms();
+        let e0 = metrics.events_stored.load(Relaxed);
+        let mut before_commit = 0;
+        for attempt in 0..20u64 {
+            let e = own_event(&peer, 200 + attempt, now);
+            let out = store.ingest_early(vec![e.clone()], "gossip").await.unwrap();
+            assert!(matches!(out[..], [Outcome::Stored { .. }]), "{out:?}");
+            // Counted at the commit: below this one, the read comes before it.
+            if metrics.events_stored.load(Relaxed) < e0 + attempt + 1 {
+                before_commit += 1;
+            }
+            let got = store.get_settled(e.id()).await.unwrap();
+            assert_eq!(got.map(|s| s.event.id()), Some(e.id()), "attempt {attempt}");
+            assert!(
+                store.get(&e.id()).unwrap().is_some(),
+                "found, yet not committed"
+            );
+        }
+        assert!(before_commit > 0, "no read came before its event's commit");
+        drop(store);
+        writer.join();
+    }
+
     /// A local publish that comes while a commit of gossip lingers ends the linger, and the
     /// commit it shares is fsynced: its `201` promises durability.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
