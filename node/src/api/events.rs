@@ -256,13 +256,16 @@ pub async fn get_event(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/cose"));
-    let stored = st
+    let (arrived_at, stored) = st
         .store
-        .get_settled(id)
+        .read_settled(id, move |s| {
+            Ok(match s.get(&id)? {
+                Some(e) => Some((s.arrived_at(e.seq)?, e)),
+                None => None,
+            })
+        })
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
-    let seq = stored.seq;
-    let arrived_at = st.store.read(move |s| s.arrived_at(seq)).await?;
     if want_cose {
         let raw = stored.event.into_raw();
         return Ok((
@@ -287,11 +290,9 @@ async fn get_as(
     id: EventId,
     format: crate::interop::Format,
 ) -> Result<Response, ApiError> {
-    // Waits for a just-announced event's commit; the read below then finds it.
-    st.store.get_settled(id).await?;
     let found = st
         .store
-        .read(move |s| {
+        .read_settled(id, move |s| {
             let Some(e) = s.get(&id)? else {
                 return Ok(None);
             };

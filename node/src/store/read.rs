@@ -13,7 +13,7 @@ use fedci_proto::{Event, EventId};
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 use std::collections::BTreeMap;
 
-/// Longest [`Store::get_settled`] waits for the commit of an event already announced.
+/// Longest [`Store::read_settled`] waits for the commit of an event already announced.
 pub const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Most rows one query page looks at before answering with a cursor.
@@ -76,16 +76,21 @@ impl Store {
         load(&r, &id.0)
     }
 
-    /// [`Store::get`], except that an event announced but not committed yet is waited for,
-    /// up to [`COMMIT_WAIT`]. A gossip message is streamed as soon as it is applied and
-    /// committed up to the writer's linger (10 ms) later; a CI job triggered by the stream
-    /// reads its event at once (`fedci-node get "$FEDCI_EVENT_ID"`). That read must find it,
-    /// and what it found must then be in every other read too (queries, traces): so it
-    /// waits for the commit rather than answer from the live feed. None if the event is
-    /// neither committed nor announced, or its commit did not come in time.
-    pub async fn get_settled(&self, id: EventId) -> Result<Option<StoredEvent>, StoreError> {
-        if let Some(e) = self.read(move |s| s.get(&id)).await? {
-            return Ok(Some(e));
+    /// `f`, a read about event `id` (None when the store does not hold it), run once; when
+    /// it finds nothing and `id` was announced but not committed yet, run again after that
+    /// commit, waited for up to [`COMMIT_WAIT`]. A gossip message is streamed as soon as it
+    /// is applied and committed up to the writer's linger (10 ms) later; a CI job triggered
+    /// by the stream reads its event at once (`fedci-node get "$FEDCI_EVENT_ID"`). That read
+    /// must find it, and what it found must then be in every other read too (queries,
+    /// traces): so it waits for the commit rather than answer from the live feed. None if
+    /// the event is neither committed nor announced, or its commit did not come in time.
+    pub async fn read_settled<T: Send + 'static>(
+        &self,
+        id: EventId,
+        f: impl Fn(&Store) -> Result<Option<T>, StoreError> + Clone + Send + 'static,
+    ) -> Result<Option<T>, StoreError> {
+        if let Some(found) = self.read(f.clone()).await? {
+            return Ok(Some(found));
         }
         let Some(seq) = self.inner.feed.find(&id).map(|e| e.seq) else {
             return Ok(None);
@@ -93,7 +98,7 @@ impl Store {
         let mut committed = self.inner.committed.clone();
         // A timeout (or a writer gone) leaves the answer to the read below.
         let _ = tokio::time::timeout(COMMIT_WAIT, committed.wait_for(|c| *c >= seq)).await;
-        self.read(move |s| s.get(&id)).await
+        self.read(f).await
     }
 
     /// For each (id, envelope bytes), whether the store holds that event in exactly those

@@ -52,7 +52,7 @@
 //!   from peers a receiver's writer thus blocks on a disk flush about once a second instead
 //!   of once per batch.
 //! * A read by id of an event announced but not committed yet waits for its commit
-//!   ([`Store::get_settled`](crate::store::Store::get_settled)): a job triggered by a stream
+//!   ([`Store::read_settled`](crate::store::Store::read_settled)): a job triggered by a stream
 //!   reads its event at once, and whatever a read finds is committed, hence in every query
 //!   and trace after it.
 //! * A commit of gossip messages may hold several announced batches: the writer keeps the

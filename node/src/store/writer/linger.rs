@@ -219,7 +219,8 @@ mod tests {
             if metrics.events_stored.load(Relaxed) < e0 + attempt + 1 {
                 before_commit += 1;
             }
-            let got = store.get_settled(e.id()).await.unwrap();
+            let id = e.id();
+            let got = store.read_settled(id, move |s| s.get(&id)).await.unwrap();
             assert_eq!(got.map(|s| s.event.id()), Some(e.id()), "attempt {attempt}");
             assert!(
                 store.get(&e.id()).unwrap().is_some(),
