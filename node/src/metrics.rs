@@ -7,6 +7,16 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// The memory allocator this build of the node uses (`fedci_build_info` on `/metrics`):
+/// jemalloc by default, glibc's with `--no-default-features` (see `main.rs`).
+pub const ALLOCATOR: &str = if cfg!(feature = "jemalloc") {
+    "jemalloc"
+} else if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "system"
+};
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     pub events_stored: AtomicU64,
@@ -278,6 +288,11 @@ impl Metrics {
         for (name, help, v) in own.chain(gauges.iter().copied()) {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP fedci_build_info The node's version and the memory allocator it was built with.\n# TYPE fedci_build_info gauge\nfedci_build_info{{version=\"{}\",allocator=\"{ALLOCATOR}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
         out
     }
 }
