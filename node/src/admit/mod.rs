@@ -22,6 +22,14 @@ use refused::RefusedIds;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// Most events verified on the async runtime's own thread; larger batches (offers, fetch
+/// answers) go to the blocking pool. A gossip message is one event, tens of µs of CPU (at
+/// most ~150 µs for a 64 KiB one), about what two thread hand-offs cost on this path:
+/// verifying it in place took 7–10 % off a receiver's CPU per event (BENCHMARKS.md, session
+/// 12). Validation tasks are bounded (the swarm task's `MAX_INFLIGHT_VALIDATIONS`), so a flood
+/// delays other tasks by at most that many verifications spread over the workers.
+const VERIFY_IN_PLACE: usize = 1;
+
 /// How the events came.
 #[derive(Debug)]
 pub enum Via {
@@ -165,15 +173,21 @@ impl Admission {
             Via::Offer => self.drop_held(fresh, &mut verdict).await,
             _ => fresh,
         };
-        // Verification is CPU work (tens of µs per event): keep it off the async runtime.
-        let decoded = tokio::task::spawn_blocking(move || {
+        let n_fresh = fresh.len();
+        // Verification is CPU work: a batch of it is kept off the async runtime.
+        let verify = move || {
             fresh
                 .into_iter()
                 .map(|(id, raw)| (id, Event::decode(&raw)))
                 .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_default();
+        };
+        let decoded = if n_fresh <= VERIFY_IN_PLACE {
+            verify()
+        } else {
+            tokio::task::spawn_blocking(verify)
+                .await
+                .unwrap_or_default()
+        };
         let mut wanted = Vec::new();
         for (id, result) in decoded {
             let event = match result {
