@@ -378,3 +378,64 @@ fn a_publish_reaches_peers_while_the_publishers_writer_is_busy() {
         assert!(a.has_event(&one) && a.has_event(&two));
     });
 }
+
+/// A job triggered by a stream reads its event's trace, evidence bundle or (for a composition)
+/// manifest at once, though the event reached the stream before its commit: each read waits
+/// for the commit instead of answering 404. B holds each commit 300 ms after its announce
+/// point, and each kind of read is the first read of its own event, so it is made inside that
+/// window (the query right after the stream line shows it: the store does not list the event
+/// yet).
+#[test]
+fn a_streamed_event_can_be_traced_at_once() {
+    let (a_port, b_port) = (free_port(), free_port());
+    let mut a = Node::new();
+    a.init("odl");
+    let mut b = Node::new();
+    b.init("opnfv");
+    a.trust(&b);
+    b.trust(&a);
+    a.start_with(&["--listen", &listen_on(a_port)]);
+    let a_addr = a.listen_addr();
+    b.start_with_env(
+        &["--listen", &listen_on(b_port), "--peer", &a_addr],
+        &[("FEDCI_TEST_COMMIT_DELAY_MS", "300")],
+    );
+    wait_connected(&b, &[&a], MESH_TIMEOUT);
+    // Probes that were lost may still come through catch-up, on the stream too.
+    let probes = warm_up(&a, &[&b], artifact_probe, MESH_TIMEOUT);
+    let last = b.typed_status().last_arrival;
+    let mut stream = b.stream(&format!("/v1/stream?community=odl&after={last}"));
+
+    let artifact = |n: u32| json!({"identity": format!("pkg:generic/odl@1.0.{n}")});
+    let traced = a.publish("artifact.created", artifact(1), &[]);
+    let bundled = a.publish("artifact.created", artifact(2), &[]);
+    let composed = a.publish(
+        "composition.defined",
+        json!({"name": "os-odl-nofeature", "scenario": "os-odl-nofeature"}),
+        &[("ELEMENT", &traced), ("ELEMENT", &bundled)],
+    );
+    let reads = [
+        (&traced, format!("/v1/trace/{traced}")),
+        (&bundled, format!("/v1/trace/{bundled}?format=bundle")),
+        (&composed, format!("/v1/compositions/{composed}/manifest")),
+    ];
+    let mut inside_window = 0;
+    for (want, path) in &reads {
+        let id = std::iter::from_fn(|| stream.next_event(MESH_TIMEOUT))
+            .map(|e| event_id(&e))
+            .find(|id| !probes.contains(id))
+            .unwrap_or_else(|| panic!("B's stream never delivered {want}"));
+        assert_eq!(&id, *want, "stream order");
+        let listed = b.query_all("community=odl&kind=artifact.created,composition.defined");
+        if !listed.iter().any(|e| event_id(e) == **want) {
+            inside_window += 1;
+        }
+        let r = b.get(path);
+        assert_eq!(r.status, 200, "GET {path} of a just-streamed event: {r:?}");
+        assert!(!r.body.is_empty(), "GET {path}: empty answer");
+    }
+    assert!(
+        inside_window > 0,
+        "every read came after its event's commit: the test proved nothing"
+    );
+}

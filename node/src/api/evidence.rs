@@ -14,17 +14,18 @@ pub async fn bundle(
     dir: Direction,
     depth: u32,
 ) -> Result<Response, ApiError> {
+    // Settled, as a trace is: `Some` unless the root is not held (a bundle error is an answer).
     let items = st
         .store
-        .read(move |s| Ok(s.bundle(id, dir, depth)))
+        .read_settled(id, move |s| Ok(s.bundle(id, dir, depth).transpose()))
         .await?
+        .ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?
         .map_err(|e| match e {
             BundleError::Store(e) => ApiError::from(e),
             BundleError::TooLarge => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
             }
-        })?
-        .ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
+        })?;
     let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
     Ok(([(header::CONTENT_TYPE, MEDIA_TYPE)], write(&refs)).into_response())
 }

@@ -77,9 +77,12 @@ pub async fn trace(
     if p.format.as_deref() == Some("bundle") {
         return super::evidence::bundle(&st, id, dir, depth).await;
     }
+    // Settled: a job the stream just triggered traces its event at once (see GET by id).
     let trace = st
         .store
-        .read(move |s| s.trace(id, dir, depth, super::render::graph_node))
+        .read_settled(id, move |s| {
+            s.trace(id, dir, depth, super::render::graph_node)
+        })
         .await?;
     let trace = trace.ok_or_else(|| ApiError::not_found(format!("no event {id} on this node")))?;
     let graph = super::render::graph(trace);

@@ -103,7 +103,18 @@ pub async fn manifest(
     let max_bytes = st.limits.page_bytes;
     let client = client.map_or(ClientId(None), |Extension(c)| c);
     let permit = st.limits.answer(client).await?;
-    match st.store.read(move |s| s.manifest(&id, max_bytes)).await? {
+    // Settled, as GET by id is: a composition just streamed is found at once.
+    let lookup = st
+        .store
+        .read_settled(id, move |s| {
+            Ok(match s.manifest(&id, max_bytes)? {
+                ManifestLookup::NotHeld => None,
+                held => Some(held),
+            })
+        })
+        .await?
+        .unwrap_or(ManifestLookup::NotHeld);
+    match lookup {
         ManifestLookup::Found(m) => json_answer(&m, permit),
         ManifestLookup::NotHeld => Err(ApiError::not_found(format!(
             "no composition {id} on this node (or the trust of now does not vouch for it)"

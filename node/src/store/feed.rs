@@ -110,11 +110,19 @@ impl Feed {
         })
     }
 
-    /// The announced event with this id, if the feed still holds it (newest first: what is
-    /// looked for here was announced a moment ago).
-    pub fn find(&self, id: &fedci_proto::EventId) -> Option<Arc<StoredEvent>> {
+    /// The announced event with this id among those at positions above `after`, newest
+    /// first. The caller passes what was committed before its store read missed, so the scan
+    /// covers only events not committed yet (a linger's worth), not the whole feed: a client
+    /// asking for ids the node never held costs the feed's lock, which the writer takes to
+    /// announce, no more than that.
+    pub fn find_after(&self, id: &fedci_proto::EventId, after: u64) -> Option<Arc<StoredEvent>> {
         let f = self.lock();
-        f.events.iter().rev().find(|e| e.event.id() == *id).cloned()
+        f.events
+            .iter()
+            .rev()
+            .take_while(|e| e.seq > after)
+            .find(|e| e.event.id() == *id)
+            .cloned()
     }
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
@@ -182,11 +190,25 @@ mod tests {
         assert!(bytes <= FEED_BYTES, "{bytes} bytes held");
         assert!(events < 1000, "{events} events of 16 KiB held");
 
+        // By id, only above the position given: what was committed is not scanned.
+        let newest = padded_event(&node, 3, 3, 10);
+        feed.push(at(&newest, 8001..=8001));
+        assert_eq!(
+            feed.find_after(&newest.id(), 8000).map(|e| e.seq),
+            Some(8001)
+        );
+        assert!(feed.find_after(&newest.id(), 8001).is_none());
+        assert_eq!(feed.find_after(&big.id(), 7990).map(|e| e.seq), Some(8000));
+        assert!(
+            feed.find_after(&big.id(), 8000).is_none(),
+            "held, but not above 8000"
+        );
+
         // A failed commit: everything goes, and streams below the last position handed out
         // read the store.
-        feed.clear(8000);
+        feed.clear(8001);
         assert_eq!(feed.size(), (0, 0));
-        assert!(feed.after(7999, 10).is_none());
-        assert!(feed.after(8000, 10).unwrap().events.is_empty());
+        assert!(feed.after(8000, 10).is_none());
+        assert!(feed.after(8001, 10).unwrap().events.is_empty());
     }
 }

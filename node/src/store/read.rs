@@ -89,10 +89,13 @@ impl Store {
         id: EventId,
         f: impl Fn(&Store) -> Result<Option<T>, StoreError> + Clone + Send + 'static,
     ) -> Result<Option<T>, StoreError> {
+        // Whatever was committed before the read is in it: only a later position can be
+        // announced, missed by the read, and due to be committed.
+        let settled = *self.inner.committed.borrow();
         if let Some(found) = self.read(f.clone()).await? {
             return Ok(Some(found));
         }
-        let Some(seq) = self.inner.feed.find(&id).map(|e| e.seq) else {
+        let Some(seq) = self.inner.feed.find_after(&id, settled).map(|e| e.seq) else {
             return Ok(None);
         };
         let mut committed = self.inner.committed.clone();

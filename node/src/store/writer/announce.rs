@@ -52,9 +52,10 @@
 //!   from peers a receiver's writer thus blocks on a disk flush about once a second instead
 //!   of once per batch.
 //! * A read by id of an event announced but not committed yet waits for its commit
-//!   ([`Store::read_settled`](crate::store::Store::read_settled)): a job triggered by a stream
-//!   reads its event at once, and whatever a read finds is committed, hence in every query
-//!   and trace after it.
+//!   ([`Store::read_settled`](crate::store::Store::read_settled)): GET by id, its interop
+//!   formats, a trace from it (and its evidence bundle) and a composition's manifest. A job
+//!   triggered by a stream reads its event at once, and whatever a read finds is committed,
+//!   hence in every query and trace after it.
 //! * A commit of gossip messages may hold several announced batches: the writer keeps the
 //!   transaction open up to [`LINGER`](super::linger::LINGER) for more to join
 //!   ([`super::linger`]). Each joins as a batch of its own, announced under the rules above;
