@@ -14,7 +14,8 @@ const MAX_BLOCKING_THREADS: usize = 16;
 /// arenas) it used 4–9 % less CPU per event in a 3-node fanout and halved the latency at
 /// 3,000 events/s, for 5–10 MB more RSS per node, level over 30 minutes under load
 /// (BENCHMARKS.md, session 12; issues 16 and 19). Build with
-/// `--no-default-features` for the system allocator, `--features mimalloc` for mimalloc.
+/// `--no-default-features` for the system allocator,
+/// `--no-default-features --features mimalloc` for mimalloc.
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

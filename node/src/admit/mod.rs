@@ -22,13 +22,18 @@ use refused::RefusedIds;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Most events verified on the async runtime's own thread; larger batches (offers, fetch
-/// answers) go to the blocking pool. A gossip message is one event, tens of µs of CPU (at
-/// most ~150 µs for a 64 KiB one), about what two thread hand-offs cost on this path:
-/// verifying it in place took 7–10 % off a receiver's CPU per event (BENCHMARKS.md, session
-/// 12). Validation tasks are bounded (the swarm task's `MAX_INFLIGHT_VALIDATIONS`), so a flood
-/// delays other tasks by at most that many verifications spread over the workers.
+/// One event of at most [`VERIFY_IN_PLACE_BYTES`] is verified on the async runtime's own
+/// thread; anything larger, and batches (offers, fetch answers), go to the blocking pool. A
+/// gossip message is one event of typically under 1 KiB, 40–50 µs of CPU, about what the two
+/// thread hand-offs cost: verifying it in place took 7–10 % off a receiver's CPU per event
+/// (BENCHMARKS.md, session 12). The byte bound caps what one in-place decode can cost,
+/// whatever a hostile envelope holds (many tiny CBOR items take the slower canonical path).
+/// The callers are bounded: gossip validation tasks by `MAX_INFLIGHT_VALIDATIONS`
+/// (`net/actor/mod.rs`), single-event offers and fetch answers by the inbound request and
+/// catch-up slots. So a flood delays other tasks by at most that many small verifications
+/// spread over the workers.
 const VERIFY_IN_PLACE: usize = 1;
+const VERIFY_IN_PLACE_BYTES: usize = 4 << 10;
 
 /// How the events came.
 #[derive(Debug)]
@@ -173,7 +178,10 @@ impl Admission {
             Via::Offer => self.drop_held(fresh, &mut verdict).await,
             _ => fresh,
         };
-        let n_fresh = fresh.len();
+        let in_place = fresh.len() <= VERIFY_IN_PLACE
+            && fresh
+                .iter()
+                .all(|(_, raw)| raw.len() <= VERIFY_IN_PLACE_BYTES);
         // Verification is CPU work: a batch of it is kept off the async runtime.
         let verify = move || {
             fresh
@@ -181,7 +189,7 @@ impl Admission {
                 .map(|(id, raw)| (id, Event::decode(&raw)))
                 .collect::<Vec<_>>()
         };
-        let decoded = if n_fresh <= VERIFY_IN_PLACE {
+        let decoded = if in_place {
             verify()
         } else {
             tokio::task::spawn_blocking(verify)

@@ -96,6 +96,11 @@ impl Store {
             return Ok(Some(found));
         }
         let Some(seq) = self.inner.feed.find_after(&id, settled).map(|e| e.seq) else {
+            // A commit that landed between the read and the scan may have left the feed
+            // meanwhile (a trust change empties it right after its commit): read once more.
+            if *self.inner.committed.borrow() > settled {
+                return self.read(f).await;
+            }
             return Ok(None);
         };
         let mut committed = self.inner.committed.clone();
