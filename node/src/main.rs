@@ -23,10 +23,11 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// With glibc's allocator, the daemon restarts itself once with `MALLOC_ARENA_MAX` set (the same process, through
-/// exec): glibc reads it only at start-up, and with its default (8 per core) a loaded node's
-/// RSS kept growing by several MB a minute in arenas holding freed memory, while with 2 it
-/// levelled off (BENCHMARKS.md, issue 19). Safe code cannot call `mallopt`.
+/// With glibc's allocator, the daemon restarts itself once with `MALLOC_ARENA_MAX` set (the
+/// same process, through exec): glibc reads it only at start-up, and with its default (8 per
+/// core) a loaded node's RSS kept growing by several MB a minute in arenas holding freed
+/// memory, while with 2 it levelled off (BENCHMARKS.md, issue 19). Safe code cannot call
+/// `mallopt`.
 #[cfg(not(any(feature = "jemalloc", feature = "mimalloc")))]
 fn limit_malloc_arenas() {
     use std::os::unix::process::CommandExt;

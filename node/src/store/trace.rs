@@ -118,6 +118,9 @@ impl Store {
             Ok(true)
         };
         'walk: while let Some((id, d)) = queue.pop_front() {
+            // Read again rather than kept from `visit`: the queue would otherwise hold up to
+            // the cap of whole events (64 KiB each at most); a second read of a page just read
+            // is served from redb's cache.
             let Some(ev) = get(&id)? else { continue };
             if matches!(dir, Direction::Up | Direction::Both) && d <= 0 && -d < depth {
                 for link in &ev.event.body().links {
